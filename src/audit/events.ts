@@ -1,0 +1,74 @@
+// Audit events: one canonical JSON line per decision and per session end. Field names are the
+// interface (log shippers and the audit store key on them), so they are constants here.
+import diagnostics from 'node:diagnostics_channel';
+
+export const AuditField = {
+  time: 'time',
+  event: 'event',
+  session: 'session',
+  face: 'face',
+  listener: 'listener',
+  source: 'source',
+  local: 'local',
+  target: 'target',
+  identity: 'identity',
+  allowed: 'allowed',
+  reason: 'reason',
+  rule: 'rule',
+  where: 'where',
+  bytesFromClient: 'bytesFromClient',
+  bytesToClient: 'bytesToClient',
+  durationMs: 'durationMs',
+  error: 'error',
+} as const;
+
+export type AuditEventName = 'accepted' | 'denied' | 'dialed' | 'dial_failed' | 'closed';
+
+export interface AuditEvent {
+  readonly time: string;
+  readonly event: AuditEventName;
+  readonly session?: string;
+  readonly face: string;
+  readonly listener: string;
+  readonly source: string;
+  readonly local?: string;
+  readonly target?: string;
+  readonly identity?: string;
+  readonly allowed?: boolean;
+  /** Why: a decision reason, a dial error code, or a close reason. */
+  readonly reason?: string;
+  readonly rule?: string;
+  readonly where?: string;
+  readonly bytesFromClient?: number;
+  readonly bytesToClient?: number;
+  readonly durationMs?: number;
+  readonly error?: string;
+}
+
+export interface AuditSink {
+  write(event: AuditEvent): void;
+  close(): Promise<void>;
+}
+
+/** Published on every audit event, for in-process observers (tests, metrics, the console). */
+export const auditChannel = diagnostics.channel('gatehouse:audit');
+
+export class Audit {
+  private sinks: AuditSink[] = [];
+
+  addSink(sink: AuditSink): void {
+    this.sinks.push(sink);
+  }
+
+  emit(event: Omit<AuditEvent, 'time'>): void {
+    const full: AuditEvent = { time: new Date().toISOString(), ...event };
+    for (const sink of this.sinks) sink.write(full);
+    if (auditChannel.hasSubscribers) auditChannel.publish(full);
+  }
+
+  async close(): Promise<void> {
+    const sinks = this.sinks;
+    this.sinks = [];
+    await Promise.all(sinks.map((s) => s.close()));
+  }
+}

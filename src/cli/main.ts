@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import { registerExplain } from './explain.js';
+import { registerPki } from './pki.js';
+import { registerServe } from './serve.js';
+import { registerValidate } from './validate.js';
+
+const program = new Command();
+program
+  .name('gatehouse')
+  .description('The front door of private cache networks: security groups, PKI, access endpoints, port forwards, egress proxies.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)');
+
+registerServe(program);
+registerValidate(program);
+registerExplain(program);
+registerPki(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,74 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { jsonLinesSink } from '../audit/jsonl-sink.js';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { configWarnings } from '../config/warnings.js';
+import { watchFile } from '../config/watch.js';
+import { isGatehouseError } from '../errors.js';
+import { Runtime } from '../runtime/runtime.js';
+import { exitCodeFor, printError } from './output.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the daemon: every listener in the config, reloaded on file change and on SIGHUP')
+    .requiredOption('-c, --config <file>', 'config file')
+    .option('--grace <ms>', 'on SIGTERM, how long sessions may finish before they are closed', '5000')
+    .action(async (opts: { config: string; grace: string }) => {
+      const log = pino({ base: { pid: process.pid }, redact: ['token', '*.token', 'password', '*.password'] }, pino.destination(2));
+      let loaded: LoadedConfig;
+      try {
+        loaded = loadConfig(opts.config);
+      } catch (err) {
+        printError(err);
+        process.exitCode = exitCodeFor(err);
+        return;
+      }
+      for (const w of configWarnings(loaded)) log.warn(w);
+      const runtime = new Runtime(log);
+      const auditLog = loaded.config.audit.log;
+      runtime.audit.addSink(
+        jsonLinesSink(['stdout', 'stderr'].includes(auditLog) ? auditLog : path.resolve(loaded.baseDir, auditLog)),
+      );
+      const report = await runtime.apply(loaded);
+      if (report.failed.length > 0) {
+        for (const f of report.failed) process.stderr.write(`error GH_ERR_LISTEN: cannot listen on ${f.bind}: ${f.error}\n`);
+        process.stderr.write('  next: free the port or change the listen address in the config\n');
+        await runtime.shutdown(0);
+        process.exitCode = 1;
+        return;
+      }
+      log.info({ listeners: runtime.listening() }, 'ready');
+
+      let reloading = Promise.resolve();
+      const reload = (trigger: string) => {
+        reloading = reloading.then(async () => {
+          let next: LoadedConfig;
+          try {
+            next = loadConfig(opts.config);
+          } catch (err) {
+            const details = isGatehouseError(err) ? err.details : [];
+            log.error({ trigger, code: isGatehouseError(err) ? err.code : undefined, problems: details }, `config rejected, keeping the last good config: ${err instanceof Error ? err.message : String(err)}`);
+            return;
+          }
+          for (const w of configWarnings(next)) log.warn(w);
+          const r = await runtime.apply(next);
+          log.info({ trigger, ...r }, r.failed.length ? 'config reloaded with listener errors' : 'config reloaded');
+        });
+      };
+      const watcher = watchFile(opts.config, () => reload('file'));
+      process.on('SIGHUP', () => reload('SIGHUP'));
+      const stop = (signal: string) => {
+        log.info({ signal }, 'shutting down');
+        watcher.close();
+        void runtime.shutdown(Number(opts.grace)).then(() => {
+          log.info('stopped');
+          log.flush();
+          process.exit(0);
+        });
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+}

@@ -1,0 +1,127 @@
+// Checks that need the whole config (or the disk): references between sections, listener
+// collisions, forward ranges that do not line up, files a section names.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from './schema.js';
+import type { ConfigPath } from './source.js';
+import { bindsCollide, formatHostPort } from '../net/address.js';
+import { listConfiguredListeners, type ListenerEntry } from '../policy/listeners.js';
+import { rangeSize } from '../net/ports.js';
+
+export interface Problem {
+  readonly path: ConfigPath;
+  readonly key?: string;
+  readonly message: string;
+}
+
+function checkCollisions(config: Config, problems: Problem[]): void {
+  // Bucket by port first: a forward range of thousands of ports stays linear.
+  const byPort = new Map<number, ListenerEntry[]>();
+  for (const b of listConfiguredListeners(config)) {
+    const bucket = byPort.get(b.bind.port) ?? [];
+    for (const other of bucket) {
+      if (bindsCollide(b.bind, other.bind)) {
+        problems.push({
+          path: b.path,
+          message: `${formatHostPort(b.bind.host, b.bind.port)} is already a listener of ${other.what}; two listeners cannot share an address and port`,
+        });
+        break;
+      }
+    }
+    bucket.push(b);
+    byPort.set(b.bind.port, bucket);
+  }
+}
+
+function checkGroupRefs(config: Config, problems: Problem[]): void {
+  const groups = new Set(Object.keys(config.securityGroups));
+  const missing = (name: string) =>
+    `security group "${name}" is not defined; add it under securityGroups or fix the name` +
+    (groups.size ? ` (defined: ${[...groups].join(', ')})` : '');
+  for (const [gname, g] of Object.entries(config.securityGroups)) {
+    g.ingress?.forEach((r, i) => {
+      if (r.source.kind === 'group' && !groups.has(r.source.group))
+        problems.push({ path: ['securityGroups', gname, 'ingress', i, 'source'], message: missing(r.source.group) });
+    });
+    g.egress?.forEach((r, i) => {
+      if (r.destination.kind === 'group' && !groups.has(r.destination.group))
+        problems.push({
+          path: ['securityGroups', gname, 'egress', i, 'destination'],
+          message: missing(r.destination.group),
+        });
+    });
+  }
+  const sections = ['accessEndpoints', 'portForwards', 'egressProxies'] as const;
+  for (const section of sections) {
+    for (const [name, face] of Object.entries(config[section])) {
+      face.securityGroups.forEach((g: string, i: number) => {
+        if (!groups.has(g)) problems.push({ path: [section, name, 'securityGroups', i], message: missing(g) });
+      });
+    }
+  }
+}
+
+function checkClusterRefs(config: Config, problems: Problem[]): void {
+  const clusters = new Set(Object.keys(config.clusters));
+  const missing = (name: string) =>
+    `cluster "${name}" is not defined; add it under clusters or fix the name` +
+    (clusters.size ? ` (defined: ${[...clusters].join(', ')})` : '');
+  for (const [name, pf] of Object.entries(config.portForwards)) {
+    pf.forwards.forEach((f, i) => {
+      const at = ['portForwards', name, 'forwards', i];
+      if ((f.target === undefined) === (f.cluster === undefined)) {
+        problems.push({ path: at, message: 'a forward needs exactly one of `target: HOST:PORT` or `cluster: NAME`' });
+        return;
+      }
+      if (f.cluster !== undefined && !clusters.has(f.cluster)) {
+        problems.push({ path: [...at, 'cluster'], message: missing(f.cluster) });
+      }
+      if (f.target && rangeSize(f.target.ports) !== 1 && rangeSize(f.target.ports) !== rangeSize(f.listen)) {
+        problems.push({
+          path: [...at, 'target'],
+          message: `target range has ${rangeSize(f.target.ports)} ports but listen has ${rangeSize(f.listen)}; make them the same size, or give one target port`,
+        });
+      }
+    });
+  }
+  for (const [name, ep] of Object.entries(config.accessEndpoints)) {
+    ep.directListeners.forEach((d, i) => {
+      if (d.target.kind === 'cluster' && !clusters.has(d.target.cluster))
+        problems.push({ path: ['accessEndpoints', name, 'directListeners', i, 'target'], message: missing(d.target.cluster) });
+    });
+  }
+}
+
+function checkFiles(config: Config, baseDir: string, problems: Problem[]): void {
+  const pkiDir = path.resolve(baseDir, config.pki);
+  for (const [name, ep] of Object.entries(config.accessEndpoints)) {
+    const crt = path.join(pkiDir, 'issued', `${ep.serverCertificate}.crt`);
+    if (!fs.existsSync(crt)) {
+      problems.push({
+        path: ['accessEndpoints', name, 'serverCertificate'],
+        message: `certificate "${ep.serverCertificate}" is not in the PKI (no ${crt}); run \`gatehouse pki --pki ${config.pki} build-server-full ${ep.serverCertificate}\``,
+      });
+    }
+  }
+  for (const [name, ep] of Object.entries(config.egressProxies)) {
+    const files: [string, ConfigPath][] = [];
+    if (ep.allowlist) files.push([ep.allowlist, ['egressProxies', name, 'allowlist']]);
+    if (ep.auth) files.push([ep.auth.htpasswd, ['egressProxies', name, 'auth', 'htpasswd']]);
+    for (const [f, at] of files) {
+      const full = path.resolve(baseDir, f);
+      if (!fs.existsSync(full)) problems.push({ path: at, message: `file ${full} does not exist` });
+    }
+  }
+  if (config.admin.tokenFile && !fs.existsSync(path.resolve(baseDir, config.admin.tokenFile))) {
+    problems.push({ path: ['admin', 'tokenFile'], message: `token file ${config.admin.tokenFile} does not exist` });
+  }
+}
+
+export function checkConfig(config: Config, baseDir: string): Problem[] {
+  const problems: Problem[] = [];
+  checkGroupRefs(config, problems);
+  checkClusterRefs(config, problems);
+  checkCollisions(config, problems);
+  checkFiles(config, baseDir, problems);
+  return problems;
+}

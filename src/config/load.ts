@@ -1,0 +1,81 @@
+// Read, parse and validate a config file into a deep-frozen snapshot, or fail with every problem
+// as FILE:LINE: message. Nothing here starts or stops anything: reload builds a new snapshot with
+// this and only then swaps it in.
+import fs from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+import { checkConfig } from './check.js';
+import { makeSource, type ConfigSource } from './source.js';
+import { GatehouseError } from '../errors.js';
+
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly source: ConfigSource;
+  /** Directory that relative paths in the config are resolved against. */
+  readonly baseDir: string;
+  readonly text: string;
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function issueLines(source: ConfigSource, issues: readonly z.core.$ZodIssue[]): string[] {
+  const out: string[] = [];
+  for (const issue of issues) {
+    const at = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    const dotted = at.join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        out.push(`${source.where(at, key)}: unknown key "${key}"${dotted ? ` in ${dotted}` : ''}`);
+      }
+      continue;
+    }
+    let message = issue.message;
+    if (issue.code === 'invalid_type' && /received undefined/.test(message)) message = `missing required key`;
+    out.push(`${source.where(at)}: ${dotted ? `${dotted}: ` : ''}${message}`);
+  }
+  return out;
+}
+
+/** Parse and validate config text. Throws GH_ERR_CONFIG_INVALID with FILE:LINE details. */
+export function parseConfig(text: string, file: string, baseDir = path.dirname(path.resolve(file))): LoadedConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const source = makeSource(file, doc, lc);
+  if (doc.errors.length > 0) {
+    const details = doc.errors.map((e) => {
+      const line = e.linePos?.[0]?.line ?? 1;
+      return `${file}:${line}: YAML: ${e.message.split('\n')[0]}`;
+    });
+    throw new GatehouseError('GH_ERR_CONFIG_INVALID', [file, details.length], { details });
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const details = issueLines(source, result.error.issues);
+    throw new GatehouseError('GH_ERR_CONFIG_INVALID', [file, details.length], { details });
+  }
+  const problems = checkConfig(result.data, baseDir);
+  if (problems.length > 0) {
+    const details = problems.map((p) => `${source.where(p.path, p.key)}: ${p.message}`);
+    throw new GatehouseError('GH_ERR_CONFIG_INVALID', [file, details.length], { details });
+  }
+  return deepFreeze({ config: result.data, source, baseDir, text });
+}
+
+export function loadConfig(file: string): LoadedConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new GatehouseError('GH_ERR_CONFIG_READ', [file], { cause: err });
+  }
+  return parseConfig(text, file);
+}

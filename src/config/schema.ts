@@ -1,0 +1,193 @@
+// The config interface of ../shared/DESIGN.md as one strict schema. Unknown keys are errors, values
+// are normalised here (CIDRs, port sets, durations) so nothing downstream parses config text again,
+// and every default lives in this file. The TypeScript types are inferred from it, not declared twice.
+import { z } from 'zod';
+import { parseCidr, type Cidr } from '../net/cidr.js';
+import { parsePortSet, parsePortRange, type PortSet, type PortRange } from '../net/ports.js';
+import { parseHostPort, parseHostPortRange, type HostPort } from '../net/address.js';
+import { parseDuration } from './duration.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const name = z.string().regex(NAME, 'names use letters, digits, "_", "." and "-" (at most 63)');
+
+function parsed<T>(parse: (s: string) => T | string) {
+  return z.union([z.string(), z.number()]).transform((v, ctx): T => {
+    const r = parse(String(v));
+    if (typeof r === 'string') {
+      ctx.addIssue({ code: 'custom', message: r });
+      return z.NEVER;
+    }
+    return r;
+  });
+}
+
+const cidr = parsed<Cidr>(parseCidr);
+const portSet = parsed<PortSet>(parsePortSet);
+const hostPort = parsed<HostPort>(parseHostPort);
+const duration = parsed<number>(parseDuration);
+
+/** "0.0.0.0:8443", or a bare port meaning all addresses. */
+const listenAddress = parsed<HostPort>((s) => (/^\d+$/.test(s) ? parseHostPort(`0.0.0.0:${s}`) : parseHostPort(s)));
+
+export type PeerRef = { kind: 'cidr'; cidr: Cidr } | { kind: 'group'; group: string };
+const peer = z.string().transform((v, ctx): PeerRef => {
+  if (v.startsWith('sg:')) {
+    const group = v.slice(3);
+    if (!NAME.test(group)) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" names no valid group; write sg:NAME` });
+      return z.NEVER;
+    }
+    return { kind: 'group', group };
+  }
+  const r = parseCidr(v);
+  if (typeof r === 'string') {
+    ctx.addIssue({ code: 'custom', message: `${r}; write a CIDR such as 198.51.100.0/24, or sg:GROUP` });
+    return z.NEVER;
+  }
+  return { kind: 'cidr', cidr: r };
+});
+
+const protocol = z.enum(['tcp'], { message: 'protocol must be "tcp" (the only one Gatehouse relays)' });
+
+const ingressRule = z.strictObject({
+  protocol: protocol.default('tcp'),
+  ports: portSet,
+  source: peer,
+  description: z.string().optional(),
+});
+
+const egressRule = z.strictObject({
+  protocol: protocol.default('tcp'),
+  ports: portSet,
+  destination: peer,
+  description: z.string().optional(),
+});
+
+const securityGroup = z.strictObject({
+  description: z.string().optional(),
+  ingress: z.array(ingressRule).optional(),
+  egress: z.array(egressRule).optional(),
+  members: z.array(cidr).optional(),
+});
+
+const cluster = z.strictObject({
+  engine: z.enum(['redis', 'valkey', 'memcached']),
+  nodes: z.array(hostPort).min(1, 'a cluster needs at least one node'),
+  refreshInterval: duration.default(30_000),
+});
+
+const authorizationRule = z
+  .strictObject({
+    target: cidr,
+    ports: portSet.optional(),
+    groups: z.array(name).min(1).optional(),
+    allGroups: z.boolean().optional(),
+    description: z.string().optional(),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.groups === undefined) === (r.allGroups !== true)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'an authorization rule needs exactly one of `groups: [...]` or `allGroups: true`',
+      });
+    }
+  });
+
+/** A direct listener or endpoint target: host:port or cluster:NAME. */
+export type TargetRef = { kind: 'address'; address: HostPort } | { kind: 'cluster'; cluster: string };
+const targetRef = z.string().transform((v, ctx): TargetRef => {
+  if (v.startsWith('cluster:')) return { kind: 'cluster', cluster: v.slice(8) };
+  const r = parseHostPort(v);
+  if (typeof r === 'string') {
+    ctx.addIssue({ code: 'custom', message: `${r}; write HOST:PORT or cluster:NAME` });
+    return z.NEVER;
+  }
+  return { kind: 'address', address: r };
+});
+
+const accessEndpoint = z.strictObject({
+  listen: listenAddress,
+  serverCertificate: name,
+  securityGroups: z.array(name).default([]),
+  authorizationRules: z.array(authorizationRule).default([]),
+  directListeners: z.array(z.strictObject({ listen: listenAddress, target: targetRef })).default([]),
+  connectionLog: z.boolean().default(true),
+  sessionTimeout: duration.default(12 * 3600_000),
+  idleTimeout: duration.default(3600_000),
+  connectTimeout: duration.default(10_000),
+});
+
+export type ForwardTarget = { kind: 'range'; host: string; ports: PortRange } | { kind: 'cluster'; cluster: string };
+const portForward = z.strictObject({
+  listen: parsed<PortRange>(parsePortRange),
+  target: parsed(parseHostPortRange).optional(),
+  cluster: name.optional(),
+  description: z.string().optional(),
+});
+
+const portForwardGroup = z.strictObject({
+  address: z
+    .string()
+    .default('0.0.0.0')
+    .transform((v, ctx) => {
+      const r = parseHostPort(`${v.includes(':') && !v.startsWith('[') ? `[${v}]` : v}:1`);
+      if (typeof r === 'string') {
+        ctx.addIssue({ code: 'custom', message: r });
+        return z.NEVER;
+      }
+      return r.host;
+    }),
+  securityGroups: z.array(name).default([]),
+  forwards: z.array(portForward).min(1, 'a port forward group needs at least one forward'),
+  connectTimeout: duration.default(5_000),
+  idleTimeout: duration.default(3600_000),
+});
+
+const egressProxy = z.strictObject({
+  listen: listenAddress,
+  allowlist: z.string().optional(),
+  auth: z.strictObject({ htpasswd: z.string(), realm: z.string().default('gatehouse') }).optional(),
+  securityGroups: z.array(name).default([]),
+  denyPrivateDestinations: z.boolean().default(true),
+  connectPorts: portSet.default(parsePortSet('443') as PortSet),
+  reportOnly: z.boolean().default(false),
+  accessLog: z.string().optional(),
+  idleTimeout: duration.default(300_000),
+  connectTimeout: duration.default(10_000),
+});
+
+const admin = z.strictObject({
+  listen: listenAddress.default(parseHostPort('127.0.0.1:9480') as HostPort),
+  token: z.string().min(16, 'an admin token needs at least 16 characters').optional(),
+  tokenFile: z.string().optional(),
+  enabled: z.boolean().default(true),
+});
+
+const audit = z.strictObject({
+  store: z.string().default('./gatehouse-audit.db'),
+  log: z.string().default('stdout'),
+  retention: z
+    .strictObject({ maxAge: duration.optional(), maxRows: z.number().int().positive().optional() })
+    .default({}),
+});
+
+export const configSchema = z.strictObject({
+  pki: z.string().default('./pki'),
+  securityGroups: z.record(name, securityGroup).default({}),
+  clusters: z.record(name, cluster).default({}),
+  accessEndpoints: z.record(name, accessEndpoint).default({}),
+  portForwards: z.record(name, portForwardGroup).default({}),
+  egressProxies: z.record(name, egressProxy).default({}),
+  admin: admin.default({ listen: parseHostPort('127.0.0.1:9480') as HostPort, enabled: true }),
+  audit: audit.default({ store: './gatehouse-audit.db', log: 'stdout', retention: {} }),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type SecurityGroupConfig = z.output<typeof securityGroup>;
+export type IngressRuleConfig = z.output<typeof ingressRule>;
+export type EgressRuleConfig = z.output<typeof egressRule>;
+export type PortForwardGroupConfig = z.output<typeof portForwardGroup>;
+export type PortForwardConfig = z.output<typeof portForward>;
+export type AccessEndpointConfig = z.output<typeof accessEndpoint>;
+export type EgressProxyConfig = z.output<typeof egressProxy>;
+export type ClusterConfig = z.output<typeof cluster>;

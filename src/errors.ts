@@ -1,0 +1,84 @@
+// One error catalog: every error a user or a client can meet has a stable code, a message that
+// quotes the bad value, a hint with the next step and, where it meets a wire, its status.
+// Callers match on `code`, never on message text. docs/errors.md documents every code (a test checks).
+
+export interface ErrorSpec {
+  readonly message: string;
+  readonly hint: string;
+  readonly status?: number;
+}
+
+export const ERRORS = {
+  GH_ERR_CONFIG_READ: {
+    message: 'cannot read config file %s',
+    hint: 'check the path given with -c and its permissions',
+  },
+  GH_ERR_CONFIG_INVALID: {
+    message: 'config %s has %s problem(s)',
+    hint: 'fix the lines listed above, then run `gatehouse validate -c FILE`',
+  },
+  GH_ERR_LISTEN: {
+    message: 'cannot listen on %s',
+    hint: 'another process may hold the port, or the address is not on this host',
+  },
+  GH_ERR_USAGE: {
+    message: '%s',
+    hint: 'see `gatehouse --help`',
+  },
+  GH_ERR_DIAL_REFUSED: {
+    message: 'target %s refused the connection',
+    hint: 'check that the target service is running and reachable from the gateway',
+    status: 502,
+  },
+  GH_ERR_DIAL_TIMEOUT: {
+    message: 'connecting to target %s timed out',
+    hint: 'check routes and firewalls between the gateway and the target',
+    status: 504,
+  },
+  GH_ERR_DIAL_FAILED: {
+    message: 'connecting to target %s failed',
+    hint: 'check the target address and the gateway network',
+    status: 502,
+  },
+  GH_ERR_DENIED: {
+    message: 'denied: %s',
+    hint: 'run `gatehouse explain` to see which rule decided',
+    status: 403,
+  },
+  GH_ERR_PKI: {
+    message: '%s',
+    hint: 'run `gatehouse pki --help`',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class GatehouseError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string;
+  readonly status: number | undefined;
+  readonly details: readonly string[];
+
+  constructor(
+    code: ErrorCode,
+    args: readonly (string | number)[] = [],
+    opts: { cause?: unknown; details?: readonly string[]; hint?: string } = {},
+  ) {
+    const spec: ErrorSpec = ERRORS[code];
+    let i = 0;
+    super(
+      spec.message.replace(/%s/g, () => String(args[i++] ?? '')),
+      opts.cause === undefined ? undefined : { cause: opts.cause },
+    );
+    this.name = 'GatehouseError';
+    this.code = code;
+    this.hint = opts.hint ?? spec.hint;
+    this.status = spec.status;
+    this.details = opts.details ?? [];
+  }
+}
+
+export function isGatehouseError(err: unknown): err is GatehouseError {
+  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' &&
+    (err as { code: string }).code in ERRORS;
+}

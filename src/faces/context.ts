@@ -1,0 +1,14 @@
+// What a face needs from the runtime to handle one connection: the current policy snapshot, the
+// audit trail, the session registry, and cluster lookups. Faces never reach the runtime itself.
+import type { Audit } from '../audit/events.js';
+import type { HostPort } from '../net/address.js';
+import type { SessionRegistry } from '../pipeline/sessions.js';
+import type { SecurityPolicy } from '../policy/security-groups.js';
+
+export interface FaceContext {
+  readonly policy: SecurityPolicy;
+  readonly audit: Audit;
+  readonly sessions: SessionRegistry;
+  /** The node serving position `slot` of a cluster, or undefined when there is none. */
+  clusterNode(cluster: string, slot: number): HostPort | undefined;
+}

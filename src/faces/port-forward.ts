@@ -1,0 +1,128 @@
+// The port forward face (the NAT instance's DNAT rules, done in the open): admit by security group,
+// anonymous identity, fixed target per port, raw relay, audit.
+import type { Socket } from 'node:net';
+import { formatHostPort, type HostPort } from '../net/address.js';
+import { isGatehouseError } from '../errors.js';
+import { dial, type DialDenied } from '../pipeline/dial.js';
+import { admit, peerLabel } from '../pipeline/admit.js';
+import { relay } from '../pipeline/relay.js';
+import { newSessionId } from '../pipeline/sessions.js';
+import type { ForwardPlanEntry } from '../policy/forward-plan.js';
+import { decideEgress } from '../policy/security-groups.js';
+import type { FaceContext } from './context.js';
+
+const FACE = 'portForward';
+
+function resolveTarget(entry: ForwardPlanEntry, ctx: FaceContext): HostPort | undefined {
+  if (entry.target.kind === 'address') return entry.target.address;
+  return ctx.clusterNode(entry.target.cluster, entry.target.slot);
+}
+
+export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: FaceContext): void {
+  const listener = `${entry.name}@${formatHostPort(entry.bind.host, entry.bind.port)}`;
+  const source = peerLabel(socket);
+  const admission = admit(ctx.policy, entry.groups, socket);
+  if (!admission.allowed) {
+    socket.resetAndDestroy();
+    ctx.audit.emit({
+      event: 'denied',
+      face: FACE,
+      listener,
+      source,
+      allowed: false,
+      reason: admission.reason,
+      ...(admission.rule ? { rule: admission.rule.text, where: admission.rule.where } : {}),
+    });
+    return;
+  }
+  const target = resolveTarget(entry, ctx);
+  const id = newSessionId();
+  const targetLabel = target ? formatHostPort(target.host, target.port) : `cluster:${String(entry.target.kind === 'cluster' && entry.target.cluster)}`;
+  ctx.audit.emit({
+    event: 'accepted',
+    session: id,
+    face: FACE,
+    listener,
+    source,
+    target: targetLabel,
+    allowed: true,
+    reason: admission.reason,
+    ...(admission.rule ? { rule: admission.rule.text, where: admission.rule.where } : {}),
+  });
+  if (!target) {
+    socket.destroy();
+    ctx.audit.emit({ event: 'dial_failed', session: id, face: FACE, listener, source, target: targetLabel, reason: 'no_cluster_node' });
+    return;
+  }
+  // Until the dial settles the client socket stays paused: bytes it sends wait in its buffer.
+  socket.pause();
+  const onEarlyClose = () => pending.abort();
+  const pending = new AbortController();
+  socket.once('close', onEarlyClose);
+  socket.on('error', () => {}); // an error before the relay owns the socket ends in 'close' above
+  dial(target, {
+    connectTimeout: entry.connectTimeout,
+    checkEgress: (ip, port) => decideEgress(ctx.policy, entry.groups, ip, port),
+  }).then(
+    ({ socket: upstream }) => {
+      socket.removeListener('close', onEarlyClose);
+      if (pending.signal.aborted || socket.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      ctx.audit.emit({ event: 'dialed', session: id, face: FACE, listener, source, target: targetLabel });
+      const r = relay(socket, upstream, { idleTimeout: entry.idleTimeout });
+      socket.resume();
+      const startedAt = new Date();
+      ctx.sessions.add({
+        id,
+        face: FACE,
+        listener,
+        source,
+        target: targetLabel,
+        identity: undefined,
+        startedAt,
+        get bytesFromClient() {
+          return r.bytesFromClient;
+        },
+        get bytesToClient() {
+          return r.bytesToClient;
+        },
+        close: (reason) => r.close(reason),
+      });
+      void r.done.then((result) => {
+        ctx.sessions.remove(id);
+        ctx.audit.emit({
+          event: 'closed',
+          session: id,
+          face: FACE,
+          listener,
+          source,
+          target: targetLabel,
+          reason: result.reason,
+          bytesFromClient: result.bytesFromClient,
+          bytesToClient: result.bytesToClient,
+          durationMs: result.durationMs,
+          ...(result.error ? { error: (result.error as NodeJS.ErrnoException).code ?? result.error.message } : {}),
+        });
+      });
+    },
+    (err: unknown) => {
+      socket.removeListener('close', onEarlyClose);
+      socket.destroy();
+      const denied = isGatehouseError(err) && err.code === 'GH_ERR_DENIED' ? (err as DialDenied).decision : undefined;
+      ctx.audit.emit({
+        event: denied ? 'denied' : 'dial_failed',
+        session: id,
+        face: FACE,
+        listener,
+        source,
+        target: targetLabel,
+        ...(denied
+          ? { allowed: false, reason: denied.reason, ...(denied.rule ? { rule: denied.rule.text, where: denied.rule.where } : {}) }
+          : { reason: isGatehouseError(err) ? err.code : 'GH_ERR_DIAL_FAILED' }),
+        error: err instanceof Error ? err.message : String(err),
+      });
+    },
+  );
+}

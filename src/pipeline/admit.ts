@@ -1,0 +1,22 @@
+// Admit: the first step of every face. Security groups decide on the source address and the local
+// port of the accepted socket, before any byte is read.
+import type { Socket } from 'node:net';
+import { formatHostPort } from '../net/address.js';
+import { parseIp } from '../net/cidr.js';
+import type { Decision } from '../policy/decision.js';
+import { decideIngress, type SecurityPolicy } from '../policy/security-groups.js';
+
+const NO_ADDRESS: Decision = { allowed: false, reason: 'no_ingress_rule_matched', groups: [] };
+
+export function admit(policy: SecurityPolicy, groups: readonly string[], socket: Socket): Decision {
+  const ip = socket.remoteAddress ? parseIp(socket.remoteAddress) : undefined;
+  // A socket that is already gone has no address; it cannot be admitted.
+  if (!ip || socket.localPort === undefined) return NO_ADDRESS;
+  return decideIngress(policy, groups, ip, socket.localPort);
+}
+
+/** "198.51.100.27:50412", with IPv4-mapped IPv6 shown as IPv4. */
+export function peerLabel(socket: Socket): string {
+  const ip = socket.remoteAddress ? (parseIp(socket.remoteAddress)?.toString() ?? socket.remoteAddress) : '?';
+  return formatHostPort(ip, socket.remotePort ?? 0);
+}

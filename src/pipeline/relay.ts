@@ -1,0 +1,122 @@
+// The byte relay between a client and a target: the hot path of every face.
+//
+// Written by hand rather than with stream.pipeline(): pipeline() destroys both sides when one
+// direction ends, which breaks half-close (a client that sends FIN and waits for the rest of the
+// reply), and pipe() adds per-chunk stream bookkeeping. Here each direction is a 'data' handler
+// that writes straight to the other socket and pauses its source when the kernel buffer is full.
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { CloseReason } from './sessions.js';
+
+export interface RelayResult {
+  readonly reason: CloseReason;
+  readonly bytesFromClient: number;
+  readonly bytesToClient: number;
+  readonly durationMs: number;
+  readonly error?: Error;
+}
+
+export interface RelayOptions {
+  /** Close both sides after this long without a byte either way; 0 disables. */
+  readonly idleTimeout: number;
+  /** Rewrites target→client chunks (protocol-aware relays); absent = raw bytes. */
+  readonly transformToClient?: (chunk: Buffer) => Buffer | null;
+}
+
+export interface Relay {
+  /** Destroy both sides now, recording `reason`. Idempotent. */
+  close(reason: CloseReason): void;
+  readonly bytesFromClient: number;
+  readonly bytesToClient: number;
+  readonly done: Promise<RelayResult>;
+}
+
+type Side = Socket | Duplex;
+
+function bytesRead(s: Side): number {
+  return (s as Socket).bytesRead ?? 0;
+}
+
+function bytesWritten(s: Side): number {
+  return (s as Socket).bytesWritten ?? 0;
+}
+
+/** One direction: src's bytes to dst, with backpressure and half-close. */
+function forward(src: Side, dst: Side, transform: ((chunk: Buffer) => Buffer | null) | undefined): void {
+  src.on('data', (chunk: Buffer) => {
+    const out = transform ? transform(chunk) : chunk;
+    if (out !== null && out.length > 0 && !dst.write(out)) src.pause();
+  });
+  dst.on('drain', () => src.resume());
+  // FIN from src: finish writing to dst, then send FIN there. The other direction carries on.
+  src.on('end', () => dst.end());
+}
+
+export function relay(client: Side, target: Side, opts: RelayOptions): Relay {
+  const started = performance.now();
+  let reason: CloseReason | undefined;
+  let firstError: Error | undefined;
+  let settled = false;
+  let resolveDone!: (r: RelayResult) => void;
+  const done = new Promise<RelayResult>((r) => (resolveDone = r));
+  let openSides = 2;
+
+  const finish = () => {
+    if (settled) return;
+    settled = true;
+    resolveDone({
+      reason: reason ?? 'client_closed',
+      bytesFromClient: bytesRead(client),
+      bytesToClient: bytesWritten(client),
+      durationMs: Math.round(performance.now() - started),
+      ...(firstError ? { error: firstError } : {}),
+    });
+  };
+
+  const close = (why: CloseReason) => {
+    reason ??= why;
+    client.destroy();
+    target.destroy();
+  };
+
+  forward(client, target, undefined);
+  forward(target, client, opts.transformToClient);
+
+  // Who closed first decides the reason when nobody else set one.
+  client.on('end', () => (reason ??= 'client_closed'));
+  target.on('end', () => (reason ??= 'target_closed'));
+  client.on('error', (err: Error) => {
+    firstError ??= err;
+    close('client_error');
+  });
+  target.on('error', (err: Error) => {
+    firstError ??= err;
+    close('target_error');
+  });
+  const onClose = (side: Side, other: Side) => {
+    // A side that closed cleanly (FIN both ways) has handed all its bytes on; the other side has
+    // been told to end and will close after flushing. A side that closed any other way (reset,
+    // destroyed) takes the session down with it.
+    if (!(side.readableEnded && side.writableFinished) && !other.destroyed) other.destroy();
+    if (--openSides === 0) finish();
+  };
+  client.on('close', () => onClose(client, target));
+  target.on('close', () => onClose(target, client));
+
+  if (opts.idleTimeout > 0 && 'setTimeout' in client) {
+    // Every byte either way passes through the client socket (read or written), so its timer alone
+    // measures idleness of the whole session.
+    (client as Socket).setTimeout(opts.idleTimeout, () => close('idle_timeout'));
+  }
+
+  return {
+    close,
+    get bytesFromClient() {
+      return bytesRead(client);
+    },
+    get bytesToClient() {
+      return bytesWritten(client);
+    },
+    done,
+  };
+}

@@ -1,0 +1,93 @@
+// The registry of live sessions of every face: what the console lists, what `terminate` and
+// revocation act on. A session knows how to close itself; the registry only indexes.
+import { randomBytes } from 'node:crypto';
+
+export type CloseReason =
+  | 'client_closed'
+  | 'target_closed'
+  | 'client_error'
+  | 'target_error'
+  | 'idle_timeout'
+  | 'session_timeout'
+  | 'terminated'
+  | 'revoked'
+  | 'shutdown';
+
+export interface SessionInfo {
+  readonly id: string;
+  readonly face: string;
+  readonly listener: string;
+  readonly source: string;
+  readonly target: string;
+  readonly identity: string | undefined;
+  readonly startedAt: Date;
+  readonly bytesFromClient: number;
+  readonly bytesToClient: number;
+}
+
+export interface Session extends SessionInfo {
+  close(reason: CloseReason): void;
+}
+
+export function newSessionId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, Session>();
+
+  add(session: Session): void {
+    this.sessions.set(session.id, session);
+  }
+
+  remove(id: string): void {
+    this.sessions.delete(id);
+  }
+
+  get(id: string): Session | undefined {
+    return this.sessions.get(id);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  list(filter?: (s: Session) => boolean): SessionInfo[] {
+    const out: SessionInfo[] = [];
+    for (const s of this.sessions.values()) {
+      if (filter && !filter(s)) continue;
+      out.push({
+        id: s.id,
+        face: s.face,
+        listener: s.listener,
+        source: s.source,
+        target: s.target,
+        identity: s.identity,
+        startedAt: s.startedAt,
+        bytesFromClient: s.bytesFromClient,
+        bytesToClient: s.bytesToClient,
+      });
+    }
+    return out;
+  }
+
+  /** Close one session; false when there is no such session. */
+  terminate(id: string, reason: CloseReason = 'terminated'): boolean {
+    const s = this.sessions.get(id);
+    if (!s) return false;
+    s.close(reason);
+    return true;
+  }
+
+  /** Close every session that matches; returns how many. */
+  closeWhere(match: (s: Session) => boolean, reason: CloseReason): number {
+    let n = 0;
+    for (const s of [...this.sessions.values()]) {
+      if (match(s)) {
+        s.close(reason);
+        n++;
+      }
+    }
+    return n;
+  }
+}

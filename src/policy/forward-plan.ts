@@ -1,0 +1,51 @@
+// What should be forwarded and admitted, computed from config alone: one entry per public port.
+// Kept apart from who moves the bytes (the userspace relay today, a kernel data path later), so
+// both can be driven by the same plan.
+import type { Config } from '../config/schema.js';
+import type { ConfigSource } from '../config/source.js';
+import type { HostPort } from '../net/address.js';
+
+export interface ForwardPlanEntry {
+  /** Stable identity of the listener: "portForwards/nat/0.0.0.0:6380". */
+  readonly key: string;
+  readonly face: 'portForward';
+  readonly name: string;
+  readonly bind: HostPort;
+  readonly groups: readonly string[];
+  /** A fixed target, or a cluster node chosen by position (cluster faces fill this from topology). */
+  readonly target: { kind: 'address'; address: HostPort } | { kind: 'cluster'; cluster: string; slot: number };
+  readonly connectTimeout: number;
+  readonly idleTimeout: number;
+  readonly where: string;
+}
+
+export function planPortForwards(config: Config, source: ConfigSource): ForwardPlanEntry[] {
+  const out: ForwardPlanEntry[] = [];
+  for (const [name, group] of Object.entries(config.portForwards)) {
+    group.forwards.forEach((f, i) => {
+      const where = source.where(['portForwards', name, 'forwards', i]);
+      for (let port = f.listen[0]; port <= f.listen[1]; port++) {
+        const offset = port - f.listen[0];
+        let target: ForwardPlanEntry['target'];
+        if (f.target) {
+          const single = f.target.ports[0] === f.target.ports[1];
+          target = { kind: 'address', address: { host: f.target.host, port: single ? f.target.ports[0] : f.target.ports[0] + offset } };
+        } else {
+          target = { kind: 'cluster', cluster: f.cluster!, slot: offset };
+        }
+        out.push({
+          key: `portForwards/${name}/${group.address}:${port}`,
+          face: 'portForward',
+          name,
+          bind: { host: group.address, port },
+          groups: group.securityGroups,
+          target,
+          connectTimeout: group.connectTimeout,
+          idleTimeout: group.idleTimeout,
+          where,
+        });
+      }
+    });
+  }
+  return out;
+}

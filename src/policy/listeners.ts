@@ -1,0 +1,51 @@
+// Every listener the config asks for, of every face, in one list: used to find collisions at load
+// and to answer `explain` for an address and port.
+import type { Config } from '../config/schema.js';
+import type { ConfigPath } from '../config/source.js';
+import type { HostPort } from '../net/address.js';
+
+export interface ListenerEntry {
+  readonly face: 'accessEndpoint' | 'directListener' | 'portForward' | 'egressProxy' | 'admin';
+  /** "portForwards.nat.forwards[0]" */
+  readonly what: string;
+  readonly bind: HostPort;
+  readonly groups: readonly string[];
+  readonly path: ConfigPath;
+}
+
+export function listConfiguredListeners(config: Config): ListenerEntry[] {
+  const out: ListenerEntry[] = [];
+  for (const [name, ep] of Object.entries(config.accessEndpoints)) {
+    const groups = ep.securityGroups;
+    out.push({ face: 'accessEndpoint', what: `accessEndpoints.${name}`, bind: ep.listen, groups, path: ['accessEndpoints', name, 'listen'] });
+    ep.directListeners.forEach((d, i) =>
+      out.push({
+        face: 'directListener',
+        what: `accessEndpoints.${name}.directListeners[${i}]`,
+        bind: d.listen,
+        groups,
+        path: ['accessEndpoints', name, 'directListeners', i, 'listen'],
+      }),
+    );
+  }
+  for (const [name, pf] of Object.entries(config.portForwards)) {
+    pf.forwards.forEach((f, i) => {
+      for (let port = f.listen[0]; port <= f.listen[1]; port++) {
+        out.push({
+          face: 'portForward',
+          what: `portForwards.${name}.forwards[${i}]`,
+          bind: { host: pf.address, port },
+          groups: pf.securityGroups,
+          path: ['portForwards', name, 'forwards', i, 'listen'],
+        });
+      }
+    });
+  }
+  for (const [name, ep] of Object.entries(config.egressProxies)) {
+    out.push({ face: 'egressProxy', what: `egressProxies.${name}`, bind: ep.listen, groups: ep.securityGroups, path: ['egressProxies', name, 'listen'] });
+  }
+  if (config.admin.enabled) {
+    out.push({ face: 'admin', what: 'admin', bind: config.admin.listen, groups: [], path: ['admin', 'listen'] });
+  }
+  return out;
+}

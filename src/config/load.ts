@@ -51,7 +51,7 @@ export function parseConfig(text: string, file: string, baseDir = path.dirname(p
   const source = makeSource(file, doc, lc);
   if (doc.errors.length > 0) {
     const details = doc.errors.map((e) => {
-      const line = e.linePos?.[0]?.line ?? 1;
+      const line = lc.linePos(e.pos[0]).line;
       return `${file}:${line}: YAML: ${e.message.split('\n')[0]}`;
     });
     throw new GatehouseError('GH_ERR_CONFIG_INVALID', [file, details.length], { details });

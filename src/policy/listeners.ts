@@ -15,6 +15,11 @@ export interface ListenerEntry {
 
 export function listConfiguredListeners(config: Config): ListenerEntry[] {
   const out: ListenerEntry[] = [];
+  // Admin first: when a face collides with it, the problem is reported at the face's line, which
+  // is in the file even when admin is left to its default.
+  if (config.admin.enabled) {
+    out.push({ face: 'admin', what: 'admin', bind: config.admin.listen, groups: [], path: ['admin', 'listen'] });
+  }
   for (const [name, ep] of Object.entries(config.accessEndpoints)) {
     const groups = ep.securityGroups;
     out.push({ face: 'accessEndpoint', what: `accessEndpoints.${name}`, bind: ep.listen, groups, path: ['accessEndpoints', name, 'listen'] });
@@ -43,9 +48,6 @@ export function listConfiguredListeners(config: Config): ListenerEntry[] {
   }
   for (const [name, ep] of Object.entries(config.egressProxies)) {
     out.push({ face: 'egressProxy', what: `egressProxies.${name}`, bind: ep.listen, groups: ep.securityGroups, path: ['egressProxies', name, 'listen'] });
-  }
-  if (config.admin.enabled) {
-    out.push({ face: 'admin', what: 'admin', bind: config.admin.listen, groups: [], path: ['admin', 'listen'] });
   }
   return out;
 }

@@ -7,11 +7,24 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly' },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        URL: 'readonly',
+      },
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli/*'], message: 'Nothing imports cli/.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/cli/*'], message: 'Nothing imports cli/.' }] },
+      ],
     },
   },
   {
@@ -20,7 +33,20 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ['node:net', 'node:tls', 'node:fs', 'node:fs/promises', 'node:dgram', 'node:http', 'node:http2', 'node:dns', 'net', 'tls', 'fs', 'dns'],
+          paths: [
+            'node:net',
+            'node:tls',
+            'node:fs',
+            'node:fs/promises',
+            'node:dgram',
+            'node:http',
+            'node:http2',
+            'node:dns',
+            'net',
+            'tls',
+            'fs',
+            'dns',
+          ],
           patterns: [{ group: ['**/cli/*'], message: 'Nothing imports cli/.' }],
         },
       ],

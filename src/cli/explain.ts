@@ -27,7 +27,9 @@ export function registerExplain(program: Command): void {
         const policy = compileSecurityPolicy(loaded.config, loaded.source);
         const results = explain(loaded.config, loaded.source, policy, from, to);
         if (results.length === 0) {
-          process.stdout.write(`no listener on ${formatHostPort(to.host, to.port)} in ${opts.config}: nothing would accept the connection\n`);
+          process.stdout.write(
+            `no listener on ${formatHostPort(to.host, to.port)} in ${opts.config}: nothing would accept the connection\n`,
+          );
           process.exitCode = 1;
           return;
         }
@@ -38,7 +40,8 @@ export function registerExplain(program: Command): void {
               (r.target ? ` → ${r.target}` : '') +
               '\n',
           );
-          for (const s of r.steps) process.stdout.write(`  ${s.step.padEnd(8)} ${s.subject}: ${describeDecision(s.decision)}\n`);
+          for (const s of r.steps)
+            process.stdout.write(`  ${s.step.padEnd(8)} ${s.subject}: ${describeDecision(s.decision)}\n`);
         }
         process.exitCode = results.every((r) => r.allowed) ? 0 : 1;
       } catch (err) {

@@ -7,7 +7,9 @@ import { registerValidate } from './validate.js';
 const program = new Command();
 program
   .name('gatehouse')
-  .description('The front door of private cache networks: security groups, PKI, access endpoints, port forwards, egress proxies.')
+  .description(
+    'The front door of private cache networks: security groups, PKI, access endpoints, port forwards, egress proxies.',
+  )
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)');
 

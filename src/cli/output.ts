@@ -12,7 +12,10 @@ export function printError(err: unknown): void {
 
 /** Exit status for an error: 2 for bad input (config, usage), 1 for anything else. */
 export function exitCodeFor(err: unknown): number {
-  if (isGatehouseError(err) && ['GH_ERR_CONFIG_INVALID', 'GH_ERR_CONFIG_READ', 'GH_ERR_USAGE'].includes(err.code))
+  if (
+    isGatehouseError(err) &&
+    ['GH_ERR_CONFIG_INVALID', 'GH_ERR_CONFIG_READ', 'GH_ERR_USAGE'].includes(err.code)
+  )
     return 2;
   return 1;
 }

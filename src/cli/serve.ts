@@ -16,7 +16,10 @@ export function registerServe(program: Command): void {
     .requiredOption('-c, --config <file>', 'config file')
     .option('--grace <ms>', 'on SIGTERM, how long sessions may finish before they are closed', '5000')
     .action(async (opts: { config: string; grace: string }) => {
-      const log = pino({ base: { pid: process.pid }, redact: ['token', '*.token', 'password', '*.password'] }, pino.destination(2));
+      const log = pino(
+        { base: { pid: process.pid }, redact: ['token', '*.token', 'password', '*.password'] },
+        pino.destination(2),
+      );
       let loaded: LoadedConfig;
       try {
         loaded = loadConfig(opts.config);
@@ -29,11 +32,14 @@ export function registerServe(program: Command): void {
       const runtime = new Runtime(log);
       const auditLog = loaded.config.audit.log;
       runtime.audit.addSink(
-        jsonLinesSink(['stdout', 'stderr'].includes(auditLog) ? auditLog : path.resolve(loaded.baseDir, auditLog)),
+        jsonLinesSink(
+          ['stdout', 'stderr'].includes(auditLog) ? auditLog : path.resolve(loaded.baseDir, auditLog),
+        ),
       );
       const report = await runtime.apply(loaded);
       if (report.failed.length > 0) {
-        for (const f of report.failed) process.stderr.write(`error GH_ERR_LISTEN: cannot listen on ${f.bind}: ${f.error}\n`);
+        for (const f of report.failed)
+          process.stderr.write(`error GH_ERR_LISTEN: cannot listen on ${f.bind}: ${f.error}\n`);
         process.stderr.write('  next: free the port or change the listen address in the config\n');
         await runtime.shutdown(0);
         process.exitCode = 1;
@@ -49,12 +55,18 @@ export function registerServe(program: Command): void {
             next = loadConfig(opts.config);
           } catch (err) {
             const details = isGatehouseError(err) ? err.details : [];
-            log.error({ trigger, code: isGatehouseError(err) ? err.code : undefined, problems: details }, `config rejected, keeping the last good config: ${err instanceof Error ? err.message : String(err)}`);
+            log.error(
+              { trigger, code: isGatehouseError(err) ? err.code : undefined, problems: details },
+              `config rejected, keeping the last good config: ${err instanceof Error ? err.message : String(err)}`,
+            );
             return;
           }
           for (const w of configWarnings(next)) log.warn(w);
           const r = await runtime.apply(next);
-          log.info({ trigger, ...r }, r.failed.length ? 'config reloaded with listener errors' : 'config reloaded');
+          log.info(
+            { trigger, ...r },
+            r.failed.length ? 'config reloaded with listener errors' : 'config reloaded',
+          );
         });
       };
       const watcher = watchFile(opts.config, () => reload('file'));

@@ -41,7 +41,10 @@ function checkGroupRefs(config: Config, problems: Problem[]): void {
   for (const [gname, g] of Object.entries(config.securityGroups)) {
     g.ingress?.forEach((r, i) => {
       if (r.source.kind === 'group' && !groups.has(r.source.group))
-        problems.push({ path: ['securityGroups', gname, 'ingress', i, 'source'], message: missing(r.source.group) });
+        problems.push({
+          path: ['securityGroups', gname, 'ingress', i, 'source'],
+          message: missing(r.source.group),
+        });
     });
     g.egress?.forEach((r, i) => {
       if (r.destination.kind === 'group' && !groups.has(r.destination.group))
@@ -55,7 +58,8 @@ function checkGroupRefs(config: Config, problems: Problem[]): void {
   for (const section of sections) {
     for (const [name, face] of Object.entries(config[section])) {
       face.securityGroups.forEach((g: string, i: number) => {
-        if (!groups.has(g)) problems.push({ path: [section, name, 'securityGroups', i], message: missing(g) });
+        if (!groups.has(g))
+          problems.push({ path: [section, name, 'securityGroups', i], message: missing(g) });
       });
     }
   }
@@ -70,7 +74,10 @@ function checkClusterRefs(config: Config, problems: Problem[]): void {
     pf.forwards.forEach((f, i) => {
       const at = ['portForwards', name, 'forwards', i];
       if ((f.target === undefined) === (f.cluster === undefined)) {
-        problems.push({ path: at, message: 'a forward needs exactly one of `target: HOST:PORT` or `cluster: NAME`' });
+        problems.push({
+          path: at,
+          message: 'a forward needs exactly one of `target: HOST:PORT` or `cluster: NAME`',
+        });
         return;
       }
       if (f.cluster !== undefined && !clusters.has(f.cluster)) {
@@ -87,7 +94,10 @@ function checkClusterRefs(config: Config, problems: Problem[]): void {
   for (const [name, ep] of Object.entries(config.accessEndpoints)) {
     ep.directListeners.forEach((d, i) => {
       if (d.target.kind === 'cluster' && !clusters.has(d.target.cluster))
-        problems.push({ path: ['accessEndpoints', name, 'directListeners', i, 'target'], message: missing(d.target.cluster) });
+        problems.push({
+          path: ['accessEndpoints', name, 'directListeners', i, 'target'],
+          message: missing(d.target.cluster),
+        });
     });
   }
 }
@@ -113,7 +123,10 @@ function checkFiles(config: Config, baseDir: string, problems: Problem[]): void 
     }
   }
   if (config.admin.tokenFile && !fs.existsSync(path.resolve(baseDir, config.admin.tokenFile))) {
-    problems.push({ path: ['admin', 'tokenFile'], message: `token file ${config.admin.tokenFile} does not exist` });
+    problems.push({
+      path: ['admin', 'tokenFile'],
+      message: `token file ${config.admin.tokenFile} does not exist`,
+    });
   }
 }
 

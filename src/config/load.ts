@@ -45,7 +45,11 @@ function issueLines(source: ConfigSource, issues: readonly z.core.$ZodIssue[]): 
 }
 
 /** Parse and validate config text. Throws GH_ERR_CONFIG_INVALID with FILE:LINE details. */
-export function parseConfig(text: string, file: string, baseDir = path.dirname(path.resolve(file))): LoadedConfig {
+export function parseConfig(
+  text: string,
+  file: string,
+  baseDir = path.dirname(path.resolve(file)),
+): LoadedConfig {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const source = makeSource(file, doc, lc);

@@ -27,7 +27,9 @@ const hostPort = parsed<HostPort>(parseHostPort);
 const duration = parsed<number>(parseDuration);
 
 /** "0.0.0.0:8443", or a bare port meaning all addresses. */
-const listenAddress = parsed<HostPort>((s) => (/^\d+$/.test(s) ? parseHostPort(`0.0.0.0:${s}`) : parseHostPort(s)));
+const listenAddress = parsed<HostPort>((s) =>
+  /^\d+$/.test(s) ? parseHostPort(`0.0.0.0:${s}`) : parseHostPort(s),
+);
 
 export type PeerRef = { kind: 'cidr'; cidr: Cidr } | { kind: 'group'; group: string };
 const peer = z.string().transform((v, ctx): PeerRef => {
@@ -117,7 +119,8 @@ const accessEndpoint = z.strictObject({
   connectTimeout: duration.default(10_000),
 });
 
-export type ForwardTarget = { kind: 'range'; host: string; ports: PortRange } | { kind: 'cluster'; cluster: string };
+export type ForwardTarget =
+  { kind: 'range'; host: string; ports: PortRange } | { kind: 'cluster'; cluster: string };
 const portForward = z.strictObject({
   listen: parsed<PortRange>(parsePortRange),
   target: parsed(parseHostPortRange).optional(),

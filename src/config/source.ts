@@ -26,7 +26,9 @@ export function makeSource(file: string, doc: Document, lc: LineCounter): Config
         let next: Node | null | undefined;
         let keyNode: Node | null | undefined;
         if (isMap(node)) {
-          const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+          const pair = node.items.find(
+            (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg),
+          );
           keyNode = pair?.key as Node | undefined;
           next = pair?.value as Node | null | undefined;
         } else if (isSeq(node) && typeof seg === 'number') {

@@ -37,7 +37,9 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
   }
   const target = resolveTarget(entry, ctx);
   const id = newSessionId();
-  const targetLabel = target ? formatHostPort(target.host, target.port) : `cluster:${String(entry.target.kind === 'cluster' && entry.target.cluster)}`;
+  const targetLabel = target
+    ? formatHostPort(target.host, target.port)
+    : `cluster:${String(entry.target.kind === 'cluster' && entry.target.cluster)}`;
   ctx.audit.emit({
     event: 'accepted',
     session: id,
@@ -51,7 +53,15 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
   });
   if (!target) {
     socket.destroy();
-    ctx.audit.emit({ event: 'dial_failed', session: id, face: FACE, listener, source, target: targetLabel, reason: 'no_cluster_node' });
+    ctx.audit.emit({
+      event: 'dial_failed',
+      session: id,
+      face: FACE,
+      listener,
+      source,
+      target: targetLabel,
+      reason: 'no_cluster_node',
+    });
     return;
   }
   // Until the dial settles the client socket stays paused: bytes it sends wait in its buffer.
@@ -103,14 +113,17 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
           bytesFromClient: result.bytesFromClient,
           bytesToClient: result.bytesToClient,
           durationMs: result.durationMs,
-          ...(result.error ? { error: (result.error as NodeJS.ErrnoException).code ?? result.error.message } : {}),
+          ...(result.error
+            ? { error: (result.error as NodeJS.ErrnoException).code ?? result.error.message }
+            : {}),
         });
       });
     },
     (err: unknown) => {
       socket.removeListener('close', onEarlyClose);
       socket.destroy();
-      const denied = isGatehouseError(err) && err.code === 'GH_ERR_DENIED' ? (err as DialDenied).decision : undefined;
+      const denied =
+        isGatehouseError(err) && err.code === 'GH_ERR_DENIED' ? (err as DialDenied).decision : undefined;
       ctx.audit.emit({
         event: denied ? 'denied' : 'dial_failed',
         session: id,
@@ -119,7 +132,11 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
         source,
         target: targetLabel,
         ...(denied
-          ? { allowed: false, reason: denied.reason, ...(denied.rule ? { rule: denied.rule.text, where: denied.rule.where } : {}) }
+          ? {
+              allowed: false,
+              reason: denied.reason,
+              ...(denied.rule ? { rule: denied.rule.text, where: denied.rule.where } : {}),
+            }
           : { reason: isGatehouseError(err) ? err.code : 'GH_ERR_DIAL_FAILED' }),
         error: err instanceof Error ? err.message : String(err),
       });

@@ -7,7 +7,10 @@ export interface PortSet {
   readonly text: string;
 }
 
-export const ALL_PORTS: PortSet = Object.freeze({ ranges: Object.freeze([[1, 65535] as const]), text: 'all' });
+export const ALL_PORTS: PortSet = Object.freeze({
+  ranges: Object.freeze([[1, 65535] as const]),
+  text: 'all',
+});
 
 function parsePort(s: string): number | string {
   if (!/^\d{1,5}$/.test(s)) return `"${s}" is not a port number`;

@@ -36,7 +36,10 @@ async function resolve(host: string): Promise<IpAddress> {
     const ip = parseIp(address);
     if (ip) return ip;
   } catch (err) {
-    throw new GatehouseError('GH_ERR_DIAL_FAILED', [host], { cause: err, hint: `the name "${host}" does not resolve` });
+    throw new GatehouseError('GH_ERR_DIAL_FAILED', [host], {
+      cause: err,
+      hint: `the name "${host}" does not resolve`,
+    });
   }
   throw new GatehouseError('GH_ERR_DIAL_FAILED', [host]);
 }

@@ -42,7 +42,11 @@ export function explain(
     .map((listener) => {
       const steps: ExplainStep[] = [];
       const ingress = decideIngress(policy, listener.groups, from, to.port);
-      steps.push({ step: 'ingress', subject: `${from.toString()} → ${formatHostPort(to.host, to.port)}`, decision: ingress });
+      steps.push({
+        step: 'ingress',
+        subject: `${from.toString()} → ${formatHostPort(to.host, to.port)}`,
+        decision: ingress,
+      });
       let target: string | undefined;
       if (ingress.allowed && listener.face === 'portForward') {
         const entry = plan.find((p) => bindMatches(p.bind, to) && p.key.startsWith(`portForwards/`));
@@ -50,7 +54,11 @@ export function explain(
           target = formatHostPort(entry.target.address.host, entry.target.address.port);
           const ip = parseIp(entry.target.address.host);
           if (ip) {
-            steps.push({ step: 'egress', subject: target, decision: decideEgress(policy, listener.groups, ip, entry.target.address.port) });
+            steps.push({
+              step: 'egress',
+              subject: target,
+              decision: decideEgress(policy, listener.groups, ip, entry.target.address.port),
+            });
           }
         } else if (entry?.target.kind === 'cluster') {
           const node = config.clusters[entry.target.cluster]?.nodes[entry.target.slot];
@@ -58,10 +66,19 @@ export function explain(
           const ip = node && parseIp(node.host);
           if (node && ip) {
             target = formatHostPort(node.host, node.port);
-            steps.push({ step: 'egress', subject: target, decision: decideEgress(policy, listener.groups, ip, node.port) });
+            steps.push({
+              step: 'egress',
+              subject: target,
+              decision: decideEgress(policy, listener.groups, ip, node.port),
+            });
           }
         }
       }
-      return { listener, allowed: steps.every((s) => s.decision.allowed), steps, ...(target ? { target } : {}) };
+      return {
+        listener,
+        allowed: steps.every((s) => s.decision.allowed),
+        steps,
+        ...(target ? { target } : {}),
+      };
     });
 }

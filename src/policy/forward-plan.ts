@@ -13,7 +13,8 @@ export interface ForwardPlanEntry {
   readonly bind: HostPort;
   readonly groups: readonly string[];
   /** A fixed target, or a cluster node chosen by position (cluster faces fill this from topology). */
-  readonly target: { kind: 'address'; address: HostPort } | { kind: 'cluster'; cluster: string; slot: number };
+  readonly target:
+    { kind: 'address'; address: HostPort } | { kind: 'cluster'; cluster: string; slot: number };
   readonly connectTimeout: number;
   readonly idleTimeout: number;
   readonly where: string;
@@ -29,7 +30,10 @@ export function planPortForwards(config: Config, source: ConfigSource): ForwardP
         let target: ForwardPlanEntry['target'];
         if (f.target) {
           const single = f.target.ports[0] === f.target.ports[1];
-          target = { kind: 'address', address: { host: f.target.host, port: single ? f.target.ports[0] : f.target.ports[0] + offset } };
+          target = {
+            kind: 'address',
+            address: { host: f.target.host, port: single ? f.target.ports[0] : f.target.ports[0] + offset },
+          };
         } else {
           target = { kind: 'cluster', cluster: f.cluster!, slot: offset };
         }

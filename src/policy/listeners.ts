@@ -18,11 +18,23 @@ export function listConfiguredListeners(config: Config): ListenerEntry[] {
   // Admin first: when a face collides with it, the problem is reported at the face's line, which
   // is in the file even when admin is left to its default.
   if (config.admin.enabled) {
-    out.push({ face: 'admin', what: 'admin', bind: config.admin.listen, groups: [], path: ['admin', 'listen'] });
+    out.push({
+      face: 'admin',
+      what: 'admin',
+      bind: config.admin.listen,
+      groups: [],
+      path: ['admin', 'listen'],
+    });
   }
   for (const [name, ep] of Object.entries(config.accessEndpoints)) {
     const groups = ep.securityGroups;
-    out.push({ face: 'accessEndpoint', what: `accessEndpoints.${name}`, bind: ep.listen, groups, path: ['accessEndpoints', name, 'listen'] });
+    out.push({
+      face: 'accessEndpoint',
+      what: `accessEndpoints.${name}`,
+      bind: ep.listen,
+      groups,
+      path: ['accessEndpoints', name, 'listen'],
+    });
     ep.directListeners.forEach((d, i) =>
       out.push({
         face: 'directListener',
@@ -47,7 +59,13 @@ export function listConfiguredListeners(config: Config): ListenerEntry[] {
     });
   }
   for (const [name, ep] of Object.entries(config.egressProxies)) {
-    out.push({ face: 'egressProxy', what: `egressProxies.${name}`, bind: ep.listen, groups: ep.securityGroups, path: ['egressProxies', name, 'listen'] });
+    out.push({
+      face: 'egressProxy',
+      what: `egressProxies.${name}`,
+      bind: ep.listen,
+      groups: ep.securityGroups,
+      path: ['egressProxies', name, 'listen'],
+    });
   }
   return out;
 }

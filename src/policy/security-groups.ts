@@ -35,32 +35,28 @@ export function compileSecurityPolicy(config: Config, source: ConfigSource): Sec
   const resolve = (p: PeerRef): readonly Cidr[] => (p.kind === 'cidr' ? [p.cidr] : membersOf(p.group));
   const groups = new Map<string, CompiledGroup>();
   for (const [name, g] of Object.entries(config.securityGroups)) {
-    const ingress = (g.ingress ?? []).map(
-      (r, index): CompiledRule => ({
-        ports: r.ports,
-        peers: resolve(r.source),
-        ref: {
-          group: name,
-          direction: 'ingress',
-          index,
-          text: `${r.protocol} ${r.ports.text} from ${peerText(r.source)}`,
-          where: source.where(['securityGroups', name, 'ingress', index]),
-        },
-      }),
-    );
-    const egress = g.egress?.map(
-      (r, index): CompiledRule => ({
-        ports: r.ports,
-        peers: resolve(r.destination),
-        ref: {
-          group: name,
-          direction: 'egress',
-          index,
-          text: `${r.protocol} ${r.ports.text} to ${peerText(r.destination)}`,
-          where: source.where(['securityGroups', name, 'egress', index]),
-        },
-      }),
-    );
+    const ingress = (g.ingress ?? []).map((r, index): CompiledRule => ({
+      ports: r.ports,
+      peers: resolve(r.source),
+      ref: {
+        group: name,
+        direction: 'ingress',
+        index,
+        text: `${r.protocol} ${r.ports.text} from ${peerText(r.source)}`,
+        where: source.where(['securityGroups', name, 'ingress', index]),
+      },
+    }));
+    const egress = g.egress?.map((r, index): CompiledRule => ({
+      ports: r.ports,
+      peers: resolve(r.destination),
+      ref: {
+        group: name,
+        direction: 'egress',
+        index,
+        text: `${r.protocol} ${r.ports.text} to ${peerText(r.destination)}`,
+        where: source.where(['securityGroups', name, 'egress', index]),
+      },
+    }));
     groups.set(name, { name, ingress, egress });
   }
   return { groups };

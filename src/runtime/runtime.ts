@@ -64,7 +64,10 @@ export class Runtime {
 
   /** Bound addresses, for tests and the admin API (ports resolved when 0 was asked). */
   listening(): { bind: string; port: number }[] {
-    return [...this.listeners.values()].map((l) => ({ bind: l.bindKey, port: (l.server.address() as net.AddressInfo).port }));
+    return [...this.listeners.values()].map((l) => ({
+      bind: l.bindKey,
+      port: (l.server.address() as net.AddressInfo).port,
+    }));
   }
 
   private context(snapshot: Snapshot): FaceContext {

@@ -37,16 +37,19 @@ function receiveHash(sock: net.Socket): Promise<{ hash: string; bytes: number }>
   return once(sock, 'end').then(() => ({ hash: h.digest('hex'), bytes }));
 }
 
-test('256 MiB each way through one relayed connection, checksums equal at both ends', { timeout: 180_000 }, async () => {
-  let serverResult!: Promise<[string, { hash: string; bytes: number }]>;
-  const target = net.createServer({ allowHalfOpen: true }, (s) => {
-    serverResult = Promise.all([sendRandom(s), receiveHash(s)]);
-  });
-  target.listen(0, '127.0.0.1');
-  await once(target, 'listening');
-  const targetPort = (target.address() as net.AddressInfo).port;
-  const listen = await freePort();
-  const gh = await startGatehouse(`
+test(
+  '256 MiB each way through one relayed connection, checksums equal at both ends',
+  { timeout: 180_000 },
+  async () => {
+    let serverResult!: Promise<[string, { hash: string; bytes: number }]>;
+    const target = net.createServer({ allowHalfOpen: true }, (s) => {
+      serverResult = Promise.all([sendRandom(s), receiveHash(s)]);
+    });
+    target.listen(0, '127.0.0.1');
+    await once(target, 'listening');
+    const targetPort = (target.address() as net.AddressInfo).port;
+    const listen = await freePort();
+    const gh = await startGatehouse(`
 portForwards:
   bulk:
     address: 127.0.0.1
@@ -55,21 +58,22 @@ portForwards:
 admin:
   enabled: false
 `);
-  try {
-    const c = net.connect({ port: listen, host: '127.0.0.1', allowHalfOpen: true });
-    await once(c, 'connect');
-    const [clientSent, clientGot] = await Promise.all([sendRandom(c), receiveHash(c)]);
-    const [serverSent, serverGot] = await serverResult;
-    assert.equal(clientGot.bytes, TOTAL);
-    assert.equal(serverGot.bytes, TOTAL);
-    assert.equal(serverGot.hash, clientSent, 'client → target bytes differ');
-    assert.equal(clientGot.hash, serverSent, 'target → client bytes differ');
-    c.destroy();
-    const closed = await gh.waitForAudit((l) => l.event === 'closed');
-    assert.equal(closed.bytesFromClient, TOTAL);
-    assert.equal(closed.bytesToClient, TOTAL);
-  } finally {
-    await gh.stop();
-    target.close();
-  }
-});
+    try {
+      const c = net.connect({ port: listen, host: '127.0.0.1', allowHalfOpen: true });
+      await once(c, 'connect');
+      const [clientSent, clientGot] = await Promise.all([sendRandom(c), receiveHash(c)]);
+      const [serverSent, serverGot] = await serverResult;
+      assert.equal(clientGot.bytes, TOTAL);
+      assert.equal(serverGot.bytes, TOTAL);
+      assert.equal(serverGot.hash, clientSent, 'client → target bytes differ');
+      assert.equal(clientGot.hash, serverSent, 'target → client bytes differ');
+      c.destroy();
+      const closed = await gh.waitForAudit((l) => l.event === 'closed');
+      assert.equal(closed.bytesFromClient, TOTAL);
+      assert.equal(closed.bytesToClient, TOTAL);
+    } finally {
+      await gh.stop();
+      target.close();
+    }
+  },
+);

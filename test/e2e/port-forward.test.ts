@@ -35,7 +35,14 @@ before(async () => {
   echoPort = (echoServer.address() as net.AddressInfo).port;
   // A listener that never accepts, its queue filled: SYNs to it go unanswered, as to a firewalled
   // host, so a dial to it can only time out. (Node's own servers always accept in libuv.)
-  stuck = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(600)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  stuck = spawn(
+    'python3',
+    [
+      '-c',
+      'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(600)',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const [line] = (await once(stuck.stdout!, 'data')) as [Buffer];
   stuckPort = Number(line.toString().trim());
   for (let i = 0; i < 3; i++) {
@@ -43,7 +50,8 @@ before(async () => {
     s.on('error', () => {});
     stuckClients.push(s);
   }
-  for (const name of ['redis', 'memcached', 'dead', 'echo', 'idle', 'stuck', 'sink']) ports[name] = await freePort();
+  for (const name of ['redis', 'memcached', 'dead', 'echo', 'idle', 'stuck', 'sink'])
+    ports[name] = await freePort();
   gh = await startGatehouse(`
 securityGroups:
   local:
@@ -82,10 +90,14 @@ after(async () => {
 });
 
 test('redis-cli through a forward: SET, GET, and a session in the audit trail', async () => {
-  const r = await run('redis-cli', ['-p', String(ports.redis), '--no-raw'], { input: 'SET gh:k hello\nGET gh:k\nDBSIZE\n' });
+  const r = await run('redis-cli', ['-p', String(ports.redis), '--no-raw'], {
+    input: 'SET gh:k hello\nGET gh:k\nDBSIZE\n',
+  });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /OK\n"hello"\n\(integer\) 1/);
-  const closed = await gh.waitForAudit((l) => l.event === 'closed' && String(l.listener).endsWith(`:${ports.redis}`));
+  const closed = await gh.waitForAudit(
+    (l) => l.event === 'closed' && String(l.listener).endsWith(`:${ports.redis}`),
+  );
   assert.equal(closed.face, 'portForward');
   assert.equal(closed.target, `127.0.0.1:${redis.port}`);
   assert.ok(Number(closed.bytesFromClient) > 20 && Number(closed.bytesToClient) > 10, JSON.stringify(closed));
@@ -101,7 +113,10 @@ test('memcached tools through a forward', async () => {
   const stat = await run('memcstat', [server]);
   assert.equal(stat.code, 0, stat.stderr);
   assert.match(stat.stdout, /pid: \d+/);
-  const set = await run('bash', ['-c', `printf 'set k1 0 0 5\\r\\nvalue\\r\\nget k1\\r\\nquit\\r\\n' | nc -N 127.0.0.1 ${ports.memcached}`]);
+  const set = await run('bash', [
+    '-c',
+    `printf 'set k1 0 0 5\\r\\nvalue\\r\\nget k1\\r\\nquit\\r\\n' | nc -N 127.0.0.1 ${ports.memcached}`,
+  ]);
   assert.match(set.stdout, /STORED\r\nVALUE k1 0 5\r\nvalue\r\nEND/);
   const cat = await run('memccat', [server, 'k1']);
   assert.equal(cat.stdout.trim(), 'value');
@@ -126,7 +141,9 @@ test('a target that refuses: the client is closed promptly, logged, and the list
     await once(s, 'close');
     assert.ok(Date.now() - started < 2000, 'closed promptly');
   }
-  const failed = await gh.waitForAudit((l) => l.event === 'dial_failed' && l.reason === 'GH_ERR_DIAL_REFUSED');
+  const failed = await gh.waitForAudit(
+    (l) => l.event === 'dial_failed' && l.reason === 'GH_ERR_DIAL_REFUSED',
+  );
   assert.equal(failed.target, `127.0.0.1:${deadPort}`);
   const r = await run('redis-cli', ['-p', String(ports.redis), 'PING']);
   assert.equal(r.stdout.trim(), 'PONG');
@@ -139,7 +156,9 @@ test('connect timeout: a target that never answers the SYN', async () => {
   await once(s, 'close');
   const waited = Date.now() - started;
   assert.ok(waited >= 300, `closed after ${waited} ms, before the 400 ms connect timeout`);
-  const failed = await gh.waitForAudit((l) => l.event === 'dial_failed' && l.reason === 'GH_ERR_DIAL_TIMEOUT');
+  const failed = await gh.waitForAudit(
+    (l) => l.event === 'dial_failed' && l.reason === 'GH_ERR_DIAL_TIMEOUT',
+  );
   assert.equal(failed.target, `127.0.0.1:${stuckPort}`);
 });
 
@@ -148,7 +167,10 @@ test('idle timeout closes a silent session and says so', async () => {
   s.on('error', () => {});
   await once(s, 'connect');
   await once(s, 'close');
-  const closed = await gh.waitForAudit((l) => l.event === 'closed' && l.reason === 'idle_timeout' && String(l.listener).endsWith(`:${ports.idle}`));
+  const closed = await gh.waitForAudit(
+    (l) =>
+      l.event === 'closed' && l.reason === 'idle_timeout' && String(l.listener).endsWith(`:${ports.idle}`),
+  );
   assert.equal(closed.target, `127.0.0.1:${echoPort}`);
 });
 
@@ -184,7 +206,10 @@ admin:
       if (c.write(chunk)) accepted += chunk.length;
       else {
         accepted += chunk.length;
-        const drained = await Promise.race([once(c, 'drain').then(() => true), new Promise((r) => setTimeout(() => r(false), 300))]);
+        const drained = await Promise.race([
+          once(c, 'drain').then(() => true),
+          new Promise((r) => setTimeout(() => r(false), 300)),
+        ]);
         if (!drained) break;
       }
     }

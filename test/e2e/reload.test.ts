@@ -63,7 +63,11 @@ before(async () => {
   gh = await startGatehouse(config(''));
   // One connection that stays open across reloads: redis-cli repeating CLIENT ID on the same
   // connection prints the same id for as long as that connection lives.
-  cli = track(spawn('redis-cli', ['-p', String(pA), '-r', '-1', '-i', '0.05', 'CLIENT', 'ID'], { stdio: ['ignore', 'pipe', 'ignore'] }));
+  cli = track(
+    spawn('redis-cli', ['-p', String(pA), '-r', '-1', '-i', '0.05', 'CLIENT', 'ID'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+  );
   readline.createInterface({ input: cli.stdout! }).on('line', (l) => {
     ids.push(l.trim());
     onId?.();
@@ -79,22 +83,36 @@ after(async () => {
 
 test('a valid change starts the new listener and keeps the open session on the unchanged one', async () => {
   gh.writeConfig(config(forwardB(), 'v2'));
-  const reloaded = await gh.waitForLog((l) => l.msg === 'config reloaded' && Array.isArray(l.started) && l.started.length > 0);
+  const reloaded = await gh.waitForLog(
+    (l) => l.msg === 'config reloaded' && Array.isArray(l.started) && l.started.length > 0,
+  );
   assert.deepEqual(reloaded.started, [`127.0.0.1:${pB}`]);
   assert.deepEqual(reloaded.kept, [`127.0.0.1:${pA}`]);
   assert.equal(await ping(pB), 'PONG');
   await moreIds(3);
   assert.equal(new Set(ids).size, 1, `the long session reconnected: ids ${[...new Set(ids)].join(',')}`);
-  assert.ok(!gh.audit.some((l) => l.event === 'closed' && String(l.listener).endsWith(`:${pA}`) && l.durationMs! > 500));
+  assert.ok(
+    !gh.audit.some(
+      (l) => l.event === 'closed' && String(l.listener).endsWith(`:${pA}`) && l.durationMs! > 500,
+    ),
+  );
 });
 
 test('an invalid config is refused with FILE:LINE and the last good one keeps serving', async () => {
   const logsBefore = gh.logs.length;
   gh.writeConfig(config(forwardB(), 'v3').replace('127.0.0.0/8', '127.0.0.0/33').replace('admin:', 'admn:'));
-  const rejected = await gh.waitForLog((l) => l.msg?.toString().startsWith('config rejected') === true && gh.logs.indexOf(l) >= logsBefore);
+  const rejected = await gh.waitForLog(
+    (l) => l.msg?.toString().startsWith('config rejected') === true && gh.logs.indexOf(l) >= logsBefore,
+  );
   const problems = rejected.problems as string[];
-  assert.ok(problems.some((p) => /gatehouse\.yaml:6: .*bad prefix length/.test(p)), JSON.stringify(problems));
-  assert.ok(problems.some((p) => /gatehouse\.yaml:\d+: unknown key "admn"/.test(p)), JSON.stringify(problems));
+  assert.ok(
+    problems.some((p) => /gatehouse\.yaml:6: .*bad prefix length/.test(p)),
+    JSON.stringify(problems),
+  );
+  assert.ok(
+    problems.some((p) => /gatehouse\.yaml:\d+: unknown key "admn"/.test(p)),
+    JSON.stringify(problems),
+  );
   assert.equal(await ping(pA), 'PONG');
   assert.equal(await ping(pB), 'PONG');
   await moreIds(2);
@@ -103,7 +121,9 @@ test('an invalid config is refused with FILE:LINE and the last good one keeps se
 
 test('SIGHUP reloads; a removed listener stops accepting while other sessions carry on', async () => {
   gh.writeConfig(config('', 'v4'));
-  await gh.waitForLog((l) => l.msg === 'config reloaded' && Array.isArray(l.stopped) && l.stopped.length === 1);
+  await gh.waitForLog(
+    (l) => l.msg === 'config reloaded' && Array.isArray(l.stopped) && l.stopped.length === 1,
+  );
   assert.notEqual(await ping(pB), 'PONG');
   const n = gh.logs.length;
   gh.proc.kill('SIGHUP');

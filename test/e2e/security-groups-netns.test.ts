@@ -60,7 +60,9 @@ after(async () => {
 test('198.51.100.27 is admitted on 6380 and reaches the private redis', { skip }, async () => {
   const r = await run('redis-cli', ['-h', '198.51.100.1', '-p', '6380', 'SET', 'from', 'a'], { netns: a });
   assert.equal(r.stdout.trim(), 'OK', r.stderr);
-  const accepted = await gh!.waitForAudit((l) => l.event === 'accepted' && String(l.source).startsWith('198.51.100.27:'));
+  const accepted = await gh!.waitForAudit(
+    (l) => l.event === 'accepted' && String(l.source).startsWith('198.51.100.27:'),
+  );
   assert.equal(accepted.rule, 'tcp 6380 from 198.51.100.27/32');
   assert.match(String(accepted.where), /gatehouse\.yaml:5$/);
 });
@@ -70,7 +72,9 @@ test('198.51.100.28 is refused on the same port, at once, and the refusal is log
   const r = await run('redis-cli', ['-h', '198.51.100.1', '-p', '6380', 'PING'], { netns: b });
   assert.ok(Date.now() - started < 3000, 'refused promptly');
   assert.notEqual(r.stdout.trim(), 'PONG');
-  const denied = await gh!.waitForAudit((l) => l.event === 'denied' && String(l.source).startsWith('198.51.100.28:'));
+  const denied = await gh!.waitForAudit(
+    (l) => l.event === 'denied' && String(l.source).startsWith('198.51.100.28:'),
+  );
   assert.equal(denied.reason, 'no_ingress_rule_matched');
   assert.equal(denied.allowed, false);
 });
@@ -88,18 +92,40 @@ test('the private network is not reachable from outside except through the gatew
 });
 
 test('explain agrees with the daemon, naming rule and line', { skip }, async () => {
-  const yes = await run(process.execPath, [CLI, 'explain', '-c', gh!.configPath, '--from', '198.51.100.27', '--to', '198.51.100.1:6380']);
+  const yes = await run(process.execPath, [
+    CLI,
+    'explain',
+    '-c',
+    gh!.configPath,
+    '--from',
+    '198.51.100.27',
+    '--to',
+    '198.51.100.1:6380',
+  ]);
   assert.equal(yes.code, 0, yes.stdout + yes.stderr);
   assert.match(yes.stdout, /^ALLOWED/);
   assert.match(yes.stdout, /ingress rule 1 \(tcp 6380 from 198\.51\.100\.27\/32\) at .*gatehouse\.yaml:5/);
-  const no = await run(process.execPath, [CLI, 'explain', '-c', gh!.configPath, '--from', '198.51.100.28', '--to', '198.51.100.1:6380']);
+  const no = await run(process.execPath, [
+    CLI,
+    'explain',
+    '-c',
+    gh!.configPath,
+    '--from',
+    '198.51.100.28',
+    '--to',
+    '198.51.100.1:6380',
+  ]);
   assert.equal(no.code, 1);
   assert.match(no.stdout, /^DENIED.*\n.*no ingress rule of group\(s\) cache-nat matched/);
 });
 
-test('egress rules are checked before dialing: 6382 forwards outside the allowed network', { skip }, async () => {
-  const r = await run('redis-cli', ['-h', '198.51.100.1', '-p', '6382', 'PING'], { netns: b });
-  assert.notEqual(r.stdout.trim(), 'PONG');
-  const denied = await gh!.waitForAudit((l) => l.event === 'denied' && l.target === '10.0.2.99:6379');
-  assert.equal(denied.reason, 'no_egress_rule_matched');
-});
+test(
+  'egress rules are checked before dialing: 6382 forwards outside the allowed network',
+  { skip },
+  async () => {
+    const r = await run('redis-cli', ['-h', '198.51.100.1', '-p', '6382', 'PING'], { netns: b });
+    assert.notEqual(r.stdout.trim(), 'PONG');
+    const denied = await gh!.waitForAudit((l) => l.event === 'denied' && l.target === '10.0.2.99:6379');
+    assert.equal(denied.reason, 'no_egress_rule_matched');
+  },
+);

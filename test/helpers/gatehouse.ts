@@ -39,7 +39,11 @@ function waiter(lines: Line[], emitter: EventEmitter, what: string) {
       };
       const timer = setTimeout(() => {
         emitter.removeListener('line', onLine);
-        reject(new Error(`no matching ${what} line within ${timeoutMs} ms; have:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`));
+        reject(
+          new Error(
+            `no matching ${what} line within ${timeoutMs} ms; have:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`,
+          ),
+        );
       }, timeoutMs);
       emitter.on('line', onLine);
     });
@@ -61,12 +65,17 @@ function collect(stream: NodeJS.ReadableStream, into: Line[], raw: string[]): Ev
   return em;
 }
 
-export async function startGatehouse(config: string, opts: { netns?: string; dir?: string } = {}): Promise<Gatehouse> {
+export async function startGatehouse(
+  config: string,
+  opts: { netns?: string; dir?: string } = {},
+): Promise<Gatehouse> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gh-test-'));
   const configPath = path.join(dir, 'gatehouse.yaml');
   fs.writeFileSync(configPath, config);
   const args = [CLI, 'serve', '-c', configPath];
-  const [cmd, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, process.execPath, ...args]] : [process.execPath, args];
+  const [cmd, argv] = opts.netns
+    ? ['ip', ['netns', 'exec', opts.netns, process.execPath, ...args]]
+    : [process.execPath, args];
   const proc = track(spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir }));
   const audit: Line[] = [];
   const logs: Line[] = [];
@@ -90,7 +99,9 @@ export async function startGatehouse(config: string, opts: { netns?: string; dir
     stop: (signal) => stopProcess(proc, signal),
   };
   const exited = new Promise<never>((_, reject) =>
-    proc.once('exit', (code) => reject(new Error(`gatehouse exited with ${code} before ready:\n${rawErr.join('\n')}`))),
+    proc.once('exit', (code) =>
+      reject(new Error(`gatehouse exited with ${code} before ready:\n${rawErr.join('\n')}`)),
+    ),
   );
   exited.catch(() => {});
   await Promise.race([gh.waitForLog((l) => l.msg === 'ready', 15_000), exited]);

@@ -3,14 +3,16 @@
 // Needs root (CI runs as root); tests skip themselves elsewhere.
 import { execFileSync } from 'node:child_process';
 
-export const canUseNetns = process.getuid?.() === 0 && (() => {
-  try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+export const canUseNetns =
+  process.getuid?.() === 0 &&
+  (() => {
+    try {
+      execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -49,7 +51,8 @@ export class Lab {
       const peerIp = peer.split('/')[0]!;
       const v6 = peerIp.includes(':');
       // /32 (or /128) addresses give no connected route: add the host route to the peer.
-      if (addr.endsWith(v6 ? '/128' : '/32')) ip('-n', ns, ...(v6 ? ['-6'] : []), 'route', 'add', peerIp, 'dev', dev);
+      if (addr.endsWith(v6 ? '/128' : '/32'))
+        ip('-n', ns, ...(v6 ? ['-6'] : []), 'route', 'add', peerIp, 'dev', dev);
     }
   }
 
@@ -77,7 +80,8 @@ export async function waitInNetns(ns: string, cmd: string[], timeoutMs = 10_000)
       execFileSync('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'ignore', timeout: 2000 });
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${cmd.join(' ')} in ${ns} did not succeed within ${timeoutMs} ms`, { cause: err });
+      if (Date.now() > deadline)
+        throw new Error(`${cmd.join(' ')} in ${ns} did not succeed within ${timeoutMs} ms`, { cause: err });
       await new Promise((r) => setTimeout(r, 50));
     }
   }

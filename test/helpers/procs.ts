@@ -64,12 +64,26 @@ function wrap(cmd: string, args: string[], netns?: string): [string, string[]] {
   return netns ? ['ip', ['netns', 'exec', netns, cmd, ...args]] : [cmd, args];
 }
 
-export async function startRedis(opts: { port?: number; host?: string; netns?: string; extra?: string[] } = {}): Promise<Server> {
+export async function startRedis(
+  opts: { port?: number; host?: string; netns?: string; extra?: string[] } = {},
+): Promise<Server> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort());
   const [cmd, args] = wrap(
     'redis-server',
-    ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...(opts.extra ?? [])],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      host,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--protected-mode',
+      'no',
+      ...(opts.extra ?? []),
+    ],
     opts.netns,
   );
   const proc = track(spawn(cmd, args, { stdio: 'ignore' }));
@@ -77,16 +91,26 @@ export async function startRedis(opts: { port?: number; host?: string; netns?: s
   return { port, proc, stop: () => stopProcess(proc) };
 }
 
-export async function startMemcached(opts: { port?: number; host?: string; netns?: string } = {}): Promise<Server> {
+export async function startMemcached(
+  opts: { port?: number; host?: string; netns?: string } = {},
+): Promise<Server> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freePort());
-  const [cmd, args] = wrap('memcached', ['-u', 'root', '-l', host, '-p', String(port), '-U', '0', '-m', '64'], opts.netns);
+  const [cmd, args] = wrap(
+    'memcached',
+    ['-u', 'root', '-l', host, '-p', String(port), '-U', '0', '-m', '64'],
+    opts.netns,
+  );
   const proc = track(spawn(cmd, args, { stdio: 'ignore' }));
   if (!opts.netns) await waitForPort(port, host);
   return { port, proc, stop: () => stopProcess(proc) };
 }
 
-export async function run(cmd: string, args: string[], opts: SpawnOptions & { input?: string; netns?: string } = {}) {
+export async function run(
+  cmd: string,
+  args: string[],
+  opts: SpawnOptions & { input?: string; netns?: string } = {},
+) {
   const [c, a] = wrap(cmd, args, opts.netns);
   const child = track(spawn(c, a, { ...opts, stdio: ['pipe', 'pipe', 'pipe'] }));
   let stdout = '';

@@ -106,7 +106,12 @@ const BROKEN: [string, string, number, RegExp][] = [
     /unknown key "sauce"/,
   ],
   ['bad CIDR', 'securityGroups:\n  a:\n    members: ["10.0.0.300/8"]\n', 3, /not an IP address or CIDR/],
-  ['CIDR with host bits', 'securityGroups:\n  a:\n    members: ["10.0.0.1/8"]\n', 3, /write "10\.0\.0\.0\/8"/],
+  [
+    'CIDR with host bits',
+    'securityGroups:\n  a:\n    members: ["10.0.0.1/8"]\n',
+    3,
+    /write "10\.0\.0\.0\/8"/,
+  ],
   ['bad prefix', 'securityGroups:\n  a:\n    members: ["2001:db8::/129"]\n', 3, /bad prefix length/],
   [
     'backwards port range',
@@ -168,8 +173,18 @@ const BROKEN: [string, string, number, RegExp][] = [
     4,
     /cluster "nope" is not defined/,
   ],
-  ['bad target', 'portForwards:\n  a:\n    forwards:\n      - { listen: "7000", target: "10.0.0.1" }\n', 4, /has no port/],
-  ['bad IPv4 target', 'portForwards:\n  a:\n    forwards:\n      - { listen: "7000", target: "10.0.0.999:1" }\n', 4, /not a valid IPv4/],
+  [
+    'bad target',
+    'portForwards:\n  a:\n    forwards:\n      - { listen: "7000", target: "10.0.0.1" }\n',
+    4,
+    /has no port/,
+  ],
+  [
+    'bad IPv4 target',
+    'portForwards:\n  a:\n    forwards:\n      - { listen: "7000", target: "10.0.0.999:1" }\n',
+    4,
+    /not a valid IPv4/,
+  ],
   ['missing required key', 'clusters:\n  c: { nodes: ["127.0.0.1:1"] }\n', 2, /engine/],
   ['YAML syntax error', 'securityGroups:\n  a: [\n', 3, /YAML/],
   ['duplicate key', 'securityGroups: {}\nsecurityGroups: {}\n', 2, /YAML: Map keys must be unique/],
@@ -187,6 +202,8 @@ for (const [name, yaml, line, pattern] of BROKEN) {
 }
 
 test('all problems are reported at once, not just the first', () => {
-  const p = problems('securityGroups:\n  a:\n    members: ["bad"]\n  b:\n    members: ["10.0.0.1/8"]\nfoo: 1\n');
+  const p = problems(
+    'securityGroups:\n  a:\n    members: ["bad"]\n  b:\n    members: ["10.0.0.1/8"]\nfoo: 1\n',
+  );
   assert.equal(p.length, 3, JSON.stringify(p));
 });

@@ -49,6 +49,42 @@ export const ERRORS = {
     message: '%s',
     hint: 'run `gatehouse pki --help`',
   },
+  GH_ERR_PKI_NOT_INITIALISED: {
+    message: 'no PKI at %s',
+    hint: 'run `gatehouse pki --pki DIR init-pki` first, or point --pki at an existing easy-rsa pki/ directory',
+  },
+  GH_ERR_PKI_NO_CA: {
+    message: 'the PKI at %s has no CA (%s is missing)',
+    hint: 'run `gatehouse pki --pki DIR build-ca` first',
+  },
+  GH_ERR_PKI_EXISTS: {
+    message: '%s already exists: %s',
+    hint: 'pick another name, or revoke the old certificate first (`gatehouse pki revoke NAME`)',
+  },
+  GH_ERR_PKI_NOT_ISSUED: {
+    message: 'no issued certificate named %s in %s',
+    hint: 'run `gatehouse pki list` to see the issued names',
+  },
+  GH_ERR_PKI_BAD_INPUT: {
+    message: '%s',
+    hint: 'see `gatehouse pki COMMAND --help` for the accepted values',
+  },
+  GH_ERR_PKI_PASSPHRASE: {
+    message: '%s',
+    hint: 'give the passphrase with --passin pass:…|env:VAR|file:PATH (or EASYRSA_PASSIN), --passout for new keys',
+  },
+  GH_ERR_PKI_CORRUPT: {
+    message: '%s',
+    hint: 'fix or restore the file named above (easy-rsa and openssl refuse it too), then retry',
+  },
+  GH_ERR_PKI_IO: {
+    message: 'cannot %s %s',
+    hint: 'check the path and its permissions',
+  },
+  GH_ERR_PKI_LOCKED: {
+    message: 'the PKI at %s is locked by process %s',
+    hint: 'wait for the other command to finish; if it died, remove the lock file named above',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

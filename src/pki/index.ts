@@ -1,0 +1,29 @@
+// The PKI library the daemon and the CLI use: easy-rsa 3 compatible pki/ directories.
+export {
+  buildCa,
+  buildFull,
+  DEFAULT_CA_DAYS,
+  DEFAULT_CERT_DAYS,
+  DEFAULT_CRL_DAYS,
+  initPki,
+  type BuildCaOptions,
+  type BuildFullOptions,
+  type IssuedCertificate,
+} from './authority.js';
+export { parseSan, type SanEntry } from './certs.js';
+export { GROUP_URI_PREFIX, groupsFromCertificate, isValidGroupName } from './identity.js';
+export { REVOCATION_REASONS, type RevocationReason } from './index-txt.js';
+export {
+  listCertificates,
+  loadCaCertificate,
+  loadCredentials,
+  showCertificate,
+  type CertDetails,
+  type CertRecord,
+  type CertStatus,
+  type Inventory,
+} from './inventory.js';
+export { DEFAULT_KEY_TYPE, KEY_TYPES, parseKeyType, type KeyType } from './keys.js';
+export { resolvePassSpec } from './passphrase.js';
+export { genCrl, loadCaCertificatePem, loadCrlPem, parseReason, revoke, type GeneratedCrl, type Revoked } from './revocation.js';
+export { pkiLayout, type PkiLayout } from './store.js';

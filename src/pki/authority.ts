@@ -26,6 +26,7 @@ import {
   type WebSigner,
 } from './keys.js';
 import { checkNewName } from './names.js';
+import { ensureOpensslCnf } from './openssl-cnf.js';
 import {
   assertCa,
   assertInitialised,
@@ -70,6 +71,7 @@ export function initPki(dir: string, opts: InitOptions = {}): PkiLayout {
   ensureDir(l.root, PUBLIC_DIR_MODE);
   ensureDir(l.privateDir, PRIVATE_DIR_MODE);
   ensureDir(l.reqsDir, PUBLIC_DIR_MODE);
+  ensureOpensslCnf(l.root);
   return l;
 }
 
@@ -110,6 +112,7 @@ export async function buildCa(dir: string, opts: BuildCaOptions = {}): Promise<X
       signer,
     });
     for (const [d, mode] of caDirs(l)) ensureDir(d, mode);
+    ensureOpensslCnf(l.root);
     if (!fs.existsSync(l.index)) writeFileAtomic(l.index, '', PUBLIC_FILE_MODE);
     writeFileAtomic(l.indexAttr, INDEX_ATTR, PUBLIC_FILE_MODE);
     if (!fs.existsSync(l.serial)) writeFileAtomic(l.serial, '01\n', PUBLIC_FILE_MODE);

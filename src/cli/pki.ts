@@ -35,10 +35,18 @@ interface GlobalOpts {
 export function registerPki(program: Command): void {
   const pki = program
     .command('pki')
-    .description('easy-rsa compatible CA: init-pki, build-ca, build-server-full, build-client-full, revoke, gen-crl, list, show')
+    .description(
+      'easy-rsa compatible CA: init-pki, build-ca, build-server-full, build-client-full, revoke, gen-crl, list, show',
+    )
     .option('--pki <dir>', 'the PKI directory (easy-rsa 3 layout)', './pki')
-    .option('--passin <spec>', 'passphrase of an encrypted CA key: pass:TEXT, env:VAR or file:PATH (default: $EASYRSA_PASSIN)')
-    .option('--passout <spec>', 'passphrase for a new encrypted key: pass:TEXT, env:VAR or file:PATH (implies --passphrase)')
+    .option(
+      '--passin <spec>',
+      'passphrase of an encrypted CA key: pass:TEXT, env:VAR or file:PATH (default: $EASYRSA_PASSIN)',
+    )
+    .option(
+      '--passout <spec>',
+      'passphrase for a new encrypted key: pass:TEXT, env:VAR or file:PATH (implies --passphrase)',
+    )
     .addHelpText(
       'after',
       `
@@ -93,7 +101,9 @@ for easy-rsa habits. Nothing prints a private key.`,
     const cmd = withKeyOptions(
       pki
         .command(`build-${profile}-full`)
-        .description(`create a key, request and ${profile} certificate signed by the CA (easy-rsa "${profile}" profile)`)
+        .description(
+          `create a key, request and ${profile} certificate signed by the CA (easy-rsa "${profile}" profile)`,
+        )
         .argument('<name>', 'file name base and certificate CN')
         .argument('[nopass]', 'accepted for easy-rsa habits (keys are unencrypted by default)')
         .addOption(daysOption(DEFAULT_CERT_DAYS))
@@ -107,11 +117,21 @@ for easy-rsa habits. Nothing prints a private key.`,
         ),
     );
     if (profile === 'client') {
-      cmd.option('--group <group>', 'a group the access endpoints grant this client, repeatable', collect, []);
+      cmd.option(
+        '--group <group>',
+        'a group the access endpoints grant this client, repeatable',
+        collect,
+        [],
+      );
     }
     cmd.action(
       run(
-        async (name: string, nopass: string | undefined, opts: KeyOpts & { days: string; san: string[]; group?: string[] }, c: Command) => {
+        async (
+          name: string,
+          nopass: string | undefined,
+          opts: KeyOpts & { days: string; san: string[]; group?: string[] },
+          c: Command,
+        ) => {
           checkNopass(nopass);
           const g = globals(c);
           const issued = await buildFull(g.pki, profile, name, {
@@ -123,7 +143,9 @@ for easy-rsa habits. Nothing prints a private key.`,
             passout: newKeyPassphrase(opts, g, nopass),
             onProgress: progress,
           });
-          out(`certificate: ${issued.files.cert} (serial ${issued.serial}, expires ${issued.certificate.validTo})`);
+          out(
+            `certificate: ${issued.files.cert} (serial ${issued.serial}, expires ${issued.certificate.validTo})`,
+          );
           out(`key:         ${issued.files.key} (0600)`);
           out(`request:     ${issued.files.req}`);
           if (opts.group && opts.group.length > 0) out(`groups:      ${opts.group.join(', ')}`);
@@ -142,7 +164,9 @@ for easy-rsa habits. Nothing prints a private key.`,
     .action(
       run(async (name: string, positional: string | undefined, opts: { reason?: string }, cmd: Command) => {
         if (positional !== undefined && opts.reason !== undefined && positional !== opts.reason) {
-          throw new GatehouseError('GH_ERR_PKI_BAD_INPUT', [`two reasons given: "${positional}" and --reason ${opts.reason}`]);
+          throw new GatehouseError('GH_ERR_PKI_BAD_INPUT', [
+            `two reasons given: "${positional}" and --reason ${opts.reason}`,
+          ]);
         }
         const reasonWord = opts.reason ?? positional;
         const reason = reasonWord === undefined ? undefined : parseReason(reasonWord);
@@ -155,12 +179,14 @@ for easy-rsa habits. Nothing prints a private key.`,
   pki
     .command('gen-crl')
     .description('write crl.pem (PEM "X509 CRL") from the revoked entries of index.txt')
-    .addOption(daysOption(DEFAULT_CRL_DAYS, 'days until the CRL\'s next update'))
+    .addOption(daysOption(DEFAULT_CRL_DAYS, "days until the CRL's next update"))
     .action(
       run(async (opts: { days: string }, cmd: Command) => {
         const g = globals(cmd);
         const crl = await genCrl(g.pki, { days: parseDays(opts.days), passin: caPassphrase(g) });
-        out(`CRL written: ${crl.path} (${crl.revokedCount} revoked, number ${crl.number}, next update ${crl.nextUpdate.toISOString()})`);
+        out(
+          `CRL written: ${crl.path} (${crl.revokedCount} revoked, number ${crl.number}, next update ${crl.nextUpdate.toISOString()})`,
+        );
       }),
     );
 
@@ -212,7 +238,10 @@ function withKeyOptions(cmd: Command): Command {
     .addOption(
       new Option('--key-type <type>', 'private key type').choices([...KEY_TYPES]).default(DEFAULT_KEY_TYPE),
     )
-    .option('--passphrase', 'encrypt the new private key (passphrase from --passout, $EASYRSA_PASSOUT or a prompt)');
+    .option(
+      '--passphrase',
+      'encrypt the new private key (passphrase from --passout, $EASYRSA_PASSOUT or a prompt)',
+    );
 }
 
 function daysOption(def: number, what = 'validity in days'): Option {
@@ -251,9 +280,13 @@ function newKeyPassphrase(opts: KeyOpts, g: GlobalOpts, nopass: string | undefin
   const wanted = opts.passphrase === true || g.passout !== undefined;
   if (!wanted) return undefined;
   if (nopass !== undefined) {
-    throw new GatehouseError('GH_ERR_PKI_BAD_INPUT', ['"nopass" and --passphrase/--passout contradict each other'], {
-      hint: 'drop one of them',
-    });
+    throw new GatehouseError(
+      'GH_ERR_PKI_BAD_INPUT',
+      ['"nopass" and --passphrase/--passout contradict each other'],
+      {
+        hint: 'drop one of them',
+      },
+    );
   }
   const spec = g.passout ?? process.env.EASYRSA_PASSOUT;
   if (spec === undefined || spec === '') {
@@ -290,7 +323,11 @@ function isoSeconds(d: Date): string {
 
 function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   out(fmt(header));
   for (const r of rows) out(fmt(r));
 }

@@ -156,7 +156,14 @@ test('verbs: the easy-rsa layout, modes, index lines, serial and statuses', asyn
     assert.equal(fs.statSync(f).mode & 0o777, 0o600, f);
     assert.match(fs.readFileSync(f, 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
   }
-  for (const f of [l.caCrt, l.issued('alice'), l.req('alice'), l.certBySerial(alice.serial), l.indexAttr, l.serial]) {
+  for (const f of [
+    l.caCrt,
+    l.issued('alice'),
+    l.req('alice'),
+    l.certBySerial(alice.serial),
+    l.indexAttr,
+    l.serial,
+  ]) {
     assert.ok(fs.existsSync(f), f);
   }
   assert.match(fs.readFileSync(l.req('alice'), 'utf8'), /^-----BEGIN CERTIFICATE REQUEST-----/);
@@ -179,7 +186,9 @@ test('verbs: the easy-rsa layout, modes, index lines, serial and statuses', asyn
   assert.deepEqual(alice.certificate.keyUsage, ['1.3.6.1.5.5.7.3.2']);
   assert.deepEqual(groupsFromCertificate(alice.certificate), ['developers', 'oncall']);
   assert.deepEqual(groupsFromCertificate(server.certificate), []);
-  const days = (new Date(alice.certificate.validTo).getTime() - new Date(alice.certificate.validFrom).getTime()) / 86_400_000;
+  const days =
+    (new Date(alice.certificate.validTo).getTime() - new Date(alice.certificate.validFrom).getTime()) /
+    86_400_000;
   assert.equal(days, 825);
   assert.equal(showCertificate(dir, 'bob').keyDescription, 'EC secp384r1');
   assert.equal(showCertificate(dir, 'ca').profile, 'ca');
@@ -196,14 +205,20 @@ test('verbs: the easy-rsa layout, modes, index lines, serial and statuses', asyn
   assert.ok(fs.existsSync(l.revokedKey(bob.serial)));
   assert.ok(fs.existsSync(l.revokedReq(bob.serial)));
   assert.ok(!fs.existsSync(l.certBySerial(bob.serial)));
-  assert.match(fs.readFileSync(l.index, 'utf8'), new RegExp(`^R\\t\\d{12}Z\\t\\d{12}Z,superseded\\t${bob.serial}\\tunknown\\t/CN=bob$`, 'm'));
+  assert.match(
+    fs.readFileSync(l.index, 'utf8'),
+    new RegExp(`^R\\t\\d{12}Z\\t\\d{12}Z,superseded\\t${bob.serial}\\tunknown\\t/CN=bob$`, 'm'),
+  );
   assert.equal(showCertificate(dir, 'bob').record?.status, 'revoked');
 
   const crl1 = await genCrl(dir);
   assert.match(crl1.pem, /^-----BEGIN X509 CRL-----\n[A-Za-z0-9+/=\n]+-----END X509 CRL-----\n$/);
   assert.equal(loadCrlPem(dir), crl1.pem);
   const parsed = parseCrl(crl1.pem);
-  assert.deepEqual(parsed.entries.map((e) => e.serialNumber.toUpperCase()), [bob.serial]);
+  assert.deepEqual(
+    parsed.entries.map((e) => e.serialNumber.toUpperCase()),
+    [bob.serial],
+  );
   assert.equal(parsed.entries[0]?.reason, 4);
   assert.ok(await parsed.verify({ publicKey: new x509.X509Certificate(ca.raw) }));
   const crl2 = await genCrl(dir, { days: 7 });
@@ -250,8 +265,13 @@ test('clear errors: uninitialised PKI, missing CA, existing name, not issued, ba
   // A malformed index is refused for writing (as openssl does) and reported for reading.
   fs.appendFileSync(pkiLayout(dir).index, 'garbage\n');
   await rejectsWithCode(buildFull(dir, 'client', 'dave'), 'GH_ERR_PKI_CORRUPT');
-  assert.deepEqual(listCertificates(dir).warnings, [`${pkiLayout(dir).index}:2: expected 6 TAB-separated fields, found 1`]);
-  fs.writeFileSync(pkiLayout(dir).index, fs.readFileSync(pkiLayout(dir).index, 'utf8').replace('garbage\n', ''));
+  assert.deepEqual(listCertificates(dir).warnings, [
+    `${pkiLayout(dir).index}:2: expected 6 TAB-separated fields, found 1`,
+  ]);
+  fs.writeFileSync(
+    pkiLayout(dir).index,
+    fs.readFileSync(pkiLayout(dir).index, 'utf8').replace('garbage\n', ''),
+  );
 
   // A lock held by a live process blocks; one left by a dead process is taken over.
   const lock = pkiLayout(dir).lock;
@@ -271,7 +291,10 @@ test('encrypted keys: --passout encrypts, the CA key needs --passin, a wrong one
   await rejectsWithCode(buildFull(dir, 'client', 'alice', { passin: 'wrong-one' }), 'GH_ERR_PKI_PASSPHRASE');
   await rejectsWithCode(genCrl(dir), 'GH_ERR_PKI_PASSPHRASE');
   await buildFull(dir, 'client', 'alice', { passin: 'ca-secret', passout: 'alice-secret' });
-  assert.match(fs.readFileSync(pkiLayout(dir).key('alice'), 'utf8'), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+  assert.match(
+    fs.readFileSync(pkiLayout(dir).key('alice'), 'utf8'),
+    /^-----BEGIN ENCRYPTED PRIVATE KEY-----/,
+  );
   await rejectsWithCode(() => loadCredentials(dir, 'alice'), 'GH_ERR_PKI_PASSPHRASE');
   assert.match(loadCredentials(dir, 'alice', 'alice-secret').key, /^-----BEGIN PRIVATE KEY-----/);
   await revoke(dir, 'alice'); // revoking only edits the index: no CA key needed, as with the CRL later
@@ -279,10 +302,12 @@ test('encrypted keys: --passout encrypts, the CA key needs --passin, a wrong one
 });
 
 test('groups: only well-formed urn:gatehouse:group: URIs count', async () => {
-  const keys = (await x509.cryptoProvider.get().subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
-    'sign',
-    'verify',
-  ])) as { privateKey: never; publicKey: never };
+  const keys = (await x509.cryptoProvider
+    .get()
+    .subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as {
+    privateKey: never;
+    publicKey: never;
+  };
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     name: 'CN=x',
     keys,
@@ -299,7 +324,10 @@ test('groups: only well-formed urn:gatehouse:group: URIs count', async () => {
       ]),
     ],
   });
-  assert.deepEqual(groupsFromCertificate(new X509Certificate(Buffer.from(cert.rawData))), ['ops', 'dev.team-1']);
+  assert.deepEqual(groupsFromCertificate(new X509Certificate(Buffer.from(cert.rawData))), [
+    'ops',
+    'dev.team-1',
+  ]);
 });
 
 test('atomic writes: a file that must be new is never clobbered, and no temp file is left', (t) => {

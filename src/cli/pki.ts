@@ -238,10 +238,7 @@ function withKeyOptions(cmd: Command): Command {
     .addOption(
       new Option('--key-type <type>', 'private key type').choices([...KEY_TYPES]).default(DEFAULT_KEY_TYPE),
     )
-    .option(
-      '--passphrase',
-      'encrypt the new private key (passphrase from --passout, $EASYRSA_PASSOUT or a prompt)',
-    );
+    .option('--passphrase', 'encrypt the new private key (passphrase from --passout or $EASYRSA_PASSOUT)');
 }
 
 function daysOption(def: number, what = 'validity in days'): Option {

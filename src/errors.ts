@@ -115,6 +115,10 @@ export class GatehouseError extends Error {
 }
 
 export function isGatehouseError(err: unknown): err is GatehouseError {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' &&
-    (err as { code: string }).code in ERRORS;
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    (err as { code: string }).code in ERRORS
+  );
 }

@@ -9,7 +9,10 @@ export function jsonLinesSink(target: string): AuditSink {
   if (target === 'stdout') stream = process.stdout;
   else if (target === 'stderr') stream = process.stderr;
   else {
-    stream = fs.createWriteStream(target, { flags: 'a', mode: 0o640 });
+    // Opened synchronously so a bad path fails at start with a clear error, not later in a stream.
+    const fd = fs.openSync(target, 'a', 0o640);
+    stream = fs.createWriteStream('', { fd });
+    stream.on('error', (err) => process.stderr.write(`audit log ${target}: ${err.message}\n`));
     owned = true;
   }
   return {

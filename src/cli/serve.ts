@@ -31,11 +31,18 @@ export function registerServe(program: Command): void {
       for (const w of configWarnings(loaded)) log.warn(w);
       const runtime = new Runtime(log);
       const auditLog = loaded.config.audit.log;
-      runtime.audit.addSink(
-        jsonLinesSink(
-          ['stdout', 'stderr'].includes(auditLog) ? auditLog : path.resolve(loaded.baseDir, auditLog),
-        ),
-      );
+      const auditTarget = ['stdout', 'stderr'].includes(auditLog)
+        ? auditLog
+        : path.resolve(loaded.baseDir, auditLog);
+      try {
+        runtime.audit.addSink(jsonLinesSink(auditTarget));
+      } catch (err) {
+        process.stderr.write(
+          `error: cannot open the audit log ${auditTarget}: ${(err as Error).message}\n  next: create its directory or change audit.log\n`,
+        );
+        process.exitCode = 1;
+        return;
+      }
       const report = await runtime.apply(loaded);
       if (report.failed.length > 0) {
         for (const f of report.failed)

@@ -103,10 +103,25 @@ export function relay(client: Side, target: Side, opts: RelayOptions): Relay {
   client.on('close', () => onClose(client, target));
   target.on('close', () => onClose(target, client));
 
-  if (opts.idleTimeout > 0 && 'setTimeout' in client) {
-    // Every byte either way passes through the client socket (read or written), so its timer alone
-    // measures idleness of the whole session.
-    (client as Socket).setTimeout(opts.idleTimeout, () => close('idle_timeout'));
+  if (opts.idleTimeout > 0) {
+    // Idleness is sampled from the byte counters rather than with socket.setTimeout(), which
+    // re-arms a timer on every read and write of the hot path. A session closes between
+    // idleTimeout and idleTimeout plus one sampling interval after its last byte.
+    const every = Math.max(25, Math.min(1000, Math.floor(opts.idleTimeout / 4)));
+    let lastTotal = -1;
+    let lastChange = performance.now();
+    const timer = setInterval(() => {
+      const total = bytesRead(client) + bytesWritten(client);
+      const now = performance.now();
+      if (total !== lastTotal) {
+        lastTotal = total;
+        lastChange = now;
+      } else if (now - lastChange >= opts.idleTimeout) {
+        close('idle_timeout');
+      }
+    }, every);
+    timer.unref();
+    void done.then(() => clearInterval(timer));
   }
 
   return {

@@ -11,7 +11,7 @@ import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 let redis: Server;
 let memcached: Server;
 let gh: Gatehouse;
-const ports: Record<string, number> = {};
+const ports = {} as Record<'redis' | 'memcached' | 'dead' | 'echo' | 'idle' | 'stuck' | 'sink', number>;
 let deadPort: number;
 let echoServer: net.Server;
 let echoPort: number;
@@ -50,7 +50,7 @@ before(async () => {
     s.on('error', () => {});
     stuckClients.push(s);
   }
-  for (const name of ['redis', 'memcached', 'dead', 'echo', 'idle', 'stuck', 'sink'])
+  for (const name of ['redis', 'memcached', 'dead', 'echo', 'idle', 'stuck', 'sink'] as const)
     ports[name] = await freePort();
   gh = await startGatehouse(`
 securityGroups:

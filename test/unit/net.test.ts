@@ -32,7 +32,15 @@ test('CIDRs: IPv4, IPv6, host routes, mapped addresses fold to IPv4', () => {
   assert.ok(!cidrContains(v6, parseIp('198.51.100.27')!), 'no cross-family match');
   const host = parseCidr('10.0.0.1');
   assert.ok(typeof host !== 'string' && host.bits === 32);
-  for (const bad of ['10.0.0.1/33', '10.0.0.0/x', '10.1', '0x0a.0.0.1', '300.0.0.0/8', 'example.com/8', '10.0.0.1/8']) {
+  for (const bad of [
+    '10.0.0.1/33',
+    '10.0.0.0/x',
+    '10.1',
+    '0x0a.0.0.1',
+    '300.0.0.0/8',
+    'example.com/8',
+    '10.0.0.1/8',
+  ]) {
     assert.equal(typeof parseCidr(bad), 'string', bad);
   }
 });

@@ -60,18 +60,33 @@ test('egress: rules when present, all allowed when a group has none', () => {
   assert.equal(decideEgress(policy, ['cache-nat'], ip('10.0.1.231'), 6379).allowed, true);
   assert.equal(decideEgress(policy, ['cache-nat'], ip('10.0.1.231'), 6380).allowed, false);
   assert.equal(decideEgress(policy, ['cache-nat'], ip('10.0.2.9'), 6379).reason, 'no_egress_rule_matched');
-  assert.equal(decideEgress(policy, ['cache-nat', 'office'], ip('10.0.2.9'), 6379).reason, 'egress_unrestricted');
+  assert.equal(
+    decideEgress(policy, ['cache-nat', 'office'], ip('10.0.2.9'), 6379).reason,
+    'egress_unrestricted',
+  );
 });
 
 test('explain names the listener, rule and FILE:LINE, and checks egress of the target', () => {
-  const [ok] = explain(loaded.config, loaded.source, policy, ip('203.0.113.5'), { host: '0.0.0.0', port: 6380 });
+  const [ok] = explain(loaded.config, loaded.source, policy, ip('203.0.113.5'), {
+    host: '0.0.0.0',
+    port: 6380,
+  });
   assert.ok(ok && ok.allowed);
   assert.equal(ok.target, '10.0.1.231:6379');
   assert.match(describeDecision(ok.steps[0]!.decision), /cache-nat ingress rule 2 .* at sg\.yaml:5/);
-  const [blocked] = explain(loaded.config, loaded.source, policy, ip('203.0.113.5'), { host: '0.0.0.0', port: 6381 });
+  const [blocked] = explain(loaded.config, loaded.source, policy, ip('203.0.113.5'), {
+    host: '0.0.0.0',
+    port: 6381,
+  });
   assert.ok(blocked && !blocked.allowed);
   assert.equal(blocked.steps[1]!.decision.reason, 'no_egress_rule_matched');
-  const [denied] = explain(loaded.config, loaded.source, policy, ip('198.51.100.28'), { host: '0.0.0.0', port: 11212 });
+  const [denied] = explain(loaded.config, loaded.source, policy, ip('198.51.100.28'), {
+    host: '0.0.0.0',
+    port: 11212,
+  });
   assert.ok(denied && !denied.allowed && denied.steps.length === 1);
-  assert.deepEqual(explain(loaded.config, loaded.source, policy, ip('1.2.3.4'), { host: '0.0.0.0', port: 9 }), []);
+  assert.deepEqual(
+    explain(loaded.config, loaded.source, policy, ip('1.2.3.4'), { host: '0.0.0.0', port: 9 }),
+    [],
+  );
 });

@@ -1,5 +1,6 @@
 // What a face needs from the runtime to handle one connection: the current policy snapshot, the
 // audit trail, the session registry, and cluster lookups. Faces never reach the runtime itself.
+import type { Logger } from 'pino';
 import type { Audit } from '../audit/events.js';
 import type { HostPort } from '../net/address.js';
 import type { SessionRegistry } from '../pipeline/sessions.js';
@@ -9,6 +10,8 @@ export interface FaceContext {
   readonly policy: SecurityPolicy;
   readonly audit: Audit;
   readonly sessions: SessionRegistry;
+  /** Operational log (stderr); audit events go through `audit`. */
+  readonly log: Logger;
   /** The node serving position `slot` of a cluster, or undefined when there is none. */
   clusterNode(cluster: string, slot: number): HostPort | undefined;
 }

@@ -7,9 +7,10 @@ import { dial, type DialDenied } from '../pipeline/dial.js';
 import { admit, peerLabel } from '../pipeline/admit.js';
 import { relay } from '../pipeline/relay.js';
 import { newSessionId } from '../pipeline/sessions.js';
-import type { ForwardPlanEntry } from '../policy/forward-plan.js';
+import { planPortForwards, type ForwardPlanEntry } from '../policy/forward-plan.js';
 import { decideEgress } from '../policy/security-groups.js';
 import type { FaceContext } from './context.js';
+import type { Face } from './face.js';
 
 const FACE = 'portForward';
 
@@ -143,3 +144,13 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
     },
   );
 }
+
+export const portForwardFace: Face = {
+  name: FACE,
+  routes(snapshot) {
+    return planPortForwards(snapshot.loaded.config, snapshot.loaded.source).map((entry) => ({
+      bind: entry.bind,
+      handle: (socket, ctx) => handlePortForward(socket, entry, ctx),
+    }));
+  },
+};

@@ -7,20 +7,16 @@ import { Audit } from '../audit/events.js';
 import type { LoadedConfig } from '../config/load.js';
 import { GatehouseError } from '../errors.js';
 import type { FaceContext } from '../faces/context.js';
-import { handlePortForward } from '../faces/port-forward.js';
+import type { Face, ListenerRoute, Snapshot } from '../faces/face.js';
+import { portForwardFace } from '../faces/port-forward.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
 import { SessionRegistry } from '../pipeline/sessions.js';
-import { planPortForwards, type ForwardPlanEntry } from '../policy/forward-plan.js';
-import { compileSecurityPolicy, type SecurityPolicy } from '../policy/security-groups.js';
+import { compileSecurityPolicy } from '../policy/security-groups.js';
 
-/** How a listener's connections are handled under one snapshot. */
-type Route = { face: 'portForward'; entry: ForwardPlanEntry };
-
-interface Snapshot {
-  readonly loaded: LoadedConfig;
-  readonly policy: SecurityPolicy;
+interface RoutedSnapshot extends Snapshot {
   /** By bind key ("0.0.0.0:6380"): what a connection on that listener does now. */
-  readonly routes: ReadonlyMap<string, Route>;
+  readonly routes: ReadonlyMap<string, ListenerRoute>;
+  readonly context: FaceContext;
 }
 
 interface ManagedListener {
@@ -40,19 +36,12 @@ function bindKey(b: HostPort): string {
   return formatHostPort(b.host, b.port);
 }
 
-function buildSnapshot(loaded: LoadedConfig): Snapshot {
-  const policy = compileSecurityPolicy(loaded.config, loaded.source);
-  const routes = new Map<string, Route>();
-  for (const entry of planPortForwards(loaded.config, loaded.source)) {
-    routes.set(bindKey(entry.bind), { face: 'portForward', entry });
-  }
-  return { loaded, policy, routes };
-}
-
 export class Runtime {
   readonly sessions = new SessionRegistry();
   readonly audit = new Audit();
-  private snapshot: Snapshot | undefined;
+  /** Every face this runtime serves; each is an arrangement of the shared pipeline steps. */
+  private readonly faces: readonly Face[] = [portForwardFace];
+  private snapshot: RoutedSnapshot | undefined;
   private readonly listeners = new Map<string, ManagedListener>();
   private shuttingDown = false;
 
@@ -70,15 +59,23 @@ export class Runtime {
     }));
   }
 
-  private context(snapshot: Snapshot): FaceContext {
-    const clusters = snapshot.loaded.config.clusters;
-    return {
-      policy: snapshot.policy,
+  private buildSnapshot(loaded: LoadedConfig): RoutedSnapshot {
+    const policy = compileSecurityPolicy(loaded.config, loaded.source);
+    const base: Snapshot = { loaded, policy };
+    const routes = new Map<string, ListenerRoute>();
+    for (const face of this.faces) {
+      for (const route of face.routes(base)) routes.set(bindKey(route.bind), route);
+    }
+    const clusters = loaded.config.clusters;
+    const context: FaceContext = {
+      policy,
       audit: this.audit,
       sessions: this.sessions,
+      log: this.log,
       // Static node lists until live topology lands: position N is the Nth configured node.
       clusterNode: (cluster, slot) => clusters[cluster]?.nodes[slot],
     };
+    return { ...base, routes, context };
   }
 
   private onConnection(key: string, socket: net.Socket): void {
@@ -88,7 +85,7 @@ export class Runtime {
       socket.destroy();
       return;
     }
-    handlePortForward(socket, route.entry, this.context(snapshot));
+    route.handle(socket, snapshot.context);
   }
 
   private listen(bind: HostPort, key: string): Promise<ManagedListener> {
@@ -109,10 +106,10 @@ export class Runtime {
    * are then reconciled. A listener that cannot bind is reported and the rest still apply.
    */
   async apply(loaded: LoadedConfig): Promise<ApplyReport> {
-    const next = buildSnapshot(loaded);
+    const next = this.buildSnapshot(loaded);
     const report: ApplyReport = { started: [], stopped: [], kept: [], failed: [] };
     const wanted = new Map<string, HostPort>();
-    for (const [key, route] of next.routes) wanted.set(key, route.entry.bind);
+    for (const [key, route] of next.routes) wanted.set(key, route.bind);
 
     for (const [key, l] of this.listeners) {
       if (wanted.has(key)) continue;
@@ -135,6 +132,7 @@ export class Runtime {
         report.failed.push({ bind: key, error: cause?.code ?? String(err) });
       }
     }
+    for (const face of this.faces) await face.applied?.(next, next.context);
     return report;
   }
 
@@ -144,6 +142,7 @@ export class Runtime {
     this.shuttingDown = true;
     for (const l of this.listeners.values()) l.server.close();
     this.listeners.clear();
+    for (const face of this.faces) await face.shutdown?.();
     const deadline = Date.now() + graceMs;
     while (this.sessions.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));

@@ -9,6 +9,8 @@ import { GatehouseError } from '../errors.js';
 import type { FaceContext } from '../faces/context.js';
 import type { Face, ListenerRoute, Snapshot } from '../faces/face.js';
 import { portForwardFace } from '../faces/port-forward.js';
+import { createAccessEndpointFace } from '../faces/access-endpoint.js';
+import { createEgressProxyFace } from '../faces/egress-proxy.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
 import { SessionRegistry } from '../pipeline/sessions.js';
 import { compileSecurityPolicy } from '../policy/security-groups.js';
@@ -40,7 +42,11 @@ export class Runtime {
   readonly sessions = new SessionRegistry();
   readonly audit = new Audit();
   /** Every face this runtime serves; each is an arrangement of the shared pipeline steps. */
-  private readonly faces: readonly Face[] = [portForwardFace];
+  private readonly faces: readonly Face[] = [
+    portForwardFace,
+    createAccessEndpointFace(),
+    createEgressProxyFace(),
+  ];
   private snapshot: RoutedSnapshot | undefined;
   private readonly listeners = new Map<string, ManagedListener>();
   private shuttingDown = false;

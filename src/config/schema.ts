@@ -142,6 +142,11 @@ const portForwardGroup = z.strictObject({
     }),
   securityGroups: z.array(name).default([]),
   forwards: z.array(portForward).min(1, 'a port forward group needs at least one forward'),
+  /**
+   * Who moves the bytes: Gatehouse's relay, or the kernel (nftables DNAT kept in sync with the
+   * plan; root only). The kernel path has no idle timeout and counts bytes per session at close.
+   */
+  dataPath: z.enum(['userspace', 'kernel']).default('userspace'),
   connectTimeout: duration.default(5_000),
   idleTimeout: duration.default(3600_000),
 });

@@ -11,6 +11,7 @@ import { planPortForwards, type ForwardPlanEntry } from '../policy/forward-plan.
 import { decideEgress } from '../policy/security-groups.js';
 import type { FaceContext } from './context.js';
 import type { Face } from './face.js';
+import { KernelDataPath } from './kernel-data-path.js';
 
 const FACE = 'portForward';
 
@@ -145,12 +146,27 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
   );
 }
 
-export const portForwardFace: Face = {
-  name: FACE,
-  routes(snapshot) {
-    return planPortForwards(snapshot.loaded.config, snapshot.loaded.source).map((entry) => ({
-      bind: entry.bind,
-      handle: (socket, ctx) => handlePortForward(socket, entry, ctx),
-    }));
-  },
-};
+/** Port forwards: the userspace relay on every planned port, and where a group asks for it, the
+ * kernel data path in front of it for admitted sources. */
+export function createPortForwardFace(): Face {
+  const kernel = new KernelDataPath();
+  let kernelInUse = false;
+  return {
+    name: FACE,
+    routes(snapshot) {
+      return planPortForwards(snapshot.loaded.config, snapshot.loaded.source).map((entry) => ({
+        bind: entry.bind,
+        handle: (socket, ctx) => handlePortForward(socket, entry, ctx),
+      }));
+    },
+    async applied(snapshot, ctx) {
+      const entries = planPortForwards(snapshot.loaded.config, snapshot.loaded.source).filter(
+        (e) => e.dataPath === 'kernel',
+      );
+      if (entries.length === 0 && !kernelInUse) return;
+      kernelInUse = entries.length > 0;
+      await kernel.apply(snapshot, entries, ctx);
+    },
+    shutdown: () => kernel.shutdown(),
+  };
+}

@@ -17,6 +17,7 @@ export interface ForwardPlanEntry {
     { kind: 'address'; address: HostPort } | { kind: 'cluster'; cluster: string; slot: number };
   readonly connectTimeout: number;
   readonly idleTimeout: number;
+  readonly dataPath: 'userspace' | 'kernel';
   readonly where: string;
 }
 
@@ -46,6 +47,7 @@ export function planPortForwards(config: Config, source: ConfigSource): ForwardP
           target,
           connectTimeout: group.connectTimeout,
           idleTimeout: group.idleTimeout,
+          dataPath: group.dataPath,
           where,
         });
       }

@@ -8,7 +8,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { GatehouseError } from '../errors.js';
 import type { FaceContext } from '../faces/context.js';
 import type { Face, ListenerRoute, Snapshot } from '../faces/face.js';
-import { portForwardFace } from '../faces/port-forward.js';
+import { createPortForwardFace } from '../faces/port-forward.js';
 import { createAccessEndpointFace } from '../faces/access-endpoint.js';
 import { createEgressProxyFace } from '../faces/egress-proxy.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
@@ -43,7 +43,7 @@ export class Runtime {
   readonly audit = new Audit();
   /** Every face this runtime serves; each is an arrangement of the shared pipeline steps. */
   private readonly faces: readonly Face[] = [
-    portForwardFace,
+    createPortForwardFace(),
     createAccessEndpointFace(),
     createEgressProxyFace(),
   ];

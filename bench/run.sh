@@ -21,7 +21,7 @@ trap cleanup EXIT
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: nothing on port $1" >&2; exit 1; }
 
-REDIS=$(port); GH=$(port); HA=$(port)
+REDIS=$(port); GH=$(port); GHK=$(port); HA=$(port)
 redis-server --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >/dev/null &
 pids+=($!)
 cat > "$work/gatehouse.yaml" <<YAML
@@ -30,6 +30,11 @@ portForwards:
     address: 127.0.0.1
     forwards:
       - { listen: "$GH", target: "127.0.0.1:$REDIS" }
+  bench-kernel:
+    address: 127.0.0.1
+    dataPath: kernel
+    forwards:
+      - { listen: "$GHK", target: "127.0.0.1:$REDIS" }
 admin:
   enabled: false
 audit:
@@ -53,7 +58,12 @@ backend be
 CFG
 haproxy -f "$work/haproxy.cfg" -db >/dev/null 2>&1 &
 pids+=($!)
-wait_port "$REDIS"; wait_port "$GH"; wait_port "$HA"
+wait_port "$REDIS"; wait_port "$GH"; wait_port "$GHK"; wait_port "$HA"
+if grep -q 'nftables rules in force' "$work/gatehouse.log"; then
+  echo "bench: gatehouse-kernel = port forward with dataPath: kernel (nftables DNAT kept by Gatehouse)"
+else
+  echo "bench: the kernel data path is not in force here (needs root, nft, conntrack): gatehouse-kernel is the userspace relay"
+fi
 echo "bench: redis-server $(redis-server --version | grep -o 'v=[^ ]*'), $(haproxy -v | head -1 | cut -d' ' -f1-3), node $(node --version), $(nproc) cores"
 
 # rps <port> <pipeline> <n> -> "SET GET"
@@ -63,14 +73,14 @@ rps() {
 }
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
-declare -A PORTS=([direct]=$REDIS [gatehouse]=$GH [haproxy]=$HA)
-order=(direct gatehouse haproxy)
+declare -A PORTS=([direct]=$REDIS [gatehouse]=$GH [gh-kernel]=$GHK [haproxy]=$HA)
+order=(direct gatehouse gh-kernel haproxy)
 for P in 16 1; do
   n=$([ "$P" = 16 ] && echo "$N16" || echo "$N1")
   declare -A SET=() GET=()
   for r in $(seq "$ROUNDS"); do
-    for i in 0 1 2; do
-      who=${order[$(((i + r) % 3))]}
+    for i in 0 1 2 3; do
+      who=${order[$(((i + r) % 4))]}
       read -r s g < <(rps "${PORTS[$who]}" "$P" "$n")
       SET[$who]="${SET[$who]:-} $s"; GET[$who]="${GET[$who]:-} $g"
       echo "  round $r -P $P $who: SET $s GET $g rps" >&2
@@ -78,11 +88,12 @@ for P in 16 1; do
   done
   printf '\n-P %-3s %-10s %12s %12s %9s %9s\n' "$P" contender "SET rps" "GET rps" "SET/dir" "GET/dir"
   ds=$(echo ${SET[direct]} | tr ' ' '\n' | median); dg=$(echo ${GET[direct]} | tr ' ' '\n' | median)
-  for who in direct gatehouse haproxy; do
+  for who in direct gatehouse gh-kernel haproxy; do
     s=$(echo ${SET[$who]} | tr ' ' '\n' | median); g=$(echo ${GET[$who]} | tr ' ' '\n' | median)
     printf '       %-10s %12.0f %12.0f %8.2fx %8.2fx\n' "$who" "$s" "$g" "$(echo "$s/$ds" | bc -l)" "$(echo "$g/$dg" | bc -l)"
-    eval "M_${who}_S=$s M_${who}_G=$g"
+    eval "M_${who//-/_}_S=$s M_${who//-/_}_G=$g"
   done
-  printf '       gatehouse/haproxy: SET %.2fx GET %.2fx\n' "$(echo "$M_gatehouse_S/$M_haproxy_S" | bc -l)" "$(echo "$M_gatehouse_G/$M_haproxy_G" | bc -l)"
+  printf '       gatehouse (userspace relay)/haproxy: SET %.2fx GET %.2fx\n' "$(echo "$M_gatehouse_S/$M_haproxy_S" | bc -l)" "$(echo "$M_gatehouse_G/$M_haproxy_G" | bc -l)"
+  printf '       gatehouse (kernel data path)/haproxy: SET %.2fx GET %.2fx\n' "$(echo "$M_gh_kernel_S/$M_haproxy_S" | bc -l)" "$(echo "$M_gh_kernel_G/$M_haproxy_G" | bc -l)"
   unset SET GET
 done

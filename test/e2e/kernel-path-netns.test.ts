@@ -6,10 +6,10 @@
 //   b 198.51.100.28 ─┘
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import readline from 'node:readline';
-import { canUseNetns, Lab, waitInNetns } from '../helpers/netns.js';
-import { run, startRedis, track, type Server } from '../helpers/procs.js';
+import { execFileSync } from 'node:child_process';
+import { canUseNetns, gatewayLab, Lab, waitInNetns } from '../helpers/netns.js';
+import { watchClientId, type ClientIdWatch } from '../helpers/client-id.js';
+import { run, startRedis, type Server } from '../helpers/procs.js';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 
 let hasNft = false;
@@ -25,7 +25,7 @@ const lab = new Lab();
 let gw: string, a: string, b: string, priv: string;
 let redis: Server | undefined;
 let gh: Gatehouse | undefined;
-let cli: ChildProcess | undefined;
+let cli: ClientIdWatch | undefined;
 
 const config = (description: string) => `
 securityGroups:
@@ -45,13 +45,7 @@ admin:
 
 before(async () => {
   if (skip) return;
-  gw = lab.host('gw');
-  a = lab.host('a');
-  b = lab.host('b');
-  priv = lab.host('priv');
-  lab.link(gw, '198.51.100.1/32', a, '198.51.100.27/32');
-  lab.link(gw, '198.51.100.1/32', b, '198.51.100.28/32');
-  lab.link(gw, '10.0.1.1/24', priv, '10.0.1.231/24');
+  ({ gw, a, b, priv } = gatewayLab(lab));
   execFileSync('ip', ['netns', 'exec', gw, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
   redis = await startRedis({ netns: priv, host: '10.0.1.231', port: 6379 });
   await waitInNetns(priv, ['redis-cli', '-h', '10.0.1.231', 'PING']);
@@ -60,7 +54,7 @@ before(async () => {
 });
 
 after(async () => {
-  cli?.kill();
+  cli?.stop();
   await gh?.stop();
   await redis?.stop();
   lab.destroy();
@@ -101,48 +95,13 @@ test(
   'a reload replaces the ruleset atomically and the open kernel session carries on',
   { skip },
   async () => {
-    const ids: string[] = [];
-    let notify: (() => void) | undefined;
-    cli = track(
-      spawn(
-        'ip',
-        [
-          'netns',
-          'exec',
-          a,
-          'redis-cli',
-          '-h',
-          '198.51.100.1',
-          '-p',
-          '6380',
-          '-r',
-          '-1',
-          '-i',
-          '0.05',
-          'CLIENT',
-          'ID',
-        ],
-        {
-          stdio: ['ignore', 'pipe', 'ignore'],
-        },
-      ),
-    );
-    readline.createInterface({ input: cli.stdout! }).on('line', (l) => {
-      ids.push(l.trim());
-      notify?.();
-    });
-    const more = (n: number) =>
-      new Promise<void>((resolve) => {
-        const want = ids.length + n;
-        notify = () => ids.length >= want && resolve();
-        notify();
-      });
-    await more(2);
+    cli = watchClientId('198.51.100.1', 6380, a);
+    await cli.more(2);
     const n = gh!.logs.length;
     gh!.writeConfig(config('v2'));
     await gh!.waitForLog((l) => l.msg === 'config reloaded' && gh!.logs.indexOf(l) >= n);
-    await more(4);
-    assert.equal(new Set(ids).size, 1, `reconnected: ${[...new Set(ids)].join(',')}`);
+    await cli.more(4);
+    assert.equal(new Set(cli.ids).size, 1, `reconnected: ${[...new Set(cli.ids)].join(',')}`);
     const ruleset = execFileSync('ip', [
       'netns',
       'exec',
@@ -158,7 +117,7 @@ test(
 );
 
 test('stopping the daemon removes its nftables table', { skip }, async () => {
-  cli?.kill();
+  cli?.stop();
   await gh!.stop();
   assert.throws(() =>
     execFileSync('ip', ['netns', 'exec', gw, 'nft', 'list', 'table', 'ip', 'gatehouse'], { stdio: 'ignore' }),

@@ -2,17 +2,14 @@
 // broken file is refused with FILE:LINE and the last good config keeps serving; SIGHUP reloads.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import readline from 'node:readline';
-import { freePort, run, startRedis, track, type Server } from '../helpers/procs.js';
+import { freePort, run, startRedis, type Server } from '../helpers/procs.js';
+import { watchClientId, type ClientIdWatch } from '../helpers/client-id.js';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 
 let redis: Server;
 let gh: Gatehouse;
 let pA: number, pB: number;
-let cli: ChildProcess;
-const ids: string[] = [];
-let onId: (() => void) | undefined;
+let cli: ClientIdWatch;
 
 const config = (extra: string, description = 'v1') => `
 securityGroups:
@@ -37,21 +34,6 @@ const forwardB = () => `  b:
     forwards:
       - { listen: "${pB}", target: "127.0.0.1:${redis.port}" }`;
 
-/** Resolves once `n` more CLIENT ID lines arrived from the long-lived redis-cli. */
-function moreIds(n: number): Promise<void> {
-  const target = ids.length + n;
-  return new Promise((resolve) => {
-    const check = () => {
-      if (ids.length >= target) {
-        onId = undefined;
-        resolve();
-      }
-    };
-    onId = check;
-    check();
-  });
-}
-
 async function ping(port: number): Promise<string> {
   return (await run('redis-cli', ['-p', String(port), 'PING'])).stdout.trim();
 }
@@ -61,22 +43,12 @@ before(async () => {
   pA = await freePort();
   pB = await freePort();
   gh = await startGatehouse(config(''));
-  // One connection that stays open across reloads: redis-cli repeating CLIENT ID on the same
-  // connection prints the same id for as long as that connection lives.
-  cli = track(
-    spawn('redis-cli', ['-p', String(pA), '-r', '-1', '-i', '0.05', 'CLIENT', 'ID'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }),
-  );
-  readline.createInterface({ input: cli.stdout! }).on('line', (l) => {
-    ids.push(l.trim());
-    onId?.();
-  });
-  await moreIds(2);
+  cli = watchClientId('127.0.0.1', pA);
+  await cli.more(2);
 });
 
 after(async () => {
-  cli?.kill();
+  cli?.stop();
   await gh?.stop();
   await redis?.stop();
 });
@@ -89,8 +61,12 @@ test('a valid change starts the new listener and keeps the open session on the u
   assert.deepEqual(reloaded.started, [`127.0.0.1:${pB}`]);
   assert.deepEqual(reloaded.kept, [`127.0.0.1:${pA}`]);
   assert.equal(await ping(pB), 'PONG');
-  await moreIds(3);
-  assert.equal(new Set(ids).size, 1, `the long session reconnected: ids ${[...new Set(ids)].join(',')}`);
+  await cli.more(3);
+  assert.equal(
+    new Set(cli.ids).size,
+    1,
+    `the long session reconnected: ids ${[...new Set(cli.ids)].join(',')}`,
+  );
   assert.ok(
     !gh.audit.some(
       (l) => l.event === 'closed' && String(l.listener).endsWith(`:${pA}`) && Number(l.durationMs) > 500,
@@ -115,8 +91,8 @@ test('an invalid config is refused with FILE:LINE and the last good one keeps se
   );
   assert.equal(await ping(pA), 'PONG');
   assert.equal(await ping(pB), 'PONG');
-  await moreIds(2);
-  assert.equal(new Set(ids).size, 1);
+  await cli.more(2);
+  assert.equal(new Set(cli.ids).size, 1);
 });
 
 test('SIGHUP reloads; a removed listener stops accepting while other sessions carry on', async () => {
@@ -130,6 +106,6 @@ test('SIGHUP reloads; a removed listener stops accepting while other sessions ca
   const hup = await gh.waitForLog((l) => l.trigger === 'SIGHUP' && gh.logs.indexOf(l) >= n);
   assert.equal(hup.msg, 'config reloaded');
   assert.equal(await ping(pA), 'PONG');
-  await moreIds(2);
-  assert.equal(new Set(ids).size, 1);
+  await cli.more(2);
+  assert.equal(new Set(cli.ids).size, 1);
 });

@@ -6,7 +6,7 @@
 //   client-b 198.51.100.28 ─┘      (gatehouse)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canUseNetns, Lab, waitInNetns } from '../helpers/netns.js';
+import { canUseNetns, gatewayLab, Lab, waitInNetns } from '../helpers/netns.js';
 import { run, startRedis, type Server } from '../helpers/procs.js';
 import { CLI, startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 
@@ -39,13 +39,7 @@ admin:
 
 before(async () => {
   if (skip) return;
-  gw = lab.host('gw');
-  a = lab.host('a');
-  b = lab.host('b');
-  priv = lab.host('priv');
-  lab.link(gw, '198.51.100.1/32', a, '198.51.100.27/32');
-  lab.link(gw, '198.51.100.1/32', b, '198.51.100.28/32');
-  lab.link(gw, '10.0.1.1/24', priv, '10.0.1.231/24');
+  ({ gw, a, b, priv } = gatewayLab(lab));
   redis = await startRedis({ netns: priv, host: '10.0.1.231', port: 6379 });
   await waitInNetns(priv, ['redis-cli', '-h', '10.0.1.231', 'PING']);
   gh = await startGatehouse(CONFIG, { netns: gw });

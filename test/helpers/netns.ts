@@ -86,3 +86,30 @@ export async function waitInNetns(ns: string, cmd: string[], timeoutMs = 10_000)
     }
   }
 }
+
+export interface GatewayLab {
+  readonly gw: string;
+  /** Outside client at 198.51.100.27. */
+  readonly a: string;
+  /** Outside client at 198.51.100.28. */
+  readonly b: string;
+  /** Private network host at 10.0.1.231, reachable only from gw (10.0.1.1). */
+  readonly priv: string;
+}
+
+/**
+ * The gateway topology the port-forward tests share:
+ *   a 198.51.100.27 ─┐
+ *                    ├─ gw 198.51.100.1 ── 10.0.1.1/24 ── priv 10.0.1.231
+ *   b 198.51.100.28 ─┘
+ */
+export function gatewayLab(lab: Lab): GatewayLab {
+  const gw = lab.host('gw');
+  const a = lab.host('a');
+  const b = lab.host('b');
+  const priv = lab.host('priv');
+  lab.link(gw, '198.51.100.1/32', a, '198.51.100.27/32');
+  lab.link(gw, '198.51.100.1/32', b, '198.51.100.28/32');
+  lab.link(gw, '10.0.1.1/24', priv, '10.0.1.231/24');
+  return { gw, a, b, priv };
+}

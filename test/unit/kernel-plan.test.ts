@@ -48,7 +48,7 @@ test('kernel plan: admitted IPv4 sources per port, egress and named targets left
   assert.deepEqual(nat!.target, { host: '10.0.1.231', port: 6379 });
   assert.ok(nat!.admitted !== 'any');
   assert.deepEqual(
-    (nat!.admitted as { text: string }[]).map((c) => c.text),
+    (nat!.admitted as readonly { text: string }[]).map((c) => c.text),
     ['198.51.100.27/32', '203.0.113.0/24'],
   );
   assert.equal(open!.admitted, 'any');

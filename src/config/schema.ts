@@ -2,9 +2,9 @@
 // are normalised here (CIDRs, port sets, durations) so nothing downstream parses config text again,
 // and every default lives in this file. The TypeScript types are inferred from it, not declared twice.
 import { z } from 'zod';
-import { parseCidr, type Cidr } from '../net/cidr.js';
+import { parseCidr, parseIp, type Cidr } from '../net/cidr.js';
 import { parsePortSet, parsePortRange, type PortSet, type PortRange } from '../net/ports.js';
-import { parseHostPort, parseHostPortRange, type HostPort } from '../net/address.js';
+import { isHostname, parseHostPort, parseHostPortRange, type HostPort } from '../net/address.js';
 import { parseDuration } from './duration.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -140,6 +140,14 @@ const portForwardGroup = z.strictObject({
       }
       return r.host;
     }),
+  /** The gateway address cluster clients are sent to in rewritten replies (default: the one they dialed). */
+  publicAddress: z
+    .string()
+    .refine(
+      (v) => parseIp(v) !== undefined || isHostname(v),
+      'publicAddress must be an IP address or a host name',
+    )
+    .optional(),
   securityGroups: z.array(name).default([]),
   forwards: z.array(portForward).min(1, 'a port forward group needs at least one forward'),
   /**
@@ -151,15 +159,52 @@ const portForwardGroup = z.strictObject({
   idleTimeout: duration.default(3600_000),
 });
 
+/** Squid's default Safe_ports: the ports a plain HTTP request may name. */
+export const SQUID_SAFE_PORTS = '80,21,443,70,210,1025-65535,280,488,591,777';
+
+/** An egress policy: who it serves (users and/or source networks) and the allowlist they get. */
+const egressPolicy = z
+  .strictObject({
+    name: name,
+    users: z.array(z.string().min(1)).min(1).optional(),
+    sources: z.array(cidr).min(1).optional(),
+    allowlist: z.string(),
+    description: z.string().optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (!p.users && !p.sources)
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'a policy needs `users: [...]`, `sources: [...]` or both; the top-level allowlist serves everyone else',
+      });
+  });
+
+const egressAccessLog = z.union([
+  z.string().transform((path) => ({ path, format: 'squid' as const })),
+  z.strictObject({ path: z.string(), format: z.enum(['squid', 'json']).default('squid') }),
+]);
+
 const egressProxy = z.strictObject({
   listen: listenAddress,
   allowlist: z.string().optional(),
+  policies: z.array(egressPolicy).default([]),
   auth: z.strictObject({ htpasswd: z.string(), realm: z.string().default('gatehouse') }).optional(),
   securityGroups: z.array(name).default([]),
   denyPrivateDestinations: z.boolean().default(true),
+  unsafeAllowPrivateDestinations: z.array(cidr).default([]),
   connectPorts: portSet.default(parsePortSet('443') as PortSet),
+  httpPorts: portSet.default(parsePortSet(SQUID_SAFE_PORTS) as PortSet),
   reportOnly: z.boolean().default(false),
-  accessLog: z.string().optional(),
+  accessLog: egressAccessLog.optional(),
+  metrics: z.boolean().default(true),
+  maxHeaderSize: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .default(65536),
+  headersTimeout: duration.default(30_000),
   idleTimeout: duration.default(300_000),
   connectTimeout: duration.default(10_000),
 });
@@ -198,4 +243,5 @@ export type PortForwardGroupConfig = z.output<typeof portForwardGroup>;
 export type PortForwardConfig = z.output<typeof portForward>;
 export type AccessEndpointConfig = z.output<typeof accessEndpoint>;
 export type EgressProxyConfig = z.output<typeof egressProxy>;
+export type EgressPolicyConfig = z.output<typeof egressPolicy>;
 export type ClusterConfig = z.output<typeof cluster>;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Audit } from '../audit/events.js';
 import type { HostPort } from '../net/address.js';
 import type { SessionRegistry } from '../pipeline/sessions.js';
+import type { ClusterRegistry } from '../cluster/registry.js';
 import type { SecurityPolicy } from '../policy/security-groups.js';
 
 export interface FaceContext {
@@ -12,6 +13,8 @@ export interface FaceContext {
   readonly sessions: SessionRegistry;
   /** Operational log (stderr); audit events go through `audit`. */
   readonly log: Logger;
-  /** The node serving position `slot` of a cluster, or undefined when there is none. */
-  clusterNode(cluster: string, slot: number): HostPort | undefined;
+  /** Live topology of the configured clusters. */
+  readonly clusters: ClusterRegistry;
+  /** The index-th node of a cluster (masters first), or undefined when there is none. */
+  clusterNode(cluster: string, index: number): HostPort | undefined;
 }

@@ -60,15 +60,10 @@ export class KernelDataPath {
     snapshot: Snapshot,
     entries: readonly ForwardPlanEntry[],
     ctx: FaceContext,
+    clusterNode: (entry: ForwardPlanEntry) => { host: string; port: number } | undefined,
   ): Promise<KernelPlan> {
     this.ctx = ctx;
-    const clusters = snapshot.loaded.config.clusters;
-    const plan = planKernelForwards(
-      snapshot.loaded.config,
-      snapshot.policy,
-      entries,
-      (c, i) => clusters[c]?.nodes[i],
-    );
+    const plan = planKernelForwards(snapshot.loaded.config, snapshot.policy, entries, clusterNode);
     this.byPort = new Map(entries.map((e) => [e.bind.port, e]));
     for (const s of plan.skipped) ctx.log.warn({ bind: s.bind }, `kernel data path: ${s.reason}`);
     if (plan.rules.length === 0) {

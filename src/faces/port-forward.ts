@@ -10,17 +10,23 @@ import { newSessionId } from '../pipeline/sessions.js';
 import { planPortForwards, type ForwardPlanEntry } from '../policy/forward-plan.js';
 import { decideEgress } from '../policy/security-groups.js';
 import type { FaceContext } from './context.js';
-import type { Face } from './face.js';
+import type { Face, Snapshot } from './face.js';
 import { KernelDataPath } from './kernel-data-path.js';
+import { ClusterPorts } from './cluster-ports.js';
 
 const FACE = 'portForward';
 
-function resolveTarget(entry: ForwardPlanEntry, ctx: FaceContext): HostPort | undefined {
+function resolveTarget(entry: ForwardPlanEntry, ports: ClusterPorts): HostPort | undefined {
   if (entry.target.kind === 'address') return entry.target.address;
-  return ctx.clusterNode(entry.target.cluster, entry.target.slot);
+  return ports.nodeFor(entry);
 }
 
-export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: FaceContext): void {
+export function handlePortForward(
+  socket: Socket,
+  entry: ForwardPlanEntry,
+  ctx: FaceContext,
+  ports: ClusterPorts,
+): void {
   const listener = `${entry.name}@${formatHostPort(entry.bind.host, entry.bind.port)}`;
   const source = peerLabel(socket);
   const admission = admit(ctx.policy, entry.groups, socket);
@@ -37,7 +43,7 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
     });
     return;
   }
-  const target = resolveTarget(entry, ctx);
+  const target = resolveTarget(entry, ports);
   const id = newSessionId();
   const targetLabel = target
     ? formatHostPort(target.host, target.port)
@@ -84,6 +90,8 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
       }
       ctx.audit.emit({ event: 'dialed', session: id, face: FACE, listener, source, target: targetLabel });
       const r = relay(socket, upstream, { idleTimeout: entry.idleTimeout });
+      const clusterLine = entry.target.kind === 'cluster';
+      if (clusterLine) ports.sessionStarted(entry.bind.port);
       socket.resume();
       const startedAt = new Date();
       ctx.sessions.add({
@@ -104,6 +112,7 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
       });
       void r.done.then((result) => {
         ctx.sessions.remove(id);
+        if (clusterLine) ports.sessionEnded(entry.bind.port);
         ctx.audit.emit({
           event: 'closed',
           session: id,
@@ -146,27 +155,47 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
   );
 }
 
-/** Port forwards: the userspace relay on every planned port, and where a group asks for it, the
- * kernel data path in front of it for admitted sources. */
+/** Port forwards: the userspace relay on every planned port, per-node ports for cluster lines
+ * kept in sync with topology, and where a group asks for it, the kernel data path in front. */
 export function createPortForwardFace(): Face {
   const kernel = new KernelDataPath();
   let kernelInUse = false;
+  let ports: ClusterPorts | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let current: { snapshot: Snapshot; ctx: FaceContext } | undefined;
+
+  const applyKernel = async () => {
+    if (!current) return;
+    const { snapshot, ctx } = current;
+    const entries = planPortForwards(snapshot.loaded.config, snapshot.loaded.source).filter(
+      (e) => e.dataPath === 'kernel',
+    );
+    if (entries.length === 0 && !kernelInUse) return;
+    kernelInUse = entries.length > 0;
+    await kernel.apply(snapshot, entries, ctx, (e) => ports?.nodeFor(e));
+  };
+
   return {
     name: FACE,
     routes(snapshot) {
       return planPortForwards(snapshot.loaded.config, snapshot.loaded.source).map((entry) => ({
         bind: entry.bind,
-        handle: (socket, ctx) => handlePortForward(socket, entry, ctx),
+        handle: (socket, ctx) => handlePortForward(socket, entry, ctx, ports!),
       }));
     },
     async applied(snapshot, ctx) {
-      const entries = planPortForwards(snapshot.loaded.config, snapshot.loaded.source).filter(
-        (e) => e.dataPath === 'kernel',
-      );
-      if (entries.length === 0 && !kernelInUse) return;
-      kernelInUse = entries.length > 0;
-      await kernel.apply(snapshot, entries, ctx);
+      ports ??= new ClusterPorts(ctx.log);
+      current = { snapshot, ctx };
+      ports.setPlan(planPortForwards(snapshot.loaded.config, snapshot.loaded.source), ctx.clusters);
+      unsubscribe?.();
+      unsubscribe = ctx.clusters.onChange((cluster) => {
+        if (ports?.topologyChanged(cluster, ctx.clusters) && kernelInUse) void applyKernel();
+      });
+      await applyKernel();
     },
-    shutdown: () => kernel.shutdown(),
+    async shutdown() {
+      unsubscribe?.();
+      await kernel.shutdown();
+    },
   };
 }

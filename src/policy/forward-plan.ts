@@ -10,9 +10,15 @@ export interface ForwardPlanEntry {
   readonly key: string;
   readonly face: 'portForward';
   readonly name: string;
+  /** The forward line this port comes from: "nat/1" is portForwards.nat.forwards[1]. */
+  readonly line: string;
+  /** All public ports of that line. */
+  readonly lineRange: readonly [number, number];
   readonly bind: HostPort;
+  /** The address clients are told to use in rewritten cluster replies; absent = the one they dialed. */
+  readonly publicAddress: string | undefined;
   readonly groups: readonly string[];
-  /** A fixed target, or a cluster node chosen by position (cluster faces fill this from topology). */
+  /** A fixed target, or the cluster node the live port map gives this port. */
   readonly target:
     { kind: 'address'; address: HostPort } | { kind: 'cluster'; cluster: string; slot: number };
   readonly connectTimeout: number;
@@ -42,7 +48,10 @@ export function planPortForwards(config: Config, source: ConfigSource): ForwardP
           key: `portForwards/${name}/${group.address}:${port}`,
           face: 'portForward',
           name,
+          line: `${name}/${i}`,
+          lineRange: f.listen,
           bind: { host: group.address, port },
+          publicAddress: group.publicAddress,
           groups: group.securityGroups,
           target,
           connectTimeout: group.connectTimeout,

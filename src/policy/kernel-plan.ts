@@ -46,14 +46,13 @@ export function planKernelForwards(
   config: Config,
   policy: SecurityPolicy,
   entries: readonly ForwardPlanEntry[],
-  resolveCluster: (cluster: string, slot: number) => { host: string; port: number } | undefined,
+  resolveCluster: (entry: ForwardPlanEntry) => { host: string; port: number } | undefined,
 ): KernelPlan {
   const rules: KernelRule[] = [];
   const skipped: { bind: string; reason: string }[] = [];
   for (const e of entries) {
     const bind = formatHostPort(e.bind.host, e.bind.port);
-    const target =
-      e.target.kind === 'address' ? e.target.address : resolveCluster(e.target.cluster, e.target.slot);
+    const target = e.target.kind === 'address' ? e.target.address : resolveCluster(e);
     const ip = target && parseIp(target.host);
     const bindIp = parseIp(e.bind.host);
     if (!target || !ip || ip.kind() !== 'ipv4' || !bindIp || bindIp.kind() !== 'ipv4') {

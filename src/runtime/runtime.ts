@@ -13,6 +13,7 @@ import { createAccessEndpointFace } from '../faces/access-endpoint.js';
 import { createEgressProxyFace } from '../faces/egress-proxy.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
 import { SessionRegistry } from '../pipeline/sessions.js';
+import { ClusterRegistry } from '../cluster/registry.js';
 import { compileSecurityPolicy } from '../policy/security-groups.js';
 
 interface RoutedSnapshot extends Snapshot {
@@ -47,11 +48,14 @@ export class Runtime {
     createAccessEndpointFace(),
     createEgressProxyFace(),
   ];
+  private readonly clusters: ClusterRegistry;
   private snapshot: RoutedSnapshot | undefined;
   private readonly listeners = new Map<string, ManagedListener>();
   private shuttingDown = false;
 
-  constructor(private readonly log: Logger) {}
+  constructor(private readonly log: Logger) {
+    this.clusters = new ClusterRegistry(log);
+  }
 
   get config(): LoadedConfig | undefined {
     return this.snapshot?.loaded;
@@ -72,14 +76,14 @@ export class Runtime {
     for (const face of this.faces) {
       for (const route of face.routes(base)) routes.set(bindKey(route.bind), route);
     }
-    const clusters = loaded.config.clusters;
+    const clusters = this.clusters;
     const context: FaceContext = {
       policy,
       audit: this.audit,
       sessions: this.sessions,
       log: this.log,
-      // Static node lists until live topology lands: position N is the Nth configured node.
-      clusterNode: (cluster, slot) => clusters[cluster]?.nodes[slot],
+      clusters,
+      clusterNode: (cluster, index) => clusters.node(cluster, index),
     };
     return { ...base, routes, context };
   }
@@ -138,6 +142,7 @@ export class Runtime {
         report.failed.push({ bind: key, error: cause?.code ?? String(err) });
       }
     }
+    await this.clusters.reconcile(loaded.config);
     for (const face of this.faces) await face.applied?.(next, next.context);
     return report;
   }
@@ -149,6 +154,7 @@ export class Runtime {
     for (const l of this.listeners.values()) l.server.close();
     this.listeners.clear();
     for (const face of this.faces) await face.shutdown?.();
+    this.clusters.stop();
     const deadline = Date.now() + graceMs;
     while (this.sessions.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));

@@ -117,6 +117,7 @@ export async function run(
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin!.on('error', () => {}); // a child that exits before reading its input
   child.stdin!.end(opts.input ?? '');
   const [code] = (await once(child, 'exit')) as [number | null];
   return { code, stdout, stderr };

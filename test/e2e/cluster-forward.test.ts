@@ -1,0 +1,82 @@
+// Cluster-aware port forwards against a real Redis Cluster (3 masters, 3 replicas) and three
+// memcached nodes: every node gets a public port, kept in sync with the live topology.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { freePort, run, startMemcached, type Server } from '../helpers/procs.js';
+import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
+import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
+
+let cluster: RedisCluster;
+let memcached: Server[] = [];
+let gh: Gatehouse;
+let redisLo: number;
+let mcLo: number;
+const REDIS_PORTS = 10;
+
+async function freeRange(n: number): Promise<number> {
+  // A run of n free ports: try a random base until every port in the run is free.
+  for (;;) {
+    const base = 20000 + Math.floor(Math.random() * 30000);
+    const checks = await Promise.all(Array.from({ length: n }, (_, i) => freePortIs(base + i)));
+    if (checks.every(Boolean)) return base;
+  }
+}
+
+async function freePortIs(port: number): Promise<boolean> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+const cli = (port: number, ...args: string[]) => run('redis-cli', ['-p', String(port), ...args]);
+
+before(async () => {
+  cluster = await startRedisCluster({ masters: 3, replicas: 1 });
+  memcached = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
+  redisLo = await freeRange(REDIS_PORTS);
+  mcLo = await freeRange(3);
+  void freePort;
+  gh = await startGatehouse(`
+clusters:
+  sessions: { engine: redis, nodes: ["127.0.0.1:${cluster.nodes[0]!.port}"], refreshInterval: 1s }
+  web: { engine: memcached, nodes: [${memcached.map((m) => `"127.0.0.1:${m.port}"`).join(', ')}] }
+portForwards:
+  nat:
+    address: 127.0.0.1
+    forwards:
+      - { listen: "${redisLo}-${redisLo + REDIS_PORTS - 1}", cluster: sessions }
+      - { listen: "${mcLo}-${mcLo + 2}", cluster: web }
+admin:
+  enabled: false
+`);
+});
+
+after(async () => {
+  await gh?.stop();
+  await cluster?.stop();
+  await Promise.all(memcached.map((m) => m.stop()));
+});
+
+test('every memcached node gets a public port, in the order the nodes are written', async () => {
+  for (let i = 0; i < 3; i++) {
+    const stat = await run('memcstat', [`--servers=127.0.0.1:${mcLo + i}`]);
+    const pid = /pid: (\d+)/.exec(stat.stdout)?.[1];
+    assert.equal(Number(pid), memcached[i]!.proc.pid, `port ${mcLo + i} reaches node ${i}`);
+  }
+});
+
+test('every Redis cluster node (masters and replicas) gets its own public port', async () => {
+  const ids = new Set<string>();
+  for (let p = redisLo; p < redisLo + 6; p++) {
+    const r = await cli(p, 'CLUSTER', 'MYID');
+    assert.match(r.stdout.trim(), /^[0-9a-f]{40}$/, `port ${p}: ${r.stdout}${r.stderr}`);
+    ids.add(r.stdout.trim());
+  }
+  assert.equal(ids.size, 6);
+  const unassigned = await cli(redisLo + 6, 'PING');
+  assert.notEqual(unassigned.stdout.trim(), 'PONG', 'a port with no node refuses');
+  await gh.waitForAudit((l) => l.event === 'dial_failed' && l.reason === 'no_cluster_node');
+});

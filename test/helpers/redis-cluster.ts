@@ -1,0 +1,79 @@
+// A real Redis Cluster for tests: N masters with R replicas each, on loopback (or in a network
+// namespace), created with `redis-cli --cluster create` as an operator would.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, run, startRedis, type Server } from './procs.js';
+
+export interface RedisCluster {
+  readonly host: string;
+  readonly nodes: Server[];
+  readonly dir: string;
+  /** Start one more empty cluster-enabled node (not yet part of the cluster). */
+  addServer(): Promise<Server>;
+  stop(): Promise<void>;
+}
+
+async function waitClusterOk(host: string, ports: number[], netns: string | undefined, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const states = await Promise.all(
+      ports.map((p) => run('redis-cli', ['-h', host, '-p', String(p), 'CLUSTER', 'INFO'], netns ? { netns } : {})),
+    );
+    if (states.every((s) => s.stdout.includes('cluster_state:ok'))) return;
+    if (Date.now() > deadline) throw new Error(`cluster not ok after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function startRedisCluster(
+  opts: { masters?: number; replicas?: number; host?: string; netns?: string; ports?: number[] } = {},
+): Promise<RedisCluster> {
+  const host = opts.host ?? '127.0.0.1';
+  const masters = opts.masters ?? 3;
+  const replicas = opts.replicas ?? 1;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-cluster-'));
+  const nodes: Server[] = [];
+  let next = 0;
+  const startNode = async () => {
+    const port = opts.ports?.[next++] ?? (await freePort());
+    const s = await startRedis({
+      host,
+      port,
+      ...(opts.netns ? { netns: opts.netns } : {}),
+      extra: [
+        '--cluster-enabled', 'yes',
+        '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout', '1000',
+        '--dir', dir,
+      ],
+    });
+    nodes.push(s);
+    return s;
+  };
+  for (let i = 0; i < masters * (1 + replicas); i++) await startNode();
+  const ns = opts.netns ? { netns: opts.netns } : {};
+  for (const n of nodes) {
+    for (let i = 0; i < 100; i++) {
+      if ((await run('redis-cli', ['-h', host, '-p', String(n.port), 'PING'], ns)).stdout.trim() === 'PONG') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const create = await run(
+    'redis-cli',
+    ['--cluster', 'create', ...nodes.map((n) => `${host}:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
+    ns,
+  );
+  if (create.code !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}\n${create.stderr}`);
+  await waitClusterOk(host, nodes.map((n) => n.port), opts.netns);
+  return {
+    host,
+    nodes,
+    dir,
+    addServer: startNode,
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()));
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -85,6 +85,35 @@ export const ERRORS = {
     message: 'the PKI at %s is locked by process %s',
     hint: 'wait for the other command to finish; if it died, remove the lock file named above',
   },
+  GH_ERR_PROXY_AUTH_REQUIRED: {
+    message: 'proxy authentication required (%s)',
+    hint: 'send Basic credentials from the htpasswd file named in auth.htpasswd (curl -U user:pass, or http_proxy=http://user:pass@host:port)',
+    status: 407,
+  },
+  GH_ERR_PRIVATE_DESTINATION: {
+    message: 'destination %s is a %s address',
+    hint: 'the destination guard refuses internal addresses; if this one is meant to be reached, list its CIDR in unsafeAllowPrivateDestinations',
+    status: 403,
+  },
+  GH_ERR_PROXY_BAD_REQUEST: {
+    message: 'bad proxy request: %s',
+    hint: 'send absolute-form requests (GET http://host/path) or CONNECT host:port, as http_proxy/https_proxy clients do',
+    status: 400,
+  },
+  GH_ERR_REQUEST_TIMEOUT: {
+    message: 'the request headers did not arrive within %s',
+    hint: 'the client was too slow to send its request; check the network between client and proxy',
+    status: 408,
+  },
+  GH_ERR_HEADERS_TOO_LARGE: {
+    message: 'the request headers exceed %s bytes',
+    hint: 'send smaller headers, or raise maxHeaderSize of the egress proxy',
+    status: 431,
+  },
+  GH_ERR_EGRESS_FILE: {
+    message: 'cannot load %s: %s',
+    hint: 'fix the file; until then the last good version stays in force',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

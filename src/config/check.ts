@@ -130,11 +130,47 @@ function checkFiles(config: Config, baseDir: string, problems: Problem[]): void 
   }
 }
 
+function checkEgressProxies(config: Config, baseDir: string, problems: Problem[]): void {
+  for (const [name, ep] of Object.entries(config.egressProxies)) {
+    const at = ['egressProxies', name];
+    if (!ep.allowlist && ep.policies.length === 0)
+      problems.push({
+        path: [...at, 'listen'],
+        message:
+          'an egress proxy needs `allowlist: FILE` or `policies: [...]`; without one it denies everything',
+      });
+    const seen = new Set<string>();
+    ep.policies.forEach((p, i) => {
+      if (seen.has(p.name))
+        problems.push({
+          path: [...at, 'policies', i, 'name'],
+          message: `policy name "${p.name}" is used twice`,
+        });
+      seen.add(p.name);
+      if (p.users && !ep.auth)
+        problems.push({
+          path: [...at, 'policies', i, 'users'],
+          message:
+            'a policy by `users` needs `auth: { htpasswd: FILE }` on the proxy; add it or match by `sources`',
+        });
+      const full = path.resolve(baseDir, p.allowlist);
+      if (!fs.existsSync(full))
+        problems.push({ path: [...at, 'policies', i, 'allowlist'], message: `file ${full} does not exist` });
+    });
+    if (ep.accessLog && !fs.existsSync(path.dirname(path.resolve(baseDir, ep.accessLog.path))))
+      problems.push({
+        path: [...at, 'accessLog'],
+        message: `the directory of access log ${ep.accessLog.path} does not exist; create it`,
+      });
+  }
+}
+
 export function checkConfig(config: Config, baseDir: string): Problem[] {
   const problems: Problem[] = [];
   checkGroupRefs(config, problems);
   checkClusterRefs(config, problems);
   checkCollisions(config, problems);
   checkFiles(config, baseDir, problems);
+  checkEgressProxies(config, baseDir, problems);
   return problems;
 }

@@ -1,6 +1,72 @@
-// The egress proxy face (the Squid fleet equivalent). Filled in by the egress-proxies work.
+// The egress proxy face (the Squid fleet equivalent): admit by security group, identify by proxy
+// auth (or anonymous), target from the HTTP request or CONNECT, authorize by allowlist and port
+// policy, resolve once and guard the address, dial it, relay, log. The runtime owns the listeners;
+// each proxy here is an EgressProxy fed the sockets the runtime accepted.
+import type { Socket } from 'node:net';
+import { admit, peerLabel } from '../pipeline/admit.js';
+import type { FaceContext } from './context.js';
 import type { Face } from './face.js';
+import { compileProxy, type ProxySettings } from './egress/compile.js';
+import { EgressMetrics } from './egress/metrics.js';
+import { EgressProxy } from './egress/proxy.js';
+
+const FACE = 'egressProxy';
+
+function handle(proxy: EgressProxy, settings: ProxySettings, socket: Socket, ctx: FaceContext): void {
+  const admission = admit(ctx.policy, settings.groups, socket);
+  if (!admission.allowed) {
+    socket.resetAndDestroy();
+    ctx.audit.emit({
+      event: 'denied',
+      face: FACE,
+      listener: settings.listener,
+      source: peerLabel(socket),
+      allowed: false,
+      reason: admission.reason,
+      ...(admission.rule ? { rule: admission.rule.text, where: admission.rule.where } : {}),
+    });
+    return;
+  }
+  proxy.accept(socket, ctx);
+}
 
 export function createEgressProxyFace(): Face {
-  return { name: 'egressProxy', routes: () => [] };
+  const proxies = new Map<string, EgressProxy>();
+  const metrics = new EgressMetrics();
+  let latest = new Map<string, ProxySettings>();
+  return {
+    name: FACE,
+    routes(snapshot) {
+      const next = new Map<string, ProxySettings>();
+      for (const [name, cfg] of Object.entries(snapshot.loaded.config.egressProxies))
+        next.set(name, compileProxy(name, cfg, snapshot.loaded));
+      latest = next;
+      return [...next.values()].map((settings) => {
+        // Files are loaded here, before the listener can accept, so the first request already
+        // meets the allowlist (an unloadable file denies: fail closed).
+        let proxy = proxies.get(settings.name);
+        if (!proxy) {
+          proxy = new EgressProxy(settings, metrics);
+          proxies.set(settings.name, proxy);
+        } else proxy.configure(settings);
+        const p = proxy;
+        return {
+          bind: settings.bind,
+          handle: (socket: Socket, ctx: FaceContext) => handle(p, settings, socket, ctx),
+        };
+      });
+    },
+    async applied(_snapshot, ctx) {
+      for (const [name, proxy] of proxies) {
+        if (latest.has(name)) proxy.applied(ctx);
+        else {
+          proxies.delete(name);
+          await proxy.shutdown();
+        }
+      }
+    },
+    async shutdown() {
+      await Promise.all([...proxies.values()].map((p) => p.shutdown()));
+    },
+  };
 }

@@ -44,6 +44,24 @@ async function resolve(host: string): Promise<IpAddress> {
   throw new GatehouseError('GH_ERR_DIAL_FAILED', [host]);
 }
 
+/**
+ * One lookup, for faces that guard the address themselves before they dial it: the address text
+ * exactly as the resolver returned it (an IPv4-mapped IPv6 answer stays mapped), or the literal
+ * itself. Dial the returned address afterwards; never the name again.
+ */
+export async function lookupOnce(host: string): Promise<string> {
+  if (net.isIP(host)) return host;
+  try {
+    const { address } = await dns.lookup(host, { verbatim: true });
+    return address;
+  } catch (err) {
+    throw new GatehouseError('GH_ERR_DIAL_FAILED', [host], {
+      cause: err,
+      hint: `the name "${host}" does not resolve`,
+    });
+  }
+}
+
 export async function dial(target: HostPort, opts: DialOptions): Promise<Dialed> {
   const label = formatHostPort(target.host, target.port);
   const ip = await resolve(target.host);

@@ -1,0 +1,61 @@
+// The egress access log, one line per request or tunnel, in Squid's native format (so existing
+// parsers and dashboards keep working) or as JSON lines with the decision spelled out.
+//   Squid: "%ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt"
+import fs from 'node:fs';
+import type { Writable } from 'node:stream';
+
+export interface AccessRecord {
+  /** ms since the epoch when the request arrived */
+  readonly start: number;
+  readonly elapsedMs: number;
+  readonly client: string;
+  /** Squid result code: TCP_MISS, TCP_TUNNEL, TCP_DENIED, NONE_NONE */
+  readonly action: string;
+  readonly status: number;
+  /** bytes sent to the client */
+  readonly bytes: number;
+  readonly method: string;
+  readonly url: string;
+  readonly user?: string;
+  /** HIER_DIRECT or HIER_NONE */
+  readonly hierarchy: string;
+  readonly peer?: string;
+  readonly contentType?: string;
+  readonly reason: string;
+  readonly rule?: string;
+  readonly where?: string;
+  readonly policy?: string;
+  readonly wouldDeny?: string;
+}
+
+function squidToken(s: string | undefined): string {
+  if (!s) return '-';
+  // eslint-disable-next-line no-control-regex -- control characters are what this escapes
+  return s.replace(/[\s\x00-\x1f\x7f]/g, (c) => encodeURIComponent(c));
+}
+
+export function formatSquid(r: AccessRecord): string {
+  const ts = (r.start / 1000).toFixed(3);
+  const elapsed = String(Math.max(0, Math.round(r.elapsedMs))).padStart(6);
+  return `${ts} ${elapsed} ${r.client} ${r.action}/${String(r.status).padStart(3, '0')} ${r.bytes} ${r.method} ${squidToken(r.url)} ${squidToken(r.user)} ${r.hierarchy}/${r.peer ?? '-'} ${squidToken(r.contentType)}`;
+}
+
+export function formatJson(r: AccessRecord): string {
+  return JSON.stringify({ time: new Date(r.start).toISOString(), ...r });
+}
+
+export interface AccessLog {
+  write(r: AccessRecord): void;
+  close(): Promise<void>;
+}
+
+export function openAccessLog(file: string, format: 'squid' | 'json'): AccessLog {
+  const fd = fs.openSync(file, 'a', 0o640);
+  const stream: Writable = fs.createWriteStream('', { fd });
+  stream.on('error', (err) => process.stderr.write(`access log ${file}: ${err.message}\n`));
+  const fmt = format === 'json' ? formatJson : formatSquid;
+  return {
+    write: (r) => void stream.write(fmt(r) + '\n'),
+    close: () => new Promise((resolve) => stream.end(resolve)),
+  };
+}

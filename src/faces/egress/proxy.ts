@@ -1,0 +1,588 @@
+// One egress proxy: Node's own HTTP/1.1 parser (strict, bounded header size, header timeout) on the
+// sockets the runtime accepted and admitted; then identify (Basic auth), decide (ports, allowlist),
+// resolve once, guard the address, dial exactly that address, relay, log.
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import ipaddr from 'ipaddr.js';
+import type { Logger } from 'pino';
+import { GatehouseError, isGatehouseError } from '../../errors.js';
+import { formatHostPort } from '../../net/address.js';
+import { parseIp, type IpAddress } from '../../net/cidr.js';
+import { dial, lookupOnce } from '../../pipeline/dial.js';
+import { relay } from '../../pipeline/relay.js';
+import { newSessionId } from '../../pipeline/sessions.js';
+import { parseBasic } from '../../auth/htpasswd.js';
+import { decideDestination, decideEgressRequest, type EgressDecision } from '../../policy/egress-decision.js';
+import { decideEgress } from '../../policy/security-groups.js';
+import type { FaceContext } from '../context.js';
+import { openAccessLog, type AccessLog, type AccessRecord } from './access-log.js';
+import type { ProxySettings } from './compile.js';
+import { EgressFiles, type FileEvent } from './files.js';
+import type { EgressMetrics } from './metrics.js';
+import {
+  parseAbsoluteUrl,
+  parseConnectTarget,
+  requestHead,
+  requestHeadersForUpstream,
+  responseHeadersForClient,
+  type ProxyTarget,
+} from './request.js';
+import { rawReply, replyForCode, replyForDecision, replyForError, type WireReply } from './wire.js';
+
+const FACE = 'egressProxy';
+type Kind = 'http' | 'connect' | 'upgrade';
+
+interface Ready {
+  readonly address: string;
+  readonly ip: IpAddress;
+  readonly decision: EgressDecision;
+  readonly user: string | undefined;
+}
+
+export class EgressProxy {
+  private server: http.Server;
+  private serverKey: string;
+  private readonly agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' });
+  private ctx: FaceContext | undefined;
+  private accessLog: AccessLog | undefined;
+  private accessLogKey: string | undefined;
+  private draining = false;
+  private readonly pendingEvents: FileEvent[] = [];
+  readonly files: EgressFiles;
+
+  constructor(
+    private settings: ProxySettings,
+    private readonly metrics: EgressMetrics,
+  ) {
+    this.files = new EgressFiles((e) => this.onFileEvent(e));
+    this.serverKey = `${settings.maxHeaderSize}`;
+    this.server = this.makeServer();
+    this.files.configure(settings.allowlistFiles, settings.auth?.htpasswd);
+  }
+
+  private get log(): Logger | undefined {
+    return this.ctx?.log;
+  }
+
+  private onFileEvent(e: FileEvent): void {
+    this.metrics.reloads.inc({ proxy: this.settings.name, kind: e.kind, result: e.ok ? 'ok' : 'error' });
+    if (!this.log) {
+      this.pendingEvents.push(e);
+      return;
+    }
+    for (const w of e.warnings) this.log.warn(w);
+    if (e.ok)
+      this.log.info({ proxy: this.settings.name, file: e.file, entries: e.entries }, `${e.kind} loaded`);
+    else
+      this.log.error(
+        { proxy: this.settings.name, file: e.file, code: 'GH_ERR_EGRESS_FILE' },
+        `cannot load ${e.kind} ${e.file}: ${e.error}; keeping the last good version`,
+      );
+  }
+
+  private makeServer(): http.Server {
+    const s = http.createServer({
+      maxHeaderSize: this.settings.maxHeaderSize,
+      insecureHTTPParser: false,
+      requireHostHeader: false,
+      headersTimeout: this.settings.headersTimeout,
+      requestTimeout: 0,
+      keepAliveTimeout: 60_000,
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(this.settings.headersTimeout / 4))),
+    });
+    s.on('request', (req, res) => void this.onRequest(req, res));
+    s.on('connect', (req, socket, head) => void this.onTunnel('connect', req, socket, head));
+    s.on('upgrade', (req, socket, head) => void this.onTunnel('upgrade', req, socket, head));
+    s.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    // The server never listens (the runtime owns the listener); 'listening' starts the timer that
+    // enforces headersTimeout on the connections it is handed.
+    s.emit('listening');
+    return s;
+  }
+
+  /** A new snapshot: new settings, files loaded as needed. Open connections carry on. */
+  configure(settings: ProxySettings): void {
+    this.settings = settings;
+    const key = `${settings.maxHeaderSize}`;
+    if (key !== this.serverKey) {
+      // maxHeaderSize is fixed per server: new connections get a new one, old ones finish on theirs.
+      const old = this.server;
+      this.server = this.makeServer();
+      this.serverKey = key;
+      old.close(() => {});
+    }
+    this.server.headersTimeout = settings.headersTimeout;
+    this.files.configure(settings.allowlistFiles, settings.auth?.htpasswd);
+  }
+
+  /** After the snapshot is in force: watchers, access log, pending file reports. */
+  applied(ctx: FaceContext): void {
+    this.ctx = ctx;
+    for (const e of this.pendingEvents.splice(0)) this.onFileEvent(e);
+    this.files.watch(this.settings.allowlistFiles, this.settings.auth?.htpasswd);
+    const logKey = this.settings.accessLog
+      ? `${this.settings.accessLog.path}|${this.settings.accessLog.format}`
+      : undefined;
+    if (logKey !== this.accessLogKey) {
+      void this.accessLog?.close();
+      this.accessLog = undefined;
+      this.accessLogKey = logKey;
+      if (this.settings.accessLog) {
+        try {
+          this.accessLog = openAccessLog(this.settings.accessLog.path, this.settings.accessLog.format);
+        } catch (err) {
+          ctx.log.error({ proxy: this.settings.name, err }, 'cannot open the access log');
+        }
+      }
+    }
+  }
+
+  accept(socket: Socket, ctx: FaceContext): void {
+    this.ctx ??= ctx;
+    this.server.emit('connection', socket);
+  }
+
+  /** Stop: no new requests on open connections, idle ones closed; in-flight work is a session and drains. */
+  async shutdown(): Promise<void> {
+    this.draining = true;
+    this.files.close();
+    this.server.closeIdleConnections();
+    this.server.close(() => {});
+    this.agent.destroy();
+    await this.accessLog?.close();
+    this.accessLog = undefined;
+  }
+
+  // ---- decisions ----
+
+  private async identify(
+    req: http.IncomingMessage,
+  ): Promise<{ user: string | undefined } | { denied: EgressDecision }> {
+    const auth = this.settings.auth;
+    if (!auth) return { user: undefined };
+    const creds = parseBasic(req.headers['proxy-authorization']);
+    if (!creds) return { denied: { allowed: false, reason: 'auth_required' } };
+    const verifier = this.files.htpasswd;
+    if (!verifier || !(await verifier.verify(creds.user, creds.password)))
+      return { denied: { allowed: false, reason: 'auth_failed' } };
+    return { user: creds.user };
+  }
+
+  /** Everything before the dial: auth, ports and allowlist, one lookup, the guard, security groups. */
+  private async prepare(
+    req: http.IncomingMessage,
+    connect: boolean,
+    target: ProxyTarget,
+  ): Promise<Ready | { denied: EgressDecision; user?: string } | { error: unknown }> {
+    const id = await this.identify(req);
+    if ('denied' in id) return id;
+    const source = parseIp(req.socket.remoteAddress ?? '') ?? (parseIp('0.0.0.0') as IpAddress);
+    const decision = decideEgressRequest(this.settings.rules, this.files.lists, {
+      connect,
+      host: target.host,
+      port: target.port,
+      ...(id.user !== undefined ? { user: id.user } : {}),
+      source,
+    });
+    if (!decision.allowed || target.host.kind === 'invalid') return { denied: decision, ...id };
+    let address: string;
+    try {
+      address = await lookupOnce(target.host.text);
+    } catch (error) {
+      return { error };
+    }
+    const raw = ipaddr.parse(address);
+    const guard = decideDestination(raw, this.settings.guard);
+    if (!guard.allowed)
+      return { denied: { ...guard, ...(decision.policy ? { policy: decision.policy } : {}) }, ...id };
+    const ip = parseIp(address)!;
+    const sg = decideEgress(this.ctx!.policy, this.settings.groups, ip, target.port);
+    if (!sg.allowed)
+      return {
+        denied: {
+          allowed: false,
+          reason: 'private_destination',
+          rule: {
+            text: sg.rule?.text ?? `security groups ${sg.groups.join(', ')}`,
+            where: sg.rule?.where ?? 'securityGroups',
+          },
+        },
+        ...id,
+      };
+    return { address, ip, decision, user: id.user };
+  }
+
+  // ---- plain HTTP ----
+
+  private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const start = Date.now();
+    const client = req.socket.remoteAddress ?? '-';
+    const url = req.url ?? '';
+    if (url.startsWith('/')) return this.local(req, res, url);
+    const target = parseAbsoluteUrl(url);
+    if (typeof target === 'string') {
+      const r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]);
+      this.sendReply(res, r);
+      this.finish('http', { start, client, method: req.method ?? '-', url, reply: r });
+      return;
+    }
+    const ready = await this.prepare(req, false, target);
+    if (res.destroyed) return;
+    if ('denied' in ready || 'error' in ready) {
+      const r =
+        'denied' in ready
+          ? replyForDecision(ready.denied, url, this.settings.auth?.realm)
+          : replyForError(ready.error, url);
+      this.sendReply(res, r);
+      this.finish('http', {
+        start,
+        client,
+        method: req.method ?? '-',
+        url,
+        reply: r,
+        ...('denied' in ready ? { decision: ready.denied, user: ready.user } : {}),
+      });
+      return;
+    }
+    this.forward(req, res, target, ready, start);
+  }
+
+  private forward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    target: ProxyTarget,
+    ready: Ready,
+    start: number,
+  ): void {
+    const name = this.settings.name;
+    const ctx = this.ctx!;
+    const url = req.url!;
+    const id = newSessionId();
+    let bytesIn = 0;
+    let bytesOut = 0;
+    let status = 0;
+    let contentType: string | undefined;
+    let failure: WireReply | undefined;
+    this.metrics.inflight.inc({ proxy: name });
+    const up = http.request({
+      host: ready.address,
+      port: target.port,
+      method: req.method,
+      path: target.path,
+      headers: requestHeadersForUpstream(req.rawHeaders, target.authority, false),
+      agent: this.agent,
+      setHost: false,
+    });
+    up.setTimeout(this.settings.idleTimeout, () =>
+      up.destroy(new GatehouseError('GH_ERR_DIAL_TIMEOUT', [formatHostPort(ready.address, target.port)])),
+    );
+    up.on('socket', (s: Socket) => {
+      if (!s.connecting) return;
+      const t = setTimeout(
+        () =>
+          up.destroy(new GatehouseError('GH_ERR_DIAL_TIMEOUT', [formatHostPort(ready.address, target.port)])),
+        this.settings.connectTimeout,
+      );
+      s.once('connect', () => clearTimeout(t));
+      s.once('close', () => clearTimeout(t));
+    });
+    up.on('response', (upRes) => {
+      status = upRes.statusCode ?? 502;
+      contentType = upRes.headers['content-type'];
+      const headers = responseHeadersForClient(upRes.rawHeaders);
+      if (this.draining) headers.push('Connection', 'close');
+      res.writeHead(status, upRes.statusMessage, headers);
+      upRes.on('data', (c: Buffer) => (bytesOut += c.length));
+      upRes.pipe(res);
+      upRes.on('error', () => res.destroy());
+    });
+    up.on('error', (err) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const code = (err as NodeJS.ErrnoException).code;
+      const wrapped = isGatehouseError(err)
+        ? err
+        : new GatehouseError(code === 'ECONNREFUSED' ? 'GH_ERR_DIAL_REFUSED' : 'GH_ERR_DIAL_FAILED', [
+            formatHostPort(ready.address, target.port),
+          ]);
+      failure = replyForError(wrapped, url);
+      this.sendReply(res, failure);
+    });
+    req.on('data', (c: Buffer) => (bytesIn += c.length));
+    req.pipe(up);
+    const session = {
+      id,
+      face: FACE,
+      listener: this.settings.listener,
+      source: formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0),
+      target: formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
+      identity: ready.user,
+      startedAt: new Date(start),
+      get bytesFromClient() {
+        return bytesIn;
+      },
+      get bytesToClient() {
+        return bytesOut;
+      },
+      close: () => {
+        up.destroy();
+        res.destroy();
+      },
+    };
+    ctx.sessions.add(session);
+    res.once('close', () => {
+      ctx.sessions.remove(id);
+      this.metrics.inflight.dec({ proxy: name });
+      if (!res.writableFinished) up.destroy();
+      this.metrics.bytes.inc({ proxy: name, direction: 'from_client' }, bytesIn);
+      this.metrics.bytes.inc({ proxy: name, direction: 'to_client' }, bytesOut);
+      this.finish('http', {
+        start,
+        client: req.socket.remoteAddress ?? '-',
+        method: req.method ?? '-',
+        url,
+        decision: ready.decision,
+        user: ready.user,
+        peer: ready.address,
+        ...(failure ? { reply: failure } : { status, bytes: bytesOut, contentType }),
+        session: id,
+        bytesIn,
+      });
+    });
+  }
+
+  private sendReply(res: http.ServerResponse, r: WireReply): void {
+    if (res.headersSent || res.destroyed) return;
+    const headers = r.headers.flat();
+    headers.push('Content-Length', String(Buffer.byteLength(r.body)));
+    if (this.draining) headers.push('Connection', 'close');
+    res.writeHead(r.status, r.statusText, headers);
+    res.end(r.body);
+  }
+
+  private local(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
+    const path = url.split('?')[0];
+    if (req.method === 'GET' && path === '/healthz') {
+      res.writeHead(this.draining ? 503 : 200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' });
+      res.end(this.draining ? 'draining\n' : 'ok\n');
+      return;
+    }
+    if (req.method === 'GET' && path === '/metrics' && this.settings.metrics) {
+      void this.metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType });
+        res.end(text);
+      });
+      return;
+    }
+    const r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [
+      `"${url.slice(0, 64)}" is not an absolute URL; this is a proxy (GET /healthz and /metrics are served here)`,
+    ]);
+    this.sendReply(res, r);
+  }
+
+  // ---- CONNECT and Upgrade: decide, dial, then raw bytes both ways ----
+
+  private async onTunnel(
+    kind: 'connect' | 'upgrade',
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ): Promise<void> {
+    const start = Date.now();
+    const client = req.socket.remoteAddress ?? '-';
+    const url = req.url ?? '';
+    const method = req.method ?? '-';
+    socket.on('error', () => {});
+    const target = kind === 'connect' ? parseConnectTarget(url) : parseAbsoluteUrl(url);
+    const refuse = (r: WireReply, extra: Partial<FinishInput> = {}) => {
+      if (!socket.destroyed) socket.end(rawReply(r));
+      this.finish(kind, { start, client, method, url, reply: r, ...extra });
+    };
+    if (typeof target === 'string')
+      return refuse(replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]));
+    const ready = await this.prepare(req, kind === 'connect', target);
+    if ('denied' in ready)
+      return refuse(replyForDecision(ready.denied, url, this.settings.auth?.realm), {
+        decision: ready.denied,
+        user: ready.user,
+      });
+    if ('error' in ready) return refuse(replyForError(ready.error, url));
+    if (socket.destroyed) return;
+    let upstream: Socket;
+    try {
+      ({ socket: upstream } = await dial(
+        { host: ready.address, port: target.port },
+        { connectTimeout: this.settings.connectTimeout },
+      ));
+    } catch (err) {
+      return refuse(replyForError(err, url), {
+        decision: ready.decision,
+        user: ready.user,
+        peer: ready.address,
+      });
+    }
+    if (socket.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    if (kind === 'connect') socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+    else
+      upstream.write(
+        requestHead(method, target.path, requestHeadersForUpstream(req.rawHeaders, target.authority, true)),
+      );
+    if (head.length > 0) upstream.write(head);
+    const name = this.settings.name;
+    this.metrics.openTunnels.inc({ proxy: name });
+    const r = relay(socket, upstream, { idleTimeout: this.settings.idleTimeout });
+    const id = newSessionId();
+    const ctx = this.ctx!;
+    ctx.sessions.add({
+      id,
+      face: FACE,
+      listener: this.settings.listener,
+      source: formatHostPort(client, req.socket.remotePort ?? 0),
+      target: formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
+      identity: ready.user,
+      startedAt: new Date(start),
+      get bytesFromClient() {
+        return r.bytesFromClient;
+      },
+      get bytesToClient() {
+        return r.bytesToClient;
+      },
+      close: (reason) => r.close(reason),
+    });
+    const result = await r.done;
+    ctx.sessions.remove(id);
+    this.metrics.openTunnels.dec({ proxy: name });
+    this.metrics.bytes.inc({ proxy: name, direction: 'from_client' }, result.bytesFromClient);
+    this.metrics.bytes.inc({ proxy: name, direction: 'to_client' }, result.bytesToClient);
+    this.finish(kind, {
+      start,
+      client,
+      method,
+      url,
+      decision: ready.decision,
+      user: ready.user,
+      peer: ready.address,
+      status: kind === 'connect' ? 200 : 101,
+      bytes: result.bytesToClient,
+      bytesIn: result.bytesFromClient,
+      session: id,
+      closeReason: result.reason,
+    });
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const code = err.code;
+    let r: WireReply | undefined;
+    if (code === 'HPE_HEADER_OVERFLOW')
+      r = replyForCode('GH_ERR_HEADERS_TOO_LARGE', 'GH_ERR_HEADERS_TOO_LARGE', [
+        `request headers exceed ${this.settings.maxHeaderSize} bytes`,
+      ]);
+    else if (code === 'ERR_HTTP_REQUEST_TIMEOUT')
+      r = replyForCode('GH_ERR_REQUEST_TIMEOUT', 'GH_ERR_REQUEST_TIMEOUT', [
+        `request headers did not arrive within ${this.settings.headersTimeout} ms`,
+      ]);
+    else if (code !== 'ECONNRESET' && code !== 'HPE_INVALID_EOF_STATE')
+      r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', ['malformed HTTP request']);
+    if (!r || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    this.metrics.clientErrors.inc({ proxy: this.settings.name, status: String(r.status) });
+    socket.end(rawReply(r));
+    this.finish('http', {
+      start: Date.now(),
+      client: (socket as Socket).remoteAddress ?? '-',
+      method: '-',
+      url: '-',
+      reply: r,
+    });
+  }
+
+  // ---- one record per request: access log, audit, metrics ----
+
+  private finish(kind: Kind, f: FinishInput): void {
+    const d = f.decision;
+    const status = f.reply?.status ?? f.status ?? 0;
+    const denied = f.reply !== undefined && d !== undefined && !d.allowed;
+    const reason = f.reply?.reason ?? d?.reason ?? 'unknown';
+    const decisionLabel = d?.wouldDeny
+      ? 'report_only'
+      : denied || (f.reply && !d)
+        ? 'denied'
+        : d?.allowed
+          ? 'allowed'
+          : 'error';
+    this.metrics.requests.inc({ proxy: this.settings.name, kind, decision: decisionLabel, reason });
+    const action =
+      denied || status === 407
+        ? 'TCP_DENIED'
+        : !d
+          ? 'NONE_NONE'
+          : kind === 'http'
+            ? 'TCP_MISS'
+            : 'TCP_TUNNEL';
+    const record: AccessRecord = {
+      start: f.start,
+      elapsedMs: Date.now() - f.start,
+      client: f.client,
+      action,
+      status,
+      bytes: f.reply ? Buffer.byteLength(f.reply.body) : (f.bytes ?? 0),
+      method: f.method,
+      url: f.url,
+      ...(f.user !== undefined ? { user: f.user } : {}),
+      hierarchy: f.peer ? 'HIER_DIRECT' : 'HIER_NONE',
+      ...(f.peer ? { peer: f.peer } : {}),
+      ...(f.reply ? { contentType: 'text/html' } : f.contentType ? { contentType: f.contentType } : {}),
+      reason,
+      ...(d?.rule ? { rule: d.rule.text, where: d.rule.where } : {}),
+      ...(d?.policy ? { policy: d.policy } : {}),
+      ...(d?.wouldDeny ? { wouldDeny: d.wouldDeny } : {}),
+    };
+    this.accessLog?.write(record);
+    if (d?.wouldDeny)
+      this.log?.warn(
+        { proxy: this.settings.name, url: f.url, wouldDeny: d.wouldDeny, client: f.client },
+        'report-only: would deny',
+      );
+    this.ctx?.audit.emit({
+      event: denied ? 'denied' : 'closed',
+      ...(f.session ? { session: f.session } : {}),
+      face: FACE,
+      listener: this.settings.listener,
+      source: f.client,
+      target: f.url,
+      ...(f.user !== undefined ? { identity: f.user } : {}),
+      allowed: d ? d.allowed && !f.reply : false,
+      reason: d?.wouldDeny ? `report_only:${d.wouldDeny}` : reason,
+      ...(d?.rule ? { rule: d.rule.text, where: d.rule.where } : {}),
+      ...(f.bytesIn !== undefined ? { bytesFromClient: f.bytesIn } : {}),
+      bytesToClient: record.bytes,
+      durationMs: record.elapsedMs,
+      ...(f.reply && !denied ? { error: f.reply.reason } : {}),
+    });
+  }
+}
+
+interface FinishInput {
+  start: number;
+  client: string;
+  method: string;
+  url: string;
+  reply?: WireReply;
+  decision?: EgressDecision;
+  user?: string | undefined;
+  peer?: string;
+  status?: number;
+  bytes?: number;
+  bytesIn?: number;
+  contentType?: string | undefined;
+  session?: string;
+  closeReason?: string;
+}

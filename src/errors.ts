@@ -85,6 +85,19 @@ export const ERRORS = {
     message: 'the PKI at %s is locked by process %s',
     hint: 'wait for the other command to finish; if it died, remove the lock file named above',
   },
+  GH_ERR_ACCESS_CRL: {
+    message: 'CRL %s refused: %s',
+    hint: 'regenerate it with `gatehouse pki gen-crl`; the last good CRL stays in force meanwhile',
+  },
+  GH_ERR_ACCESS_PROFILE: {
+    message: 'client profile %s: %s',
+    hint: 'write a new one with `gatehouse client-config ENDPOINT --client NAME -c CONFIG -o FILE`',
+  },
+  GH_ERR_ACCESS_REFUSED: {
+    message: 'the access endpoint refused %s: %s',
+    hint: 'a revoked or expired certificate needs a new one (`gatehouse pki build-client-full`); an unauthorized target needs an authorization rule for one of your groups',
+    status: 403,
+  },
   GH_ERR_PROXY_AUTH_REQUIRED: {
     message: 'proxy authentication required (%s)',
     hint: 'send Basic credentials from the htpasswd file named in auth.htpasswd (curl -U user:pass, or http_proxy=http://user:pass@host:port)',

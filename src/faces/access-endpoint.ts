@@ -1,6 +1,224 @@
-// The access endpoint face (the Client VPN equivalent). Filled in by the access-endpoints work.
-import type { Face } from './face.js';
+// The access endpoint face (the Client VPN equivalent): mTLS listeners whose clients are verified
+// against the PKI's CA and CRL, identified by their certificate (common name, serial, groups),
+// authorized per target by the endpoint's rules, then relayed. Two kinds of listener per endpoint:
+// the tunnel (`listen`: HTTP CONNECT over HTTP/1.1 or HTTP/2) and direct TLS listeners (one fixed
+// target each). This file keeps the state that outlives a config snapshot: TLS material, the CRL
+// watcher, live verified connections (what revocation and the session timeout close).
+import path from 'node:path';
+import type tls from 'node:tls';
+import { formatHostPort } from '../net/address.js';
+import { watchFile, type FileWatcher } from '../config/watch.js';
+import type { CloseReason } from '../pipeline/sessions.js';
+import { compileAuthorization } from '../policy/authorization.js';
+import type { ClientConnection, EndpointSpec } from './access/connection.js';
+import { makeDirect, type DirectSpec } from './access/direct.js';
+import type { AccessState, TlsFront } from './access/handshake.js';
+import { makeTunnel } from './access/tunnel.js';
+import {
+  crlPath,
+  loadServerCredentials,
+  loadTrust,
+  reloadCrl,
+  type ServerCredentials,
+  tlsOptionsFor,
+  type Trust,
+} from './access/trust.js';
+import type { FaceContext } from './context.js';
+import type { Face, ListenerRoute } from './face.js';
 
-export function createAccessEndpointFace(): Face {
-  return { name: 'accessEndpoint', routes: () => [] };
+export interface AccessEndpointFace extends Face {
+  /** Live verified client connections (for the admin API and tests). */
+  connections(): readonly ClientConnection[];
+  /** Close every connection (and its sessions) of a certificate serial; returns how many. */
+  closeBySerial(serial: string, reason: CloseReason): number;
+}
+
+export function createAccessEndpointFace(): AccessEndpointFace {
+  let pkiDir: string | undefined;
+  let trust: Trust | undefined;
+  const creds = new Map<string, ServerCredentials>();
+  const options = new Map<string, tls.SecureContextOptions>();
+  /** TLS fronts by endpoint, kept current on CRL and certificate changes. */
+  const fronts = new Map<string, Set<{ update(opts: tls.SecureContextOptions): void }>>();
+  const sessionTimeouts = new Map<string, number>();
+  const live = new Set<ClientConnection>();
+  let crlWatcher: FileWatcher | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let lastCtx: FaceContext | undefined;
+  let resolveReady!: () => void;
+  const ready = new Promise<void>((r) => (resolveReady = r));
+
+  const state: AccessState = {
+    trust: () => trust,
+    tlsOptions: (endpoint) => options.get(endpoint),
+    whenReady: () => ready,
+    register(endpoint, front) {
+      const set = fronts.get(endpoint) ?? new Set();
+      set.add(front);
+      fronts.set(endpoint, set);
+    },
+    track(conn) {
+      live.add(conn);
+      conn.socket.once('close', () => live.delete(conn));
+    },
+  };
+
+  const rebuildContexts = () => {
+    if (!trust) return;
+    for (const [name, cred] of creds) {
+      const opts = tlsOptionsFor(cred, trust);
+      const prev = options.get(name);
+      options.set(name, opts);
+      if (prev === undefined || prev.crl !== opts.crl || prev.cert !== opts.cert || prev.key !== opts.key)
+        for (const front of fronts.get(name) ?? []) front.update(opts);
+    }
+  };
+
+  const closeWhere = (match: (c: ClientConnection) => boolean, reason: CloseReason): number => {
+    let n = 0;
+    for (const c of [...live]) {
+      if (!match(c)) continue;
+      c.close(reason);
+      live.delete(c);
+      n++;
+    }
+    return n;
+  };
+
+  const closeRevoked = () => {
+    const revoked = trust?.crl?.revoked;
+    if (!revoked || revoked.size === 0) return;
+    const n = closeWhere((c) => revoked.has(c.identity.serial), 'revoked');
+    lastCtx?.sessions.closeWhere((s) => s.serial !== undefined && revoked.has(s.serial), 'revoked');
+    if (n > 0) lastCtx?.log.info({ connections: n }, 'closed the connections of revoked certificates');
+  };
+
+  const onCrlChange = () => {
+    const current = trust;
+    if (!current) return;
+    reloadCrl(current).then(
+      (next) => {
+        if (next === current || trust !== current) return;
+        trust = next;
+        rebuildContexts();
+        lastCtx?.log.info({ crl: crlPath(next.pkiDir), revoked: next.crl?.revoked.size ?? 0 }, 'CRL loaded');
+        closeRevoked();
+      },
+      (err: unknown) => {
+        lastCtx?.log.error(
+          { err, code: (err as { code?: string }).code, crl: crlPath(current.pkiDir) },
+          `CRL refused, keeping the last good one: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      },
+    );
+  };
+
+  const tick = () => {
+    const now = Date.now();
+    closeWhere((c) => {
+      const limit = sessionTimeouts.get(c.endpoint);
+      return limit !== undefined && now - c.startedAt.getTime() >= limit;
+    }, 'session_timeout');
+  };
+
+  const stop = () => {
+    crlWatcher?.close();
+    crlWatcher = undefined;
+    if (timer) clearInterval(timer);
+    timer = undefined;
+  };
+
+  return {
+    name: 'accessEndpoint',
+    connections: () => [...live],
+    closeBySerial: (serial, reason) => closeWhere((c) => c.identity.serial === serial, reason),
+
+    routes(snapshot) {
+      const { config, source } = snapshot.loaded;
+      const routes: ListenerRoute[] = [];
+      // Fronts are made per snapshot, on first use: forget the old ones (they carry no new clients).
+      fronts.clear();
+      for (const [name, ep] of Object.entries(config.accessEndpoints)) {
+        const spec: EndpointSpec = { name, config: ep, authz: compileAuthorization(name, ep, source) };
+        const listener = `${name}@${formatHostPort(ep.listen.host, ep.listen.port)}`;
+        let tunnel: TlsFront | undefined;
+        routes.push({
+          bind: ep.listen,
+          handle: (socket, ctx) => {
+            tunnel ??= makeTunnel(ctx, { endpoint: spec, listener }, state);
+            tunnel.handle(socket);
+          },
+        });
+        for (const d of ep.directListeners) {
+          const engine = d.target.kind === 'cluster' ? config.clusters[d.target.cluster]?.engine : undefined;
+          const direct: DirectSpec = {
+            endpoint: spec,
+            listener: `${name}@${formatHostPort(d.listen.host, d.listen.port)}`,
+            target: d.target,
+            dialect: engine === 'memcached' ? 'memcached' : 'resp',
+          };
+          let front: TlsFront | undefined;
+          routes.push({
+            bind: d.listen,
+            handle: (socket, ctx) => {
+              front ??= makeDirect(direct, ctx, state);
+              front.handle(socket);
+            },
+          });
+        }
+      }
+      return routes;
+    },
+
+    async applied(snapshot, ctx) {
+      lastCtx = ctx;
+      const { config, baseDir } = snapshot.loaded;
+      const endpoints = Object.entries(config.accessEndpoints);
+      sessionTimeouts.clear();
+      for (const [name, ep] of endpoints) sessionTimeouts.set(name, ep.sessionTimeout);
+      if (endpoints.length === 0) {
+        stop();
+        resolveReady();
+        return;
+      }
+      const dir = path.resolve(baseDir, config.pki);
+      if (dir !== pkiDir || !trust) {
+        try {
+          trust = await loadTrust(dir);
+          pkiDir = dir;
+          crlWatcher?.close();
+          crlWatcher = watchFile(crlPath(dir), onCrlChange, { debounceMs: 50, pollMs: 250 });
+        } catch (err) {
+          ctx.log.error(
+            { err, code: (err as { code?: string }).code, pki: dir },
+            `access endpoints cannot load the PKI: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
+      } else {
+        onCrlChange(); // a reload also re-reads the CRL
+      }
+      creds.clear();
+      for (const [name, ep] of endpoints) {
+        try {
+          creds.set(name, loadServerCredentials(dir, ep.serverCertificate));
+        } catch (err) {
+          options.delete(name);
+          ctx.log.error(
+            { err, endpoint: name, certificate: ep.serverCertificate },
+            `access endpoint ${name} cannot load its server certificate: ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
+      }
+      for (const name of [...options.keys()]) if (!creds.has(name)) options.delete(name);
+      rebuildContexts();
+      closeRevoked();
+      timer ??= setInterval(tick, 1000);
+      timer.unref();
+      resolveReady();
+    },
+
+    shutdown() {
+      stop();
+    },
+  };
 }

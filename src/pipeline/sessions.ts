@@ -20,6 +20,8 @@ export interface SessionInfo {
   readonly source: string;
   readonly target: string;
   readonly identity: string | undefined;
+  /** Serial of the client certificate (upper-case hex), for sessions of mTLS faces: revocation closes by it. */
+  readonly serial?: string;
   readonly startedAt: Date;
   readonly bytesFromClient: number;
   readonly bytesToClient: number;
@@ -63,6 +65,7 @@ export class SessionRegistry {
         source: s.source,
         target: s.target,
         identity: s.identity,
+        ...(s.serial === undefined ? {} : { serial: s.serial }),
         startedAt: s.startedAt,
         bytesFromClient: s.bytesFromClient,
         bytesToClient: s.bytesToClient,

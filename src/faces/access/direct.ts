@@ -1,0 +1,55 @@
+// A direct TLS listener: plain TLS clients (`redis-cli --tls --cert … --key … --cacert …`) reach the
+// listener's one target. A refusal is told in the target's own protocol: a RESP `-ERR` line for
+// Redis and Valkey, `SERVER_ERROR` for Memcached.
+import type { TargetRef } from '../../config/schema.js';
+import type { HostPort } from '../../net/address.js';
+import type { FaceContext } from '../context.js';
+import { openTarget, startSession, type EndpointSpec } from './connection.js';
+import { closeAfter, makeTlsFront, type AccessState, type TlsFront } from './handshake.js';
+import { refusalMessage } from './identity.js';
+
+export interface DirectSpec {
+  readonly endpoint: EndpointSpec;
+  readonly listener: string;
+  readonly target: TargetRef;
+  /** How refusals are written to the client. */
+  readonly dialect: 'resp' | 'memcached';
+}
+
+function errorLine(dialect: DirectSpec['dialect'], message: string): string {
+  const text = `gatehouse: ${message}`.replace(/[\r\n]+/g, ' ');
+  return dialect === 'memcached' ? `SERVER_ERROR ${text}\r\n` : `-ERR ${text}\r\n`;
+}
+
+function resolveTarget(target: TargetRef, ctx: FaceContext): HostPort | undefined {
+  return target.kind === 'address' ? target.address : ctx.clusterNode(target.cluster, 0);
+}
+
+export function makeDirect(spec: DirectSpec, ctx: FaceContext, state: AccessState): TlsFront {
+  return makeTlsFront(ctx, spec.endpoint, spec.listener, state, undefined, (accepted) => {
+    if (!accepted.ok) {
+      closeAfter(accepted.socket, errorLine(spec.dialect, refusalMessage(accepted.reason)));
+      return;
+    }
+    const { conn } = accepted;
+    const target = resolveTarget(spec.target, ctx);
+    if (!target) {
+      closeAfter(conn.socket, errorLine(spec.dialect, 'the target cluster has no node'));
+      return;
+    }
+    // Bytes the client sends before the dial settles wait in the socket.
+    conn.socket.pause();
+    void openTarget(ctx, spec.endpoint, conn, target).then((opened) => {
+      if (!opened.ok) {
+        closeAfter(conn.socket, errorLine(spec.dialect, `${opened.status} ${opened.message}`));
+        return;
+      }
+      if (conn.socket.destroyed) {
+        opened.upstream.destroy();
+        return;
+      }
+      startSession(ctx, spec.endpoint, conn, opened, conn.socket);
+      conn.socket.resume();
+    });
+  });
+}

@@ -1,0 +1,172 @@
+// The tunnel of an access endpoint: HTTP CONNECT over mTLS, HTTP/1.1 or HTTP/2 (by ALPN), many
+// CONNECT streams per HTTP/2 session. 200 and a relay when allowed; 403 with the reason when the
+// certificate or an authorization rule refuses; 502 (504 on timeout) when the target cannot be
+// dialed. The HTTP servers here never listen: each verified TLS socket is handed to them.
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { parseHostPort } from '../../net/address.js';
+import type { FaceContext } from '../context.js';
+import { openTarget, startSession, type ClientConnection, type EndpointSpec } from './connection.js';
+import { makeTlsFront, type AccessState, type TlsFront } from './handshake.js';
+import { refusalMessage, type CertificateRefusal } from './identity.js';
+
+/** Flow-control windows: Node's 64 KiB default starves bulk streams over a real link. */
+export const H2_STREAM_WINDOW = 4 * 1024 * 1024;
+export const H2_SESSION_WINDOW = 32 * 1024 * 1024;
+export const REASON_HEADER = 'x-gatehouse-reason';
+
+const kState = Symbol('gatehouse.access.connection');
+type ConnState = { conn: ClientConnection } | { refused: CertificateRefusal };
+type Tagged = Socket & { [kState]?: ConnState };
+
+export interface TunnelSpec {
+  readonly endpoint: EndpointSpec;
+  readonly listener: string;
+}
+
+interface Reply {
+  readonly status: number;
+  readonly reason: string;
+  readonly message: string;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  405: 'Method Not Allowed',
+  502: 'Bad Gateway',
+  504: 'Gateway Timeout',
+};
+
+function refusalReply(reason: CertificateRefusal): Reply {
+  return { status: 403, reason, message: refusalMessage(reason) };
+}
+
+/** Decide a CONNECT on a connection: a target to relay to, or the reply that refuses it. */
+async function connectTarget(
+  ctx: FaceContext,
+  spec: TunnelSpec,
+  state: ConnState | undefined,
+  authority: string | undefined,
+  client: () => Duplex,
+): Promise<Reply | undefined> {
+  if (!state) return { status: 403, reason: 'no_certificate', message: 'connection not verified' };
+  if ('refused' in state) return refusalReply(state.refused);
+  const target = authority ? parseHostPort(authority) : 'no authority';
+  if (typeof target === 'string')
+    return { status: 400, reason: 'bad_target', message: `CONNECT needs HOST:PORT (${target})` };
+  const opened = await openTarget(ctx, spec.endpoint, state.conn, target);
+  if (!opened.ok) return opened;
+  const stream = client();
+  if (stream.destroyed) {
+    opened.upstream.destroy();
+    return undefined;
+  }
+  startSession(ctx, spec.endpoint, state.conn, opened, stream);
+  return undefined;
+}
+
+function h1Reply(r: Reply): string {
+  const body = `${r.message}\n`;
+  return (
+    `HTTP/1.1 ${r.status} ${STATUS_TEXT[r.status] ?? 'Error'}\r\n` +
+    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `${REASON_HEADER}: ${r.reason}\r\nConnection: close\r\n\r\n${body}`
+  );
+}
+
+function makeH1Server(ctx: FaceContext, spec: TunnelSpec): http.Server {
+  const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000 });
+  server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const tagged = socket as Tagged;
+    socket.pause();
+    void connectTarget(ctx, spec, tagged[kState], req.url, () => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length > 0) socket.unshift(head);
+      socket.resume();
+      return socket;
+    }).then((reply) => {
+      if (reply && !socket.destroyed) {
+        socket.end(h1Reply(reply));
+        setTimeout(() => socket.destroy(), 2000).unref();
+      }
+    });
+  });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const state = (req.socket as Tagged)[kState];
+    const reply: Reply =
+      state && 'refused' in state
+        ? refusalReply(state.refused)
+        : { status: 405, reason: 'method_not_allowed', message: 'this endpoint only serves CONNECT' };
+    res.writeHead(reply.status, {
+      'content-type': 'text/plain; charset=utf-8',
+      [REASON_HEADER]: reply.reason,
+      connection: 'close',
+    });
+    res.end(`${reply.message}\n`);
+  });
+  server.on('clientError', (_err, socket: Duplex) => socket.destroy());
+  return server;
+}
+
+function makeH2Server(ctx: FaceContext, spec: TunnelSpec): http2.Http2Server {
+  const server = http2.createServer({
+    settings: { initialWindowSize: H2_STREAM_WINDOW, enableConnectProtocol: false },
+    maxSessionMemory: 64,
+  });
+  server.on('session', (session) => {
+    session.on('error', () => {});
+    session.once('connect', () => session.setLocalWindowSize(H2_SESSION_WINDOW));
+  });
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => {});
+    const state = (stream.session?.socket as Tagged | undefined)?.[kState];
+    const respond = (r: Reply) => {
+      if (stream.destroyed || stream.headersSent) return;
+      stream.respond({
+        ':status': r.status,
+        'content-type': 'text/plain; charset=utf-8',
+        [REASON_HEADER]: r.reason,
+      });
+      stream.end(`${r.message}\n`);
+    };
+    if (headers[':method'] !== 'CONNECT') {
+      respond(
+        state && 'refused' in state
+          ? refusalReply(state.refused)
+          : { status: 405, reason: 'method_not_allowed', message: 'this endpoint only serves CONNECT' },
+      );
+      return;
+    }
+    stream.pause();
+    void connectTarget(ctx, spec, state, headers[':authority'], () => {
+      stream.respond({ ':status': 200 });
+      stream.resume();
+      return stream;
+    }).then((reply) => {
+      if (reply) respond(reply);
+    });
+  });
+  return server;
+}
+
+export function makeTunnel(ctx: FaceContext, spec: TunnelSpec, state: AccessState): TlsFront {
+  const h1 = makeH1Server(ctx, spec);
+  const h2 = makeH2Server(ctx, spec);
+  const hand = (socket: TLSSocket, tag: ConnState) => {
+    (socket as Tagged)[kState] = tag;
+    if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
+    else h1.emit('connection', socket);
+  };
+  return makeTlsFront(ctx, spec.endpoint, spec.listener, state, ['h2', 'http/1.1'], (accepted) => {
+    if (accepted.ok) hand(accepted.conn.socket, { conn: accepted.conn });
+    else {
+      // A refused client still gets an HTTP reply saying why, on its first request.
+      hand(accepted.socket, { refused: accepted.reason });
+      setTimeout(() => accepted.socket.destroy(), 10_000).unref();
+    }
+  });
+}

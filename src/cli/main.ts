@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { registerClientConfig } from './client-config.js';
+import { registerConnect } from './connect.js';
 import { registerExplain } from './explain.js';
 import { registerPki } from './pki.js';
 import { registerServe } from './serve.js';
@@ -17,5 +19,7 @@ registerServe(program);
 registerValidate(program);
 registerExplain(program);
 registerPki(program);
+registerClientConfig(program);
+registerConnect(program);
 
 await program.parseAsync(process.argv);

@@ -43,7 +43,12 @@ interface Ready {
 export class EgressProxy {
   private server: http.Server;
   private serverKey: string;
-  private readonly agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' });
+  private readonly agent = new http.Agent({
+    keepAlive: true,
+    maxFreeSockets: 256,
+    scheduling: 'lifo',
+    timeout: 60_000,
+  });
   private ctx: FaceContext | undefined;
   private accessLog: AccessLog | undefined;
   private accessLogKey: string | undefined;
@@ -149,7 +154,8 @@ export class EgressProxy {
     this.files.close();
     this.server.closeIdleConnections();
     this.server.close(() => {});
-    this.agent.destroy();
+    // Idle upstream connections go now; those carrying a response finish with it.
+    for (const list of Object.values(this.agent.freeSockets)) for (const s of list ?? []) s.destroy();
     await this.accessLog?.close();
     this.accessLog = undefined;
   }

@@ -1,0 +1,376 @@
+// The egress proxy with real clients (curl with http_proxy/https_proxy, undici's ProxyAgent, raw
+// sockets for Upgrade and slow headers) against origin servers on loopback. Loopback is a private
+// destination, so these proxies carry unsafeAllowPrivateDestinations for 127.0.0.0/8, except
+// `guarded`, which shows the guard holding on the same host.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
+import { ProxyAgent, request as undiciRequest } from 'undici';
+import { freePort } from '../helpers/procs.js';
+import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
+import { curlVia } from '../helpers/egress-lab.js';
+
+let origin: http.Server;
+let originPort: number;
+let gh: Gatehouse;
+let dir: string;
+const ports = { open: 0, team: 0, report: 0, guarded: 0 };
+let release: (() => void) | undefined;
+const held: (() => void)[] = [];
+
+const haveHtpasswd = (() => {
+  try {
+    execFileSync('htpasswd', ['-nbs', 'x', 'y'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+function startOrigin(): Promise<void> {
+  origin = http.createServer((req, res) => {
+    const url = req.url ?? '/';
+    if (url.startsWith('/stream')) {
+      // First chunk now, the rest when the test says so: a proxy that buffers shows here.
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('first\n');
+      release = () => res.end('last\n');
+      return;
+    }
+    if (url.startsWith('/hold')) {
+      held.push(() => res.end('held-done\n'));
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('held-start\n');
+      return;
+    }
+    let n = 0;
+    const h = createHash();
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+      h.update(c);
+    });
+    req.on('end', () => {
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Seen-Host': req.headers.host ?? '' });
+      // chunked response (no content-length)
+      res.write(`method=${req.method} url=${url} bytes=${n} sum=${h.digest()} `);
+      res.end(`proxy-auth=${req.headers['proxy-authorization'] ?? 'none'} via=${req.headers.via ?? ''}\n`);
+    });
+  });
+  origin.on('upgrade', (req, socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
+    socket.on('data', (d: Buffer) => socket.write(Buffer.from(d.toString().toUpperCase())));
+  });
+  return new Promise((r) => origin.listen(0, '127.0.0.1', () => r()));
+}
+
+function createHash() {
+  let sum = 0;
+  return {
+    update(b: Buffer) {
+      for (const x of b) sum = (sum + x) % 65521;
+    },
+    digest: () => sum,
+  };
+}
+
+before(async () => {
+  await startOrigin();
+  originPort = (origin.address() as net.AddressInfo).port;
+  for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-egress-'));
+  fs.writeFileSync(path.join(dir, 'allowlist.txt'), '# loopback origin\n127.0.0.1\n');
+  fs.writeFileSync(path.join(dir, 'alpha.txt'), 'localhost\n');
+  fs.writeFileSync(path.join(dir, 'empty.txt'), '# nothing\n');
+  const users = haveHtpasswd
+    ? ['-B', '-m', '-s']
+        .map((f, i) =>
+          execFileSync('htpasswd', ['-nb', f, ['alice', 'bob', 'carol'][i]!, 'pw-' + i])
+            .toString()
+            .trim(),
+        )
+        .join('\n')
+    : 'carol:{SHA}' + Buffer.from('x').toString('base64');
+  fs.writeFileSync(path.join(dir, 'users'), users + '\n');
+  const loop = `unsafeAllowPrivateDestinations: ["127.0.0.0/8", "::1/128"]`;
+  gh = await startGatehouse(
+    `
+egressProxies:
+  open:
+    listen: "127.0.0.1:${ports.open}"
+    allowlist: ./allowlist.txt
+    ${loop}
+    connectPorts: "443,${originPort}"
+    headersTimeout: 600ms
+    maxHeaderSize: 4096
+    accessLog: ./access.log
+  team:
+    listen: "127.0.0.1:${ports.team}"
+    allowlist: ./allowlist.txt
+    auth: { htpasswd: ./users, realm: egress }
+    policies:
+      - { name: alpha, users: [alice], allowlist: ./alpha.txt }
+    ${loop}
+    accessLog: { path: ./team.json, format: json }
+  report:
+    listen: "127.0.0.1:${ports.report}"
+    allowlist: ./empty.txt
+    reportOnly: true
+    ${loop}
+  guarded:
+    listen: "127.0.0.1:${ports.guarded}"
+    allowlist: ./allowlist.txt
+    connectPorts: "${originPort}"
+admin: { enabled: false }
+`,
+    { dir },
+  );
+});
+
+after(async () => {
+  await gh?.stop('SIGKILL');
+  origin?.closeAllConnections();
+  origin?.close();
+});
+
+const proxy = (k: keyof typeof ports) => `http://127.0.0.1:${ports[k]}`;
+const target = (p = '/x') => `http://127.0.0.1:${originPort}${p}`;
+
+test('curl http_proxy: GET through the proxy reaches the origin, Host set, Via added', async () => {
+  const r = await curlVia(proxy('open'), target('/hello?q=1'));
+  assert.equal(r.status, 200, r.headers);
+  assert.match(r.body, /method=GET url=\/hello\?q=1 bytes=0/);
+  assert.match(r.body, /via=1\.1 gatehouse/);
+  assert.match(r.headers, new RegExp(`X-Seen-Host: 127\\.0\\.0\\.1:${originPort}`, 'i'));
+});
+
+test('curl: keep-alive, several requests on one client connection', async () => {
+  const r = await curlVia(proxy('open'), target('/a'), { extra: ['-v', target('/b'), target('/c')] });
+  assert.equal(r.status, 200);
+  assert.equal((r.body.match(/method=GET/g) ?? []).length, 3);
+  assert.match(r.headers, /Re-using existing connection/);
+});
+
+test('curl: chunked upload and chunked download, bytes intact', async () => {
+  const file = path.join(dir, 'upload.bin');
+  const data = Buffer.alloc(300_000, 0);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 251;
+  fs.writeFileSync(file, data);
+  let sum = 0;
+  for (const x of data) sum = (sum + x) % 65521;
+  const r = await curlVia(proxy('open'), target('/up'), {
+    extra: ['-H', 'Transfer-Encoding: chunked', '--data-binary', `@${file}`],
+  });
+  assert.equal(r.status, 200, r.headers);
+  assert.match(r.body, new RegExp(`method=POST url=/up bytes=${data.length} sum=${sum}`));
+  assert.match(r.headers, /Transfer-Encoding: chunked/i);
+});
+
+test('curl: methods pass through (PUT, DELETE, PATCH, HEAD, OPTIONS)', async () => {
+  for (const m of ['PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+    const r = await curlVia(proxy('open'), target('/m'), { extra: ['-X', m, '--data', 'abc'] });
+    assert.equal(r.status, 200);
+    assert.match(r.body, new RegExp(`method=${m} url=/m bytes=3`));
+  }
+  const head = await curlVia(proxy('open'), target('/h'), { extra: ['-I'] });
+  assert.equal(head.status, 200);
+});
+
+test('undici ProxyAgent: responses stream (first chunk arrives before the origin finishes)', async () => {
+  const agent = new ProxyAgent(proxy('open'));
+  try {
+    const res = await undiciRequest(target('/stream'), { dispatcher: agent });
+    assert.equal(res.statusCode, 200);
+    const it = res.body[Symbol.asyncIterator]();
+    const first = await it.next();
+    assert.equal(Buffer.from(first.value as Buffer).toString(), 'first\n');
+    assert.ok(release, 'origin still holds the rest');
+    release!();
+    let rest = '';
+    for (let n = await it.next(); !n.done; n = await it.next())
+      rest += Buffer.from(n.value as Buffer).toString();
+    assert.equal(rest, 'last\n');
+  } finally {
+    await agent.close();
+  }
+});
+
+test('curl https_proxy style CONNECT tunnel (-p) to an allowed port', async () => {
+  const r = await curlVia(proxy('open'), target('/tunnelled'), { tunnel: true });
+  assert.equal(r.connectStatus, 200, r.headers);
+  assert.equal(r.status, 200);
+  assert.match(r.body, /url=\/tunnelled/);
+});
+
+test('CONNECT to a port outside connectPorts: 403 ERR_ACCESS_DENIED', async () => {
+  const r = await curlVia(proxy('team'), target('/t'), { tunnel: true, extra: ['-U', 'carol:pw-2'] });
+  assert.equal(r.connectStatus, 403, r.headers);
+  assert.match(r.headers, /X-Squid-Error: ERR_ACCESS_DENIED 0/);
+  assert.match(r.headers, /X-Gatehouse-Reason: connect_port_not_allowed/);
+});
+
+test('denied host: 403 with the ERR_ACCESS_DENIED page and X-Squid-Error header', async () => {
+  const r = await curlVia(proxy('open'), 'http://example.com/');
+  assert.equal(r.status, 403);
+  assert.match(r.headers, /X-Squid-Error: ERR_ACCESS_DENIED 0/);
+  assert.match(r.headers, /X-Gatehouse-Reason: not_in_allowlist/);
+  assert.match(r.body, /ERR_ACCESS_DENIED/);
+  const audit = await gh.waitForAudit((l) => l.event === 'denied' && l.target === 'http://example.com/');
+  assert.equal(audit.reason, 'not_in_allowlist');
+});
+
+test('Upgrade requests are relayed both ways after 101', async () => {
+  const s = net.connect(ports.open, '127.0.0.1');
+  await once(s, 'connect');
+  s.write(
+    `GET ${target('/ws')} HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`,
+  );
+  let buf = '';
+  s.on('data', (d: Buffer) => (buf += d.toString()));
+  while (!buf.includes('\r\n\r\n')) await once(s, 'data');
+  assert.match(buf, /^HTTP\/1\.1 101/);
+  buf = '';
+  s.write('hello upgrade');
+  while (!buf.includes('HELLO UPGRADE')) await once(s, 'data');
+  s.destroy();
+});
+
+test('oversized request headers: 431', async () => {
+  const r = await curlVia(proxy('open'), target('/big'), { extra: ['-H', `X-Big: ${'a'.repeat(6000)}`] });
+  assert.equal(r.status, 431);
+  assert.match(r.headers, /X-Gatehouse-Reason: GH_ERR_HEADERS_TOO_LARGE/);
+});
+
+test('slow request headers: 408 after headersTimeout', async () => {
+  const s = net.connect(ports.open, '127.0.0.1');
+  await once(s, 'connect');
+  s.write(`GET ${target('/slow')} HTTP/1.1\r\nHost: x\r\n`);
+  const started = Date.now();
+  const [d] = (await once(s, 'data')) as [Buffer];
+  assert.match(d.toString(), /^HTTP\/1\.1 408/);
+  assert.ok(Date.now() - started < 5000);
+  s.destroy();
+});
+
+test('origin-form requests: /healthz and /metrics; anything else 400', async () => {
+  const h = await fetch(`${proxy('open')}/healthz`);
+  assert.equal(h.status, 200);
+  assert.equal(await h.text(), 'ok\n');
+  const m = await (await fetch(`${proxy('open')}/metrics`)).text();
+  assert.match(
+    m,
+    /gatehouse_egress_requests_total\{proxy="open",kind="http",decision="allowed",reason="allowlist_matched"\} \d+/,
+  );
+  assert.match(m, /gatehouse_egress_bytes_total\{proxy="open",direction="to_client"\} \d+/);
+  assert.match(m, /gatehouse_egress_open_tunnels/);
+  assert.equal((await fetch(`${proxy('open')}/other`)).status, 400);
+});
+
+test('access log in Squid native format', async () => {
+  const text = fs.readFileSync(path.join(dir, 'access.log'), 'utf8');
+  assert.match(
+    text,
+    /^\d+\.\d{3} +\d+ 127\.0\.0\.1 TCP_MISS\/200 \d+ GET http:\/\/127\.0\.0\.1:\d+\/hello\?q=1 - HIER_DIRECT\/127\.0\.0\.1 text\/plain$/m,
+  );
+  assert.match(text, /TCP_DENIED\/403 \d+ GET http:\/\/example\.com\/ - HIER_NONE\/- text\/html$/m);
+  assert.match(text, /TCP_TUNNEL\/200 \d+ CONNECT 127\.0\.0\.1:\d+ - HIER_DIRECT\/127\.0\.0\.1 -$/m);
+});
+
+test('the guard holds on loopback without the escape hatch', async () => {
+  const r = await curlVia(proxy('guarded'), target('/g'));
+  assert.equal(r.status, 403);
+  assert.match(r.headers, /X-Gatehouse-Reason: private_destination/);
+  const t = await curlVia(proxy('guarded'), target('/g'), { tunnel: true });
+  assert.equal(t.connectStatus, 403);
+});
+
+test(
+  'proxy auth: 407 with Proxy-Authenticate, then bcrypt, APR1 and SHA1 users get through',
+  { skip: !haveHtpasswd && 'no htpasswd' },
+  async () => {
+    const none = await curlVia(proxy('team'), target('/a'));
+    assert.equal(none.status, 407);
+    assert.match(none.headers, /Proxy-Authenticate: Basic realm="egress"/);
+    assert.match(none.headers, /X-Squid-Error: ERR_CACHE_ACCESS_DENIED 0/);
+    const wrong = await curlVia(proxy('team'), target('/a'), { extra: ['-U', 'bob:nope'] });
+    assert.equal(wrong.status, 407);
+    for (const [u, p] of [
+      ['bob', 'pw-1'],
+      ['carol', 'pw-2'],
+    ]) {
+      const ok = await curlVia(proxy('team'), target('/a'), { extra: ['-U', `${u}:${p}`] });
+      assert.equal(ok.status, 200, `${u}: ${ok.headers}`);
+      assert.match(ok.body, /proxy-auth=none/, 'credentials are not forwarded to the origin');
+    }
+  },
+);
+
+test(
+  'per-user policy: alice gets alpha.txt (localhost only), not the default allowlist',
+  { skip: !haveHtpasswd && 'no htpasswd' },
+  async () => {
+    const byIp = await curlVia(proxy('team'), target('/a'), { extra: ['-U', 'alice:pw-0'] });
+    assert.equal(byIp.status, 403);
+    const byName = await curlVia(proxy('team'), `http://localhost:${originPort}/a`, {
+      extra: ['-U', 'alice:pw-0'],
+    });
+    assert.equal(byName.status, 200, byName.headers);
+    const lines = fs
+      .readFileSync(path.join(dir, 'team.json'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const alice = lines.find((l) => l.user === 'alice' && l.status === 200);
+    assert.equal(alice?.policy, 'alpha');
+    assert.match(String(alice?.where), /alpha\.txt:1$/);
+  },
+);
+
+test('report-only: would-be denials are allowed and logged', async () => {
+  const r = await curlVia(proxy('report'), target('/r'));
+  assert.equal(r.status, 200);
+  const a = await gh.waitForAudit(
+    (l) => l.listener === `report@127.0.0.1:${ports.report}` && l.event === 'closed',
+  );
+  assert.equal(a.reason, 'report_only:not_in_allowlist');
+  await gh.waitForLog((l) => l.msg === 'report-only: would deny');
+});
+
+test('allowlist reload: a replaced file takes effect; a broken one keeps the last good', async () => {
+  const file = path.join(dir, 'allowlist.txt');
+  const before = await curlVia(proxy('open'), `http://localhost:${originPort}/n`);
+  assert.equal(before.status, 403);
+  fs.writeFileSync(`${file}.tmp`, '127.0.0.1\nlocalhost\n');
+  fs.renameSync(`${file}.tmp`, file);
+  await gh.waitForLog((l) => l.msg === 'allowlist loaded' && l.entries === 2 && l.proxy === 'open');
+  const afterOk = await curlVia(proxy('open'), `http://localhost:${originPort}/n`);
+  assert.equal(afterOk.status, 200);
+  fs.rmSync(file);
+  await gh.waitForLog((l) => l.code === 'GH_ERR_EGRESS_FILE' && l.proxy === 'open');
+  const kept = await curlVia(proxy('open'), `http://localhost:${originPort}/n`);
+  assert.equal(kept.status, 200, 'last good allowlist still in force');
+});
+
+test('SIGTERM drains: no new connections, in-flight requests and tunnels finish', async () => {
+  const inflight = curlVia(proxy('open'), target('/hold'), { timeout: 15 });
+  const tunnel = curlVia(proxy('open'), target('/hold'), { timeout: 15, tunnel: true });
+  while (held.length < 2) await new Promise((r) => setTimeout(r, 20));
+  const exited = once(gh.proc, 'exit');
+  gh.proc.kill('SIGTERM');
+  await gh.waitForLog((l) => l.msg === 'shutting down');
+  // The listener closes in the same tick as that log line; new clients are refused.
+  const refused = await curlVia(proxy('open'), target('/late'), { timeout: 2 });
+  assert.equal(refused.status, 0);
+  for (const h of held) h();
+  const [a, b] = await Promise.all([inflight, tunnel]);
+  assert.equal(a.status, 200);
+  assert.equal(a.body, 'held-start\nheld-done\n');
+  assert.equal(b.body, 'held-start\nheld-done\n');
+  const [code] = (await exited) as [number];
+  assert.equal(code, 0);
+});

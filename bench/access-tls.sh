@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Access endpoint direct TLS listener vs stunnel, same certificates, same redis-server, one run:
+#   redis-benchmark --tls at -P 16 and -P 1 (throughput), and -k 0 (a new TLS connection per
+#   request: the handshake rate). Loopback only. Short by default; N=… and CLIENTS=… to change.
+#   bash bench/access-tls.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-100000}
+HS=${HS:-3000}
+CLIENTS=${CLIENTS:-16}
+WORK=$(mktemp -d /tmp/gh-bench-access-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing on $1" >&2; return 1; }
+
+npm run --silent build
+G="node bin/gatehouse.js pki --pki $WORK/pki"
+$G init-pki >/dev/null
+$G build-ca >/dev/null
+$G build-server-full server --san IP:127.0.0.1 >/dev/null
+$G build-client-full bench --group bench >/dev/null
+$G gen-crl >/dev/null
+CA=$WORK/pki/ca.crt
+CRT=$WORK/pki/issued/bench.crt
+KEY=$WORK/pki/private/bench.key
+
+REDIS=$(free_port); GH_TUN=$(free_port); GH=$(free_port); ST=$(free_port)
+redis-server --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no >/dev/null &
+pids+=($!)
+cat >"$WORK/gatehouse.yaml" <<YAML
+pki: ./pki
+accessEndpoints:
+  bench:
+    listen: "127.0.0.1:$GH_TUN"
+    serverCertificate: server
+    connectionLog: false
+    authorizationRules:
+      - { target: "127.0.0.1/32", groups: [bench] }
+    directListeners:
+      - { listen: "127.0.0.1:$GH", target: "127.0.0.1:$REDIS" }
+admin:
+  enabled: false
+YAML
+node bin/gatehouse.js serve -c "$WORK/gatehouse.yaml" >/dev/null 2>"$WORK/gatehouse.err" &
+pids+=($!)
+cat >"$WORK/stunnel.conf" <<CONF
+foreground = yes
+pid =
+debug = 3
+output = $WORK/stunnel.log
+[redis]
+accept = 127.0.0.1:$ST
+connect = 127.0.0.1:$REDIS
+cert = $WORK/pki/issued/server.crt
+key = $WORK/pki/private/server.key
+CAfile = $CA
+CRLfile = $WORK/pki/crl.pem
+verifyChain = yes
+requireCert = yes
+CONF
+stunnel4 "$WORK/stunnel.conf" 2>>"$WORK/stunnel.err" &
+pids+=($!)
+wait_port "$REDIS"; wait_port "$GH"; wait_port "$ST"
+
+TLS=(--tls --cert "$CRT" --key "$KEY" --cacert "$CA")
+rps() { redis-benchmark "${TLS[@]}" -h 127.0.0.1 -p "$1" -c "$CLIENTS" -t set,get "${@:2}" -q | awk '{for(i=1;i<=NF;i++) if($i ~ /^[0-9.]+$/ && $(i+1)=="requests"){s+=$i;n++}} END{printf "%.0f", s/n}'; }
+printf '%-28s %12s %12s %8s\n' "case (requests/s, set+get avg)" gatehouse stunnel ratio
+for label in "pipeline 16:-n $N -P 16" "pipeline 1:-n $((N / 4)) -P 1" "new connection per request:-n $HS -P 1 -k 0"; do
+  name=${label%%:*}; args=${label#*:}
+  # shellcheck disable=SC2086
+  g=$(rps "$GH" $args); s=$(rps "$ST" $args)
+  printf '%-28s %12s %12s %8s\n' "$name" "$g" "$s" "$(awk -v a="$g" -v b="$s" 'BEGIN{printf "%.2fx", a/b}')"
+done

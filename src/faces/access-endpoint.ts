@@ -101,6 +101,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
         if (next === current || trust !== current) return;
         trust = next;
         rebuildContexts();
+        warnStaleCrl(next);
         lastCtx?.log.info({ crl: crlPath(next.pkiDir), revoked: next.crl?.revoked.size ?? 0 }, 'CRL loaded');
         closeRevoked();
       },
@@ -119,6 +120,17 @@ export function createAccessEndpointFace(): AccessEndpointFace {
       const limit = sessionTimeouts.get(c.endpoint);
       return limit !== undefined && now - c.startedAt.getTime() >= limit;
     }, 'session_timeout');
+    // A certificate that expires mid-session ends its sessions as a new handshake would be refused.
+    closeWhere((c) => c.identity.notAfter.getTime() <= now, 'certificate_expired');
+  };
+
+  const warnStaleCrl = (t: Trust) => {
+    const next = t.crl?.nextUpdate;
+    if (next && next.getTime() < Date.now())
+      lastCtx?.log.warn(
+        { crl: crlPath(t.pkiDir), nextUpdate: next.toISOString() },
+        'the CRL is past its nextUpdate: TLS refuses every client until `gatehouse pki gen-crl` writes a new one',
+      );
   };
 
   const stop = () => {
@@ -186,6 +198,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
         try {
           trust = await loadTrust(dir);
           pkiDir = dir;
+          warnStaleCrl(trust);
           crlWatcher?.close();
           crlWatcher = watchFile(crlPath(dir), onCrlChange, { debounceMs: 50, pollMs: 250 });
         } catch (err) {

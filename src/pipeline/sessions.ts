@@ -11,6 +11,7 @@ export type CloseReason =
   | 'session_timeout'
   | 'terminated'
   | 'revoked'
+  | 'certificate_expired'
   | 'shutdown';
 
 export interface SessionInfo {

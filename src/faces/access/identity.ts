@@ -15,7 +15,13 @@ export interface ClientIdentity {
 
 /** Why a client certificate is refused: the values of the connection log's `reason`. */
 export type CertificateRefusal =
-  'no_certificate' | 'unknown_ca' | 'revoked' | 'expired' | 'not_yet_valid' | 'bad_certificate';
+  | 'no_certificate'
+  | 'unknown_ca'
+  | 'revoked'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'crl_expired'
+  | 'bad_certificate';
 
 export type PeerCheck =
   { ok: true; identity: ClientIdentity } | { ok: false; reason: CertificateRefusal; detail: string };
@@ -24,6 +30,8 @@ function refusalFor(code: string): CertificateRefusal {
   switch (code) {
     case 'CERT_REVOKED':
       return 'revoked';
+    case 'CRL_HAS_EXPIRED':
+      return 'crl_expired';
     case 'CERT_HAS_EXPIRED':
       return 'expired';
     case 'CERT_NOT_YET_VALID':
@@ -87,6 +95,8 @@ export function refusalMessage(reason: CertificateRefusal): string {
       return 'client certificate expired';
     case 'not_yet_valid':
       return 'client certificate not yet valid';
+    case 'crl_expired':
+      return "the endpoint's CRL is past its next update; its operator must run gatehouse pki gen-crl";
     case 'bad_certificate':
       return 'client certificate refused';
   }

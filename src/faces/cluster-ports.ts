@@ -11,6 +11,8 @@ interface Line {
   readonly cluster: string;
   readonly range: readonly [number, number];
   assignment: PortAssignment;
+  /** Bumped on every change: the config version auto-discovery clients compare. */
+  version: number;
 }
 
 export class ClusterPorts {
@@ -34,6 +36,7 @@ export class ClusterPorts {
         cluster: e.target.cluster,
         range: e.lineRange,
         assignment: same ? old.assignment : EMPTY_ASSIGNMENT,
+        version: old?.version ?? 0,
       });
     }
     this.lines = next;
@@ -78,6 +81,7 @@ export class ClusterPorts {
         );
       }
     }
+    if (changed) line.version++;
     for (const id of line.assignment.unplaced)
       this.log.warn({ line: key, id }, 'no free public port for a cluster node; widen the listen range');
     return changed;
@@ -94,6 +98,15 @@ export class ClusterPorts {
     if (!a) return undefined;
     for (const [p, n] of a.byPort) if (n.port === port && n.host === host) return p;
     return undefined;
+  }
+
+  /** Every public port of the line and its config version, for auto-discovery answers. */
+  publicPorts(entry: ForwardPlanEntry): { ports: number[]; version: number } {
+    const line = this.lines.get(entry.line);
+    return {
+      ports: line ? [...line.assignment.byPort.keys()].sort((a, b) => a - b) : [],
+      version: line?.version ?? 0,
+    };
   }
 
   sessionStarted(port: number): void {

@@ -13,6 +13,7 @@ import type { FaceContext } from './context.js';
 import type { Face, Snapshot } from './face.js';
 import { KernelDataPath } from './kernel-data-path.js';
 import { ClusterPorts } from './cluster-ports.js';
+import { clusterRelayHooks } from './cluster-relay.js';
 
 const FACE = 'portForward';
 
@@ -89,7 +90,10 @@ export function handlePortForward(
         return;
       }
       ctx.audit.emit({ event: 'dialed', session: id, face: FACE, listener, source, target: targetLabel });
-      const r = relay(socket, upstream, { idleTimeout: entry.idleTimeout });
+      const r = relay(socket, upstream, {
+        idleTimeout: entry.idleTimeout,
+        ...clusterRelayHooks(entry, socket, ctx, ports),
+      });
       const clusterLine = entry.target.kind === 'cluster';
       if (clusterLine) ports.sessionStarted(entry.bind.port);
       socket.resume();

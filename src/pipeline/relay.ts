@@ -21,6 +21,8 @@ export interface RelayOptions {
   readonly idleTimeout: number;
   /** Rewrites target→client chunks (protocol-aware relays); absent = raw bytes. */
   readonly transformToClient?: (chunk: Buffer) => Buffer | null;
+  /** Sees (and may rewrite) client→target chunks; absent = raw bytes. */
+  readonly transformToTarget?: (chunk: Buffer) => Buffer | null;
 }
 
 export interface Relay {
@@ -79,7 +81,7 @@ export function relay(client: Side, target: Side, opts: RelayOptions): Relay {
     target.destroy();
   };
 
-  forward(client, target, undefined);
+  forward(client, target, opts.transformToTarget);
   forward(target, client, opts.transformToClient);
 
   // Who closed first decides the reason when nobody else set one.

@@ -80,3 +80,25 @@ test('every Redis cluster node (masters and replicas) gets its own public port',
   assert.notEqual(unassigned.stdout.trim(), 'PONG', 'a port with no node refuses');
   await gh.waitForAudit((l) => l.event === 'dial_failed' && l.reason === 'no_cluster_node');
 });
+
+test('auto discovery: `config get cluster` is answered with public ports; a discovery client works through them', async () => {
+  const raw = await run('bash', ['-c', `printf 'config get cluster\\r\\n' | nc -N 127.0.0.1 ${mcLo + 1}`]);
+  const body = `1\n127.0.0.1|127.0.0.1|${mcLo} 127.0.0.1|127.0.0.1|${mcLo + 1} 127.0.0.1|127.0.0.1|${mcLo + 2}\n`;
+  assert.equal(raw.stdout, `CONFIG cluster 0 ${body.length}\r\n${body}\r\nEND\r\n`);
+  assert.ok(!raw.stdout.includes(String(memcached[0]!.port)), 'no node address leaks');
+
+  const script = new URL('../helpers/memcache-plus-client.mjs', import.meta.url).pathname;
+  const r = await run(process.execPath, [script, `127.0.0.1:${mcLo}`, '60']);
+  const seen = JSON.parse(r.stdout) as { hosts?: string[]; matched?: number; error?: string };
+  assert.equal(seen.error, undefined, r.stdout + r.stderr);
+  assert.deepEqual(seen.hosts, [`127.0.0.1:${mcLo}`, `127.0.0.1:${mcLo + 1}`, `127.0.0.1:${mcLo + 2}`]);
+  assert.equal(seen.matched, 60);
+  // The keys landed on all three nodes, each reached through its public port.
+  for (const m of memcached) {
+    const stat = await run('memcstat', [`--servers=127.0.0.1:${m.port}`]);
+    assert.ok(Number(/curr_items: (\d+)/.exec(stat.stdout)?.[1]) > 0, `node ${m.port} holds keys`);
+  }
+  for (let p = mcLo; p <= mcLo + 2; p++) {
+    await gh.waitForAudit((l) => l.event === 'accepted' && String(l.listener).endsWith(`:${p}`));
+  }
+});

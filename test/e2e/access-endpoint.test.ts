@@ -203,7 +203,7 @@ test('many concurrent CONNECT streams share one HTTP/2 session', async () => {
   }
 });
 
-function openRedisTls(c: ClientFiles, port: number): Promise<tls.TLSSocket> {
+function openRedisTls(c: ClientFiles, port: number, session?: Buffer): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const s = tls.connect({
       host: '127.0.0.1',
@@ -212,6 +212,7 @@ function openRedisTls(c: ClientFiles, port: number): Promise<tls.TLSSocket> {
       cert: fs.readFileSync(c.cert),
       key: fs.readFileSync(c.key),
       servername: 'localhost',
+      ...(session ? { session } : {}),
     });
     s.once('secureConnect', () => resolve(s));
     s.once('error', reject);
@@ -224,7 +225,32 @@ async function ping(s: tls.TLSSocket): Promise<string> {
   return d.toString();
 }
 
+test('an expired certificate and one from another CA are refused, told why, and logged', async () => {
+  const old = await pki.expiredClient('oldtimer', ['developers']);
+  const r = await redisCli(old, directPort, 'PING');
+  assert.notEqual(r.stdout.trim(), 'PONG');
+  assert.match(r.stdout + r.stderr, /expired/);
+  const expired = await gh.waitForAudit((l) => l.event === 'denied' && l.commonName === 'oldtimer');
+  assert.equal(expired.reason, 'expired');
+  const other = await mintPki(['IP:127.0.0.1']);
+  const stranger = await other.client('stranger', ['developers']);
+  const c = await curl(stranger, `http://127.0.0.1:${webPort}/`);
+  assert.match(c.stdout + c.stderr, /403/);
+  const unknown = await gh.waitForAudit((l) => l.event === 'denied' && l.commonName === 'stranger');
+  assert.equal(unknown.reason, 'unknown_ca');
+  assert.equal(unknown.clientIp, '127.0.0.1');
+});
+
 test('revoking a certificate closes its live sessions within 1 s and refuses it afterwards', async () => {
+  // A TLS session ticket from before the revocation, to try resuming with afterwards.
+  const first = await openRedisTls(mallory, directPort);
+  assert.equal(await ping(first), '+PONG\r\n');
+  const ticket = first.getSession();
+  first.destroy();
+  assert.ok(ticket, 'the endpoint issues session tickets');
+  const resumed = await openRedisTls(mallory, directPort, ticket);
+  assert.equal(resumed.isSessionReused(), true);
+  resumed.destroy();
   const live = await openRedisTls(mallory, directPort);
   assert.equal(await ping(live), '+PONG\r\n');
   const other = await openRedisTls(alice, directPort);
@@ -248,6 +274,10 @@ test('revoking a certificate closes its live sessions within 1 s and refuses it 
   await gh.waitForAudit((l) => l.event === 'denied' && l.commonName === 'mallory' && l.reason === 'revoked');
   const c = await curl(mallory, `http://127.0.0.1:${webPort}/`);
   assert.match(c.stdout + c.stderr, /403/);
+  // Resuming the old session does not get around the revocation.
+  const sneaky = await openRedisTls(mallory, directPort, ticket);
+  assert.match(await ping(sneaky), /^-ERR gatehouse: client certificate revoked/);
+  sneaky.destroy();
 });
 
 test('a broken CRL is refused and logged; the last good one stays in force', async () => {

@@ -4,6 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildCa, buildFull, genCrl, initPki, parseSan, revoke } from '../../src/pki/index.js';
+import { loadCaSigner } from '../../src/pki/authority.js';
+import { certificatePem, createLeafCertificate, randomSerial } from '../../src/pki/certs.js';
+import { generateKey, privateKeyPem, webSigner } from '../../src/pki/keys.js';
+import { pkiLayout } from '../../src/pki/store.js';
 
 export interface ClientFiles {
   readonly cert: string;
@@ -16,6 +20,8 @@ export interface TestPki {
   readonly ca: string;
   client(name: string, groups: string[], opts?: { days?: number }): Promise<ClientFiles>;
   revoke(name: string): Promise<void>;
+  /** A client certificate signed by this CA that expired yesterday (not in index.txt). */
+  expiredClient(name: string, groups: string[]): Promise<ClientFiles>;
 }
 
 export async function mintPki(serverSans: string[], root?: string): Promise<TestPki> {
@@ -38,6 +44,30 @@ export async function mintPki(serverSans: string[], root?: string): Promise<Test
       fs.copyFileSync(c.files.cert, cert);
       fs.copyFileSync(c.files.key, key);
       return { cert, key, serial: c.serial };
+    },
+    async expiredClient(name, groups) {
+      const ca = await loadCaSigner(pkiLayout(dir));
+      const keys = await generateKey('ec-p256');
+      const leaf = await webSigner(keys.privateKey);
+      const serial = randomSerial();
+      const day = 86_400_000;
+      const cert = await createLeafCertificate({
+        profile: 'client',
+        commonName: name,
+        serial,
+        notBefore: new Date(Date.now() - 30 * day),
+        notAfter: new Date(Date.now() - day),
+        publicKey: leaf.publicKey,
+        sans: [],
+        groups,
+        ca: ca.cert,
+        caSigner: ca.signer,
+      });
+      const out = path.join(base, 'clients');
+      fs.mkdirSync(out, { recursive: true });
+      fs.writeFileSync(path.join(out, `${name}.crt`), certificatePem(cert));
+      fs.writeFileSync(path.join(out, `${name}.key`), privateKeyPem(keys.privateKey), { mode: 0o600 });
+      return { cert: path.join(out, `${name}.crt`), key: path.join(out, `${name}.key`), serial };
     },
     async revoke(name) {
       await revoke(dir, name, { reason: 'keyCompromise' });

@@ -138,6 +138,16 @@ after(async () => {
   origin?.close();
 });
 
+/** The file's text once `match` holds (log writes are asynchronous; no event says they landed). */
+async function fileWhen(file: string, match: (text: string) => boolean, timeoutMs = 5000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    if (match(text) || Date.now() > deadline) return text;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 const proxy = (k: keyof typeof ports) => `http://127.0.0.1:${ports[k]}`;
 const target = (p = '/x') => `http://127.0.0.1:${originPort}${p}`;
 
@@ -272,7 +282,7 @@ test('origin-form requests: /healthz and /metrics; anything else 400', async () 
 });
 
 test('access log in Squid native format', async () => {
-  const text = fs.readFileSync(path.join(dir, 'access.log'), 'utf8');
+  const text = await fileWhen(path.join(dir, 'access.log'), (t) => t.includes('TCP_TUNNEL/200'));
   assert.match(
     text,
     /^\d+\.\d{3} +\d+ 127\.0\.0\.1 TCP_MISS\/200 \d+ GET http:\/\/127\.0\.0\.1:\d+\/hello\?q=1 - HIER_DIRECT\/127\.0\.0\.1 text\/plain$/m,
@@ -320,8 +330,9 @@ test(
       extra: ['-U', 'alice:pw-0'],
     });
     assert.equal(byName.status, 200, byName.headers);
-    const lines = fs
-      .readFileSync(path.join(dir, 'team.json'), 'utf8')
+    const lines = (
+      await fileWhen(path.join(dir, 'team.json'), (t) => /"status":200,[^\n]*"policy":"alpha"/.test(t))
+    )
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);

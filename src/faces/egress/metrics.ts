@@ -1,6 +1,8 @@
 // Prometheus metrics of the egress proxies. The names are part of the interface.
 import { Counter, Gauge, Registry } from 'prom-client';
 
+type Child = { inc(n?: number): void; dec?(n?: number): void };
+
 export class EgressMetrics {
   readonly registry = new Registry();
   readonly requests = new Counter({
@@ -39,4 +41,37 @@ export class EgressMetrics {
     labelNames: ['proxy', 'status'] as const,
     registers: [this.registry],
   });
+
+  // Label children are cached: looking labels up on every request is a measurable cost.
+  private readonly children = new Map<string, Child>();
+
+  private child(key: string, make: () => Child): Child {
+    let c = this.children.get(key);
+    if (!c) {
+      c = make();
+      this.children.set(key, c);
+    }
+    return c;
+  }
+
+  countRequest(proxy: string, kind: string, decision: string, reason: string): void {
+    this.child(`r|${proxy}|${kind}|${decision}|${reason}`, () =>
+      this.requests.labels({ proxy, kind, decision, reason }),
+    ).inc();
+  }
+
+  countBytes(proxy: string, fromClient: number, toClient: number): void {
+    this.child(`b|${proxy}|from`, () => this.bytes.labels({ proxy, direction: 'from_client' })).inc(
+      fromClient,
+    );
+    this.child(`b|${proxy}|to`, () => this.bytes.labels({ proxy, direction: 'to_client' })).inc(toClient);
+  }
+
+  inflightChild(proxy: string): { inc(): void; dec(): void } {
+    return this.inflight.labels({ proxy });
+  }
+
+  tunnelsChild(proxy: string): { inc(): void; dec(): void } {
+    return this.openTunnels.labels({ proxy });
+  }
 }

@@ -11,7 +11,7 @@ import { formatHostPort } from '../../net/address.js';
 import { parseIp, type IpAddress } from '../../net/cidr.js';
 import { dial, lookupOnce } from '../../pipeline/dial.js';
 import { relay } from '../../pipeline/relay.js';
-import { newSessionId } from '../../pipeline/sessions.js';
+import { randomBytes } from 'node:crypto';
 import { parseBasic } from '../../auth/htpasswd.js';
 import { decideDestination, decideEgressRequest, type EgressDecision } from '../../policy/egress-decision.js';
 import { decideEgress } from '../../policy/security-groups.js';
@@ -55,15 +55,26 @@ export class EgressProxy {
   private draining = false;
   private readonly pendingEvents: FileEvent[] = [];
   readonly files: EgressFiles;
+  private readonly inflight: { inc(): void; dec(): void };
+  private readonly tunnels: { inc(): void; dec(): void };
+  /** Session ids: a random prefix per proxy and a counter (one random draw per request costs). */
+  private readonly idPrefix = randomBytes(4).toString('hex');
+  private idCounter = 0;
 
   constructor(
     private settings: ProxySettings,
     private readonly metrics: EgressMetrics,
   ) {
     this.files = new EgressFiles((e) => this.onFileEvent(e));
+    this.inflight = metrics.inflightChild(settings.name);
+    this.tunnels = metrics.tunnelsChild(settings.name);
     this.serverKey = `${settings.maxHeaderSize}`;
     this.server = this.makeServer();
     this.files.configure(settings.allowlistFiles, settings.auth?.htpasswd);
+  }
+
+  private nextSessionId(): string {
+    return `${this.idPrefix}${(++this.idCounter).toString(16).padStart(8, '0')}`;
   }
 
   private get log(): Logger | undefined {
@@ -264,13 +275,13 @@ export class EgressProxy {
     const name = this.settings.name;
     const ctx = this.ctx!;
     const url = req.url!;
-    const id = newSessionId();
+    const id = this.nextSessionId();
     let bytesIn = 0;
     let bytesOut = 0;
     let status = 0;
     let contentType: string | undefined;
     let failure: WireReply | undefined;
-    this.metrics.inflight.inc({ proxy: name });
+    this.inflight.inc();
     const up = http.request({
       host: ready.address,
       port: target.port,
@@ -341,10 +352,9 @@ export class EgressProxy {
     ctx.sessions.add(session);
     res.once('close', () => {
       ctx.sessions.remove(id);
-      this.metrics.inflight.dec({ proxy: name });
+      this.inflight.dec();
       if (!res.writableFinished) up.destroy();
-      this.metrics.bytes.inc({ proxy: name, direction: 'from_client' }, bytesIn);
-      this.metrics.bytes.inc({ proxy: name, direction: 'to_client' }, bytesOut);
+      this.metrics.countBytes(name, bytesIn, bytesOut);
       this.finish('http', {
         start,
         client: req.socket.remoteAddress ?? '-',
@@ -441,9 +451,9 @@ export class EgressProxy {
       );
     if (head.length > 0) upstream.write(head);
     const name = this.settings.name;
-    this.metrics.openTunnels.inc({ proxy: name });
+    this.tunnels.inc();
     const r = relay(socket, upstream, { idleTimeout: this.settings.idleTimeout });
-    const id = newSessionId();
+    const id = this.nextSessionId();
     const ctx = this.ctx!;
     ctx.sessions.add({
       id,
@@ -463,9 +473,8 @@ export class EgressProxy {
     });
     const result = await r.done;
     ctx.sessions.remove(id);
-    this.metrics.openTunnels.dec({ proxy: name });
-    this.metrics.bytes.inc({ proxy: name, direction: 'from_client' }, result.bytesFromClient);
-    this.metrics.bytes.inc({ proxy: name, direction: 'to_client' }, result.bytesToClient);
+    this.tunnels.dec();
+    this.metrics.countBytes(name, result.bytesFromClient, result.bytesToClient);
     this.finish(kind, {
       start,
       client,
@@ -524,7 +533,7 @@ export class EgressProxy {
         : d?.allowed
           ? 'allowed'
           : 'error';
-    this.metrics.requests.inc({ proxy: this.settings.name, kind, decision: decisionLabel, reason });
+    this.metrics.countRequest(this.settings.name, kind, decisionLabel, reason);
     const action =
       denied || status === 407
         ? 'TCP_DENIED'

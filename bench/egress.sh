@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Egress proxies head to head, one run, same allowlist (127.0.0.1), same origin on loopback:
+#   plain HTTP (absolute-form GET, keep-alive) with wrk: direct, Gatehouse, Squid, tinyproxy;
+#   requests inside CONNECT tunnels (N tunnels, keep-alive GETs inside each), with a small Node
+#   load generator embedded below: direct, Gatehouse, Squid, tinyproxy.
+# Each figure is the median of ROUNDS short runs in rotating order.
+#   bash bench/egress.sh          (ROUNDS=3 SECS=5 CONNS=32 by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-5}
+CONNS=${CONNS:-32}
+for bin in wrk squid tinyproxy; do
+  command -v "$bin" >/dev/null || { echo "bench: $bin is missing; run bash scripts/install-test-deps.sh as root" >&2; exit 1; }
+done
+[ -f dist/cli/main.js ] || npm run --silent build
+
+work=$(mktemp -d)
+chmod 777 "$work"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: nothing on port $1" >&2; exit 1; }
+
+ORIGIN=$(port); GH=$(port); SQ=$(port); TP=$(port)
+
+# Origin: a small fixed response, keep-alive.
+node -e "
+require('http').createServer((q, s) => { s.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 13 }); s.end('hello, world\n'); })
+  .listen($ORIGIN, '127.0.0.1');" &
+pids+=($!)
+
+printf '127.0.0.1\n' > "$work/allowlist.txt"
+chmod 644 "$work/allowlist.txt"
+
+cat > "$work/gatehouse.yaml" <<YAML
+egressProxies:
+  bench:
+    listen: "127.0.0.1:$GH"
+    allowlist: ./allowlist.txt
+    unsafeAllowPrivateDestinations: ["127.0.0.0/8"]
+    connectPorts: "443,$ORIGIN"
+admin:
+  enabled: false
+audit:
+  log: $work/audit.jsonl
+YAML
+node bin/gatehouse.js serve -c "$work/gatehouse.yaml" 2>"$work/gatehouse.err" &
+pids+=($!)
+
+cat > "$work/squid.conf" <<CONF
+http_port 127.0.0.1:$SQ
+visible_hostname bench
+acl allowlist dstdomain "$work/allowlist.txt"
+acl SSL_ports port 443 $ORIGIN
+acl Safe_ports port 80 21 443 70 210 1025-65535 280 488 591 777
+acl CONNECT method CONNECT
+http_access deny !Safe_ports
+http_access deny CONNECT !SSL_ports
+http_access allow allowlist
+http_access deny all
+cache deny all
+cache_mem 8 MB
+pid_filename $work/squid.pid
+access_log stdio:$work/squid-access.log
+cache_log $work/squid-cache.log
+cache_store_log none
+coredump_dir $work
+shutdown_lifetime 0 seconds
+CONF
+squid -N -f "$work/squid.conf" &
+pids+=($!)
+
+cat > "$work/tinyproxy.conf" <<CONF
+Port $TP
+Listen 127.0.0.1
+Timeout 60
+MaxClients 1024
+LogLevel Critical
+Filter "$work/allowlist.txt"
+FilterDefaultDeny Yes
+FilterExtended Off
+ConnectPort 443
+ConnectPort $ORIGIN
+CONF
+tinyproxy -d -c "$work/tinyproxy.conf" >/dev/null 2>&1 &
+pids+=($!)
+
+for p in "$ORIGIN" "$GH" "$SQ" "$TP"; do wait_port "$p"; done
+
+cat > "$work/proxy.lua" <<LUA
+wrk.path = "http://127.0.0.1:$ORIGIN/"
+wrk.headers["Host"] = "127.0.0.1:$ORIGIN"
+LUA
+
+# Plain HTTP: requests/s from wrk (2 threads, CONNS connections).
+http_rps() {
+  if [ "$1" = direct ]; then
+    wrk -t2 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$ORIGIN/" | awk '/Requests\/sec/ {print $2}'
+  else
+    wrk -t2 -c"$CONNS" -d"${SECS}s" -s "$work/proxy.lua" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'
+  fi
+}
+
+# Requests through CONNECT tunnels: CONNS tunnels, one keep-alive GET at a time in each.
+cat > "$work/tunnel-load.mjs" <<'JS'
+import net from 'node:net';
+const [proxyPort, originPort, conns, secs] = process.argv.slice(2).map(Number);
+const req = Buffer.from(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\n\r\n`);
+let done = 0;
+let stop = false;
+function open() {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(proxyPort || originPort, '127.0.0.1', () => {
+      if (!proxyPort) return resolve(s);
+      s.write(`CONNECT 127.0.0.1:${originPort} HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\n\r\n`);
+      let b = '';
+      const onData = (d) => {
+        b += d.toString('latin1');
+        const end = b.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        s.removeListener('data', onData);
+        if (!/^HTTP\/1\.[01] 200/.test(b)) return reject(new Error(b.split('\r\n')[0]));
+        resolve(s);
+      };
+      s.on('data', onData);
+    });
+    s.on('error', reject);
+  });
+}
+function drive(s) {
+  let buf = Buffer.alloc(0);
+  s.on('data', (d) => {
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    for (;;) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const m = /content-length: *(\d+)/i.exec(buf.subarray(0, end).toString('latin1'));
+      const total = end + 4 + (m ? Number(m[1]) : 0);
+      if (buf.length < total) return;
+      buf = buf.subarray(total);
+      done++;
+      if (!stop) s.write(req);
+      else s.destroy();
+    }
+  });
+  s.write(req);
+}
+const sockets = await Promise.all(Array.from({ length: conns }, open));
+sockets.forEach(drive);
+const t0 = performance.now();
+setTimeout(() => {
+  stop = true;
+  console.log((done / ((performance.now() - t0) / 1000)).toFixed(0));
+  process.exit(0);
+}, secs * 1000);
+JS
+tunnel_rps() {
+  local p=$1
+  [ "$p" = direct ] && p=0
+  node "$work/tunnel-load.mjs" "$p" "$ORIGIN" "$CONNS" "$SECS"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+names=(direct gatehouse squid tinyproxy)
+declare -A portof=([direct]=direct [gatehouse]=$GH [squid]=$SQ [tinyproxy]=$TP)
+declare -A http tun
+for r in $(seq "$ROUNDS"); do
+  for i in 0 1 2 3; do
+    n=${names[$(( (i + r) % 4 ))]}
+    http[$n]+="$(http_rps "${portof[$n]}") "
+    tun[$n]+="$(tunnel_rps "${portof[$n]}") "
+  done
+done
+
+printf '\nEgress proxies, %s rounds x %ss, %s connections, median requests/s (machine: %s cores)\n' "$ROUNDS" "$SECS" "$CONNS" "$(nproc)"
+printf '%-10s %14s %14s\n' proxy 'plain HTTP' 'in CONNECT'
+declare -A mh mt
+for n in "${names[@]}"; do
+  mh[$n]=$(echo "${http[$n]}" | tr ' ' '\n' | grep . | median)
+  mt[$n]=$(echo "${tun[$n]}" | tr ' ' '\n' | grep . | median)
+  printf '%-10s %14s %14s\n' "$n" "${mh[$n]}" "${mt[$n]}"
+done
+printf '\nGatehouse / Squid: plain HTTP %s (goal >= 1.5), in CONNECT %s (goal >= 1.0)\n' \
+  "$(echo "scale=2; ${mh[gatehouse]} / ${mh[squid]}" | bc)" "$(echo "scale=2; ${mt[gatehouse]} / ${mt[squid]}" | bc)"

@@ -1,0 +1,578 @@
+// Which reply answers which command: a request-side tracker for one client connection.
+//
+// Fed with the client→target bytes (before they are written to the target), it parses RESP
+// request arrays and inline commands incrementally and keeps, in order, what each pipelined
+// command expects back. The reply rewriter asks it what the next reply answers and tells it when
+// a reply has ended. Only a few commands matter (CLUSTER SLOTS/SHARDS/NODES/REPLICAS/SLAVES, EXEC
+// of a transaction that queued one of them, HELLO, RESET, the pub/sub family, CLIENT REPLY,
+// MONITOR); every other command is counted as one reply, and runs of them share one queue entry,
+// so a pipeline of GETs costs a counter increment per command.
+//
+// Reply accounting, as redis-server 7 writes replies (src/pubsub.c, src/multi.c, src/networking.c):
+// - RESP3 push frames (`>`) never answer a command, except pub/sub confirmations (subscribe,
+//   unsubscribe, psubscribe, …) which are counted against the pending (UN)SUBSCRIBE command.
+// - RESP2 while subscribed: arrays whose first element is message/pmessage/smessage are
+//   out-of-band; confirmation arrays count against the pending (UN)SUBSCRIBE; anything else (the
+//   `pong` array, errors) answers the next command. SUBSCRIBE with N channels expects N
+//   confirmations; UNSUBSCRIBE with no argument expects one per current subscription (or one when
+//   there is none): subscription counts are followed from the confirmations themselves.
+// - MULTI: each queued command gets +QUEUED; EXEC answers with one array whose elements follow
+//   the queued commands in order (or an error / null), so EXEC carries the kinds it queued.
+// - CLIENT REPLY OFF / SKIP: the commands they silence expect nothing.
+// - MONITOR, SYNC, PSYNC: after their reply the stream is no longer request/response; the
+//   tracker gives up (`lost`) and only position-free rewriting (MOVED/ASK) goes on.
+// - A reply with no pending command (e.g. an error before the server closes) is passed over.
+// Bounded: header and inline lines ≤ 64 KiB, at most `maxPendingEntries` distinct pending
+// entries (runs of plain commands count once) and `maxTransactionLength` queued commands; past
+// a bound, or on a request the server would reject as a protocol error, the tracker is `lost`.
+
+export type ReplyKind = 'plain' | 'cluster-slots' | 'cluster-shards' | 'cluster-nodes' | 'cluster-replicas';
+
+type EntryKind = ReplyKind | 'hello' | 'exec' | 'sub' | 'unsub' | 'reset' | 'lose';
+
+/** One pending command, or a run of `n` plain ones. */
+export interface Pending {
+  readonly kind: EntryKind;
+  /** plain: commands in the run; sub/unsub: confirmations still expected (-1: not yet known). */
+  n: number;
+  /** hello: the protocol version asked for (NaN when absent). sub/unsub: 0 channel, 1 pattern, 2 shard. */
+  readonly arg: number;
+  /** exec: the kinds of the queued commands, in order. */
+  readonly items: readonly ReplyKind[] | undefined;
+}
+
+export interface CommandTrackerOptions {
+  readonly maxLineLength?: number;
+  readonly maxPendingEntries?: number;
+  readonly maxTransactionLength?: number;
+  readonly maxBulkLength?: number;
+}
+
+/** What the frame starting now answers, from the rewriter's point of view. */
+export type Expected =
+  | { readonly kind: 'plain' | 'cluster-slots' | 'cluster-shards' | 'cluster-nodes' | 'cluster-replicas' }
+  | { readonly kind: 'exec'; readonly items: readonly ReplyKind[] };
+
+export interface CommandTracker {
+  /** Feeds client→target bytes; returns the same chunk, so it fits a transform hook. */
+  feed(chunk: Buffer): Buffer;
+  /** What the reply starting with byte `type` answers (`plain` when nothing to rewrite). */
+  expect(type: number): Expected;
+  /** A top-level reply ended: its type byte, announced length, first element, last integer. */
+  replyEnded(type: number, length: number, head: () => string, lastInteger: number): void;
+  /** Commands whose replies are still expected (a run of plain commands counts each). */
+  readonly pending: number;
+  /** The protocol the connection speaks now, as far as the replies have shown (2 or 3). */
+  readonly protocol: 2 | 3;
+  /** Why positional tracking stopped, if it did. */
+  readonly lost: string | undefined;
+}
+
+export function createCommandTracker(options: CommandTrackerOptions = {}): CommandTracker {
+  return new Tracker(options);
+}
+
+const PLAIN: Expected = Object.freeze({ kind: 'plain' });
+const EXPECT: Record<ReplyKind, Expected> = {
+  plain: PLAIN,
+  'cluster-slots': Object.freeze({ kind: 'cluster-slots' }),
+  'cluster-shards': Object.freeze({ kind: 'cluster-shards' }),
+  'cluster-nodes': Object.freeze({ kind: 'cluster-nodes' }),
+  'cluster-replicas': Object.freeze({ kind: 'cluster-replicas' }),
+};
+
+const CLUSTER_SUB: Record<string, ReplyKind> = {
+  slots: 'cluster-slots',
+  shards: 'cluster-shards',
+  nodes: 'cluster-nodes',
+  replicas: 'cluster-replicas',
+  slaves: 'cluster-replicas',
+};
+
+/** Pub/sub confirmation kinds: family (0 channel, 1 pattern, 2 shard) and direction. */
+const CONFIRM: Record<string, { family: number; sub: boolean }> = {
+  subscribe: { family: 0, sub: true },
+  unsubscribe: { family: 0, sub: false },
+  psubscribe: { family: 1, sub: true },
+  punsubscribe: { family: 1, sub: false },
+  ssubscribe: { family: 2, sub: true },
+  sunsubscribe: { family: 2, sub: false },
+};
+const MESSAGES = new Set(['message', 'pmessage', 'smessage']);
+
+const T_ERROR = 45; // '-'
+const T_BLOBERR = 33; // '!'
+const T_ARRAY = 42; // '*'
+const T_PUSH = 62; // '>'
+
+// Request parser modes.
+const M_START = 0;
+const M_MBLEN = 1; // the `*<argc>` line
+const M_ARGLEN = 2; // a `$<len>` line
+const M_ARG = 3; // argument bytes
+const M_ARGEND = 4; // the CRLF after an argument
+const M_INLINE = 5; // an inline command line
+const M_DEAD = 6;
+
+const CAPTURE_ARGS = 3;
+const CAPTURE_BYTES = 64;
+
+class Tracker implements CommandTracker {
+  private readonly maxLine: number;
+  private readonly maxEntries: number;
+  private readonly maxTxn: number;
+  private readonly maxBulk: number;
+  // Request parsing.
+  private m = M_START;
+  private line: Uint8Array = new Uint8Array(256);
+  private lineLen = 0;
+  private argc = 0;
+  private argi = 0;
+  private argLeft = 0;
+  private endLeft = 0;
+  private readonly args: (string | undefined)[] = [undefined, undefined, undefined];
+  private readonly cap = new Uint8Array(CAPTURE_BYTES);
+  private capLen = -1; // -1: not capturing this argument
+  // Request-side state.
+  private inMulti = false;
+  private txn: ReplyKind[] = [];
+  private txnOverflow = false;
+  private replyOff = false;
+  private skipNext = false;
+  // The queue of pending entries.
+  private q: Pending[] = [];
+  private qHead = 0;
+  private count = 0;
+  // Reply-side state.
+  private proto: 2 | 3 = 2;
+  private readonly subs = [0, 0, 0]; // channels, patterns, shard channels
+  lost: string | undefined;
+
+  constructor(o: CommandTrackerOptions) {
+    this.maxLine = o.maxLineLength ?? 64 * 1024;
+    this.maxEntries = o.maxPendingEntries ?? 65536;
+    this.maxTxn = o.maxTransactionLength ?? 65536;
+    this.maxBulk = o.maxBulkLength ?? 2 ** 32;
+  }
+
+  get pending(): number {
+    return this.count;
+  }
+
+  get protocol(): 2 | 3 {
+    return this.proto;
+  }
+
+  private lose(why: string): void {
+    this.lost ??= why;
+    this.q = [];
+    this.qHead = 0;
+    this.count = 0;
+  }
+
+  // ------------------------------------------------------------------ request side
+
+  feed(chunk: Buffer): Buffer {
+    if (this.m !== M_DEAD) this.parse(chunk);
+    return chunk;
+  }
+
+  private parse(b: Buffer): void {
+    const n = b.length;
+    let i = 0;
+    while (i < n) {
+      switch (this.m) {
+        case M_START:
+          this.lineLen = 0;
+          if (b[i] === T_ARRAY) {
+            this.m = M_MBLEN;
+            i++;
+          } else {
+            this.m = M_INLINE;
+          }
+          continue;
+        case M_MBLEN:
+        case M_ARGLEN:
+        case M_INLINE: {
+          let j = b.indexOf(10, i);
+          const end = j < 0 ? n : j;
+          if (this.lineLen + (end - i) > this.maxLine) return this.dead('request line too long');
+          this.append(b, i, end);
+          if (j < 0) return;
+          i = j + 1;
+          j = this.lineLen;
+          if (j > 0 && this.line[j - 1] === 13) j--;
+          this.onLine(j);
+          if ((this.m as number) === M_DEAD) return;
+          continue;
+        }
+        case M_ARG: {
+          const take = Math.min(n - i, this.argLeft);
+          if (this.capLen >= 0) {
+            this.cap.set(b.subarray(i, i + take), this.capLen);
+            this.capLen += take;
+          }
+          this.argLeft -= take;
+          i += take;
+          if (this.argLeft === 0) {
+            this.m = M_ARGEND;
+            this.endLeft = 2;
+          }
+          continue;
+        }
+        case M_ARGEND: {
+          // Redis skips the two bytes after an argument without looking at them.
+          const take = Math.min(n - i, this.endLeft);
+          this.endLeft -= take;
+          i += take;
+          if (this.endLeft === 0) this.argDone();
+          continue;
+        }
+        default:
+          return;
+      }
+    }
+  }
+
+  private dead(why: string): void {
+    // The server answers a malformed request with one error and closes the connection.
+    this.m = M_DEAD;
+    this.enqueuePlain();
+    this.lost ??= why;
+  }
+
+  private append(b: Buffer, s: number, e: number): void {
+    const need = this.lineLen + (e - s);
+    if (need > this.line.length) {
+      const grown = new Uint8Array(Math.min(this.maxLine + 2, Math.max(need, this.line.length * 2)));
+      grown.set(this.line.subarray(0, this.lineLen));
+      this.line = grown;
+    }
+    this.line.set(b.subarray(s, e), this.lineLen);
+    this.lineLen = need;
+  }
+
+  private onLine(len: number): void {
+    const l = this.line;
+    const m = this.m;
+    this.lineLen = 0;
+    if (m === M_INLINE) {
+      this.m = M_START;
+      this.inline(l, len);
+      return;
+    }
+    if (m === M_MBLEN) {
+      const argc = decimal(l, 0, len);
+      if (Number.isNaN(argc) || argc > 2147483647) return this.dead('bad multibulk length');
+      if (argc <= 0) {
+        this.m = M_START; // Redis ignores empty multibulk requests
+        return;
+      }
+      this.argc = argc;
+      this.argi = 0;
+      this.args[0] = this.args[1] = this.args[2] = undefined;
+      this.m = M_ARGLEN;
+      return;
+    }
+    // M_ARGLEN
+    if (len === 0 || l[0] !== 36) return this.dead("expected '$'");
+    const alen = decimal(l, 1, len);
+    if (Number.isNaN(alen) || alen < 0 || alen > this.maxBulk) return this.dead('bad bulk length');
+    this.capLen = this.argi < CAPTURE_ARGS && alen <= CAPTURE_BYTES ? 0 : -1;
+    this.argLeft = alen;
+    if (alen === 0) {
+      this.m = M_ARGEND;
+      this.endLeft = 2;
+    } else {
+      this.m = M_ARG;
+    }
+  }
+
+  private argDone(): void {
+    if (this.argi < CAPTURE_ARGS) {
+      this.args[this.argi] = this.capLen >= 0 ? lower(this.cap, this.capLen) : undefined;
+    }
+    this.capLen = -1;
+    this.argi++;
+    if (this.argi < this.argc) {
+      this.m = M_ARGLEN;
+      return;
+    }
+    this.m = M_START;
+    this.command(this.argc, this.args[0], this.args[1], this.args[2]);
+  }
+
+  private inline(l: Uint8Array, len: number): void {
+    const words = splitInline(l, len);
+    if (words === undefined) return this.dead('unbalanced quotes in inline request');
+    if (words.length === 0) return; // Redis ignores empty inline lines
+    this.command(words.length, words[0], words[1], words[2]);
+  }
+
+  /** One complete command: name, first two arguments (lower-cased, undefined if long). */
+  private command(
+    argc: number,
+    name: string | undefined,
+    a1: string | undefined,
+    a2: string | undefined,
+  ): void {
+    if (this.lost !== undefined) return;
+    if (this.replyOff) {
+      if (name === 'client' && a1 === 'reply' && a2 === 'on') {
+        this.replyOff = false;
+        this.enqueuePlain();
+      }
+      return;
+    }
+    if (this.skipNext) {
+      this.skipNext = false;
+      return;
+    }
+    if (name === 'client' && a1 === 'reply' && argc === 3) {
+      if (a2 === 'off') return void (this.replyOff = true);
+      if (a2 === 'skip') return void (this.skipNext = true);
+    }
+    if (this.inMulti) {
+      switch (name) {
+        case 'exec': {
+          this.inMulti = false;
+          const items = this.txnOverflow ? undefined : this.txn;
+          this.txn = [];
+          this.txnOverflow = false;
+          if (items !== undefined && items.some((k) => k !== 'plain')) this.enqueue('exec', 1, NaN, items);
+          else this.enqueuePlain();
+          return;
+        }
+        case 'discard':
+          this.inMulti = false;
+          this.txn = [];
+          this.txnOverflow = false;
+          return this.enqueuePlain();
+        case 'reset':
+          this.inMulti = false;
+          this.txn = [];
+          return this.enqueue('reset', 1, NaN, undefined);
+        case 'multi':
+        case 'watch':
+          return this.enqueuePlain(); // an error, not queued
+        default: {
+          const kind = name === 'cluster' && a1 !== undefined ? (CLUSTER_SUB[a1] ?? 'plain') : 'plain';
+          if (this.txn.length < this.maxTxn) this.txn.push(kind);
+          else this.txnOverflow = true;
+          return this.enqueuePlain(); // +QUEUED
+        }
+      }
+    }
+    switch (name) {
+      case 'multi':
+        this.inMulti = true;
+        return this.enqueuePlain();
+      case 'cluster': {
+        const kind = a1 !== undefined ? CLUSTER_SUB[a1] : undefined;
+        if (kind !== undefined) return this.enqueue(kind, 1, NaN, undefined);
+        return this.enqueuePlain();
+      }
+      case 'hello':
+        return this.enqueue('hello', 1, a1 === undefined ? NaN : Number(a1), undefined);
+      case 'reset':
+        this.replyOff = this.skipNext = false;
+        return this.enqueue('reset', 1, NaN, undefined);
+      case 'subscribe':
+      case 'psubscribe':
+      case 'ssubscribe':
+        if (argc < 2) return this.enqueuePlain(); // arity error
+        return this.enqueue('sub', argc - 1, CONFIRM[name]!.family, undefined);
+      case 'unsubscribe':
+      case 'punsubscribe':
+      case 'sunsubscribe':
+        return this.enqueue('unsub', argc > 1 ? argc - 1 : -1, CONFIRM[name]!.family, undefined);
+      case 'monitor':
+      case 'sync':
+      case 'psync':
+        return this.enqueue('lose', 1, NaN, undefined);
+      default:
+        return this.enqueuePlain();
+    }
+  }
+
+  private enqueuePlain(): void {
+    const q = this.q;
+    const last = q.length > this.qHead ? q[q.length - 1]! : undefined;
+    this.count++;
+    if (last !== undefined && last.kind === 'plain') {
+      last.n++;
+      return;
+    }
+    this.push({ kind: 'plain', n: 1, arg: NaN, items: undefined });
+  }
+
+  private enqueue(kind: EntryKind, n: number, arg: number, items: readonly ReplyKind[] | undefined): void {
+    this.count++;
+    this.push({ kind, n, arg, items });
+  }
+
+  private push(e: Pending): void {
+    if (this.q.length - this.qHead >= this.maxEntries) return this.lose('too many pending commands');
+    this.q.push(e);
+  }
+
+  // ------------------------------------------------------------------ reply side
+
+  private shift(): void {
+    this.qHead++;
+    this.count--;
+    if (this.qHead === this.q.length) {
+      this.q.length = 0;
+      this.qHead = 0;
+    } else if (this.qHead > 1024 && this.qHead * 2 > this.q.length) {
+      this.q = this.q.slice(this.qHead);
+      this.qHead = 0;
+    }
+  }
+
+  private subscribedResp2(): boolean {
+    return this.proto === 2 && this.subs[0]! + this.subs[1]! + this.subs[2]! > 0;
+  }
+
+  expect(type: number): Expected {
+    if (this.lost !== undefined || type === T_PUSH) return PLAIN;
+    const e = this.q[this.qHead];
+    if (e === undefined) return PLAIN;
+    // In RESP2 subscribed mode Redis refuses CLUSTER commands; an array here is pub/sub traffic.
+    if (type === T_ARRAY && this.subscribedResp2()) return PLAIN;
+    switch (e.kind) {
+      case 'cluster-slots':
+      case 'cluster-shards':
+      case 'cluster-nodes':
+      case 'cluster-replicas':
+        return EXPECT[e.kind];
+      case 'exec':
+        return { kind: 'exec', items: e.items! };
+      default:
+        return PLAIN;
+    }
+  }
+
+  replyEnded(type: number, length: number, head: () => string, lastInteger: number): void {
+    if (this.lost !== undefined) return;
+    const e = this.q[this.qHead];
+    const subPending = e !== undefined && (e.kind === 'sub' || e.kind === 'unsub');
+    if (
+      type === T_PUSH ||
+      (type === T_ARRAY && (this.subscribedResp2() || (this.proto === 2 && subPending)))
+    ) {
+      const h = head();
+      const c = length === 3 ? CONFIRM[h] : undefined;
+      if (c !== undefined) {
+        if (subPending && e.arg === c.family && (e.kind === 'sub') === c.sub) {
+          if (e.n === -1) e.n = Math.max(1, this.subs[c.family]!);
+          this.follow(c.family, lastInteger);
+          if (--e.n <= 0) this.shift();
+        } else {
+          this.follow(c.family, lastInteger); // e.g. a server-side sunsubscribe after a slot moved
+        }
+        return;
+      }
+      if (type === T_PUSH || MESSAGES.has(h)) return; // out-of-band
+    }
+    if (e === undefined) return; // nothing pending: an unsolicited reply
+    switch (e.kind) {
+      case 'plain':
+        if (--e.n === 0) this.shift();
+        else this.count--;
+        return;
+      case 'hello':
+        if (type !== T_ERROR && type !== T_BLOBERR && (e.arg === 2 || e.arg === 3)) this.proto = e.arg;
+        return this.shift();
+      case 'reset':
+        this.proto = 2;
+        this.subs[0] = this.subs[1] = this.subs[2] = 0;
+        return this.shift();
+      case 'lose':
+        this.shift();
+        return this.lose('monitor or replication stream');
+      default:
+        // Cluster replies, EXEC, and errors answering (UN)SUBSCRIBE.
+        return this.shift();
+    }
+  }
+
+  /** Follows subscription counts from a confirmation's count (channels + patterns, or shard). */
+  private follow(family: number, count: number): void {
+    if (!Number.isFinite(count) || count < 0) return;
+    const s = this.subs;
+    if (family === 2) s[2] = count;
+    else if (family === 0) s[0] = Math.max(0, count - s[1]!);
+    else s[1] = Math.max(0, count - s[0]!);
+  }
+}
+
+/** Non-negative or negative decimal (Redis string2ll, no '+'); NaN when malformed. */
+function decimal(b: Uint8Array, s: number, e: number): number {
+  let i = s;
+  let neg = false;
+  if (i < e && b[i] === 45) {
+    neg = true;
+    i++;
+  }
+  if (i === e || e - i > 15) return NaN;
+  let v = 0;
+  for (; i < e; i++) {
+    const c = b[i]!;
+    if (c < 48 || c > 57) return NaN;
+    v = v * 10 + (c - 48);
+  }
+  return neg ? -v : v;
+}
+
+function lower(b: Uint8Array, len: number): string {
+  let s = '';
+  for (let i = 0; i < len; i++) {
+    const c = b[i]!;
+    s += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
+  }
+  return s;
+}
+
+/**
+ * Splits an inline command as Redis's sdssplitargs does, keeping what the tracker needs: the
+ * number of words and the first three, lower-cased (undefined when longer than 64 bytes).
+ * Quotes group words; escapes inside double quotes are taken literally here (only command names
+ * and subcommands are compared). Undefined when quotes are unbalanced.
+ */
+function splitInline(b: Uint8Array, len: number): (string | undefined)[] | undefined {
+  const out: (string | undefined)[] = [];
+  let i = 0;
+  while (i < len) {
+    while (i < len && (b[i] === 32 || b[i] === 9 || b[i] === 13 || b[i] === 11 || b[i] === 12)) i++;
+    if (i >= len) break;
+    let word = '';
+    let long = false;
+    const q = b[i] === 34 || b[i] === 39 ? b[i]! : 0;
+    if (q !== 0) {
+      i++;
+      for (;;) {
+        if (i >= len) return undefined;
+        const c = b[i]!;
+        if (q === 34 && c === 92 && i + 1 < len) {
+          i += 2;
+          word += '?';
+          continue;
+        }
+        i++;
+        if (c === q) break;
+        word += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
+      }
+      // A closing quote must be followed by a space or the end.
+      if (i < len && b[i] !== 32 && b[i] !== 9) return undefined;
+    } else {
+      while (i < len && b[i] !== 32 && b[i] !== 9 && b[i] !== 13) {
+        const c = b[i++]!;
+        if (word.length < CAPTURE_BYTES) word += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
+        else long = true;
+      }
+    }
+    out.push(out.length < CAPTURE_ARGS && !long && word.length <= CAPTURE_BYTES ? word : undefined);
+  }
+  return out;
+}

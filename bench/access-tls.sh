@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Access endpoint direct TLS listener vs stunnel, same certificates, same redis-server, one run:
-#   redis-benchmark --tls at -P 16 and -P 1 (throughput), and -k 0 (a new TLS connection per
-#   request: the handshake rate). Loopback only. Short by default; N=… and CLIENTS=… to change.
+#   redis-benchmark --tls at -P 16 and -P 1 (throughput), and the handshake rate: full mTLS
+#   handshakes per second from PAR parallel `openssl s_time -new` clients (redis-benchmark -k 0 is
+#   client-bound: it builds a TLS context per connection). Loopback only. Short by default;
+#   N=…, CLIENTS=…, PAR=…, SECS=… to change.
 #   bash bench/access-tls.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-100000}
-HS=${HS:-3000}
+PAR=${PAR:-4}
+SECS=${SECS:-4}
 CLIENTS=${CLIENTS:-16}
 WORK=$(mktemp -d /tmp/gh-bench-access-XXXXXX)
 pids=()
@@ -70,10 +73,17 @@ wait_port "$REDIS"; wait_port "$GH"; wait_port "$ST"
 
 TLS=(--tls --cert "$CRT" --key "$KEY" --cacert "$CA")
 rps() { redis-benchmark "${TLS[@]}" -h 127.0.0.1 -p "$1" -c "$CLIENTS" -t set,get "${@:2}" -q | awk '{for(i=1;i<=NF;i++) if($i ~ /^[0-9.]+$/ && $(i+1)=="requests"){s+=$i;n++}} END{printf "%.0f", s/n}'; }
-printf '%-28s %12s %12s %8s\n' "case (requests/s, set+get avg)" gatehouse stunnel ratio
-for label in "pipeline 16:-n $N -P 16" "pipeline 1:-n $((N / 4)) -P 1" "new connection per request:-n $HS -P 1 -k 0"; do
+handshakes() {
+  for _ in $(seq "$PAR"); do
+    openssl s_time -connect "127.0.0.1:$1" -new -time "$SECS" -cert "$CRT" -key "$KEY" -CAfile "$CA" 2>/dev/null \
+      | grep 'real seconds' &
+  done | awk '{c+=$1; t=$4} END{printf "%.0f", c/t}'
+}
+row() { printf '%-34s %12s %12s %8s\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN{printf "%.2fx", a/b}')"; }
+printf '%-34s %12s %12s %8s\n' "case" gatehouse stunnel ratio
+for label in "requests/s, set+get, -P 16:-n $N -P 16" "requests/s, set+get, -P 1:-n $((N / 4)) -P 1"; do
   name=${label%%:*}; args=${label#*:}
   # shellcheck disable=SC2086
-  g=$(rps "$GH" $args); s=$(rps "$ST" $args)
-  printf '%-28s %12s %12s %8s\n' "$name" "$g" "$s" "$(awk -v a="$g" -v b="$s" 'BEGIN{printf "%.2fx", a/b}')"
+  row "$name" "$(rps "$GH" $args)" "$(rps "$ST" $args)"
 done
+row "mTLS handshakes/s ($PAR clients)" "$(handshakes "$GH")" "$(handshakes "$ST")"

@@ -203,6 +203,55 @@ test('many concurrent CONNECT streams share one HTTP/2 session', async () => {
   }
 });
 
+test('HTTP/2 flow-control windows are raised: a 4 MiB value goes through one CONNECT stream', async () => {
+  const client = http2.connect(`https://127.0.0.1:${tunnelPort}`, {
+    ca: fs.readFileSync(pki.ca),
+    cert: fs.readFileSync(alice.cert),
+    key: fs.readFileSync(alice.key),
+    settings: { initialWindowSize: 4 * 1024 * 1024 },
+  });
+  try {
+    await once(client, 'connect');
+    const s = client.request({ ':method': 'CONNECT', ':authority': `127.0.0.1:${redis.port}` });
+    const [headers] = (await once(s, 'response')) as [http2.IncomingHttpHeaders];
+    assert.equal(headers[':status'], 200);
+    // The endpoint's session window (what this client may send before an update) is 32 MiB.
+    assert.ok(client.state.remoteWindowSize! >= 16 * 1024 * 1024, `window ${client.state.remoteWindowSize}`);
+    const big = 'x'.repeat(4 * 1024 * 1024);
+    s.write(`*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$${big.length}\r\n${big}\r\n*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n`);
+    const want = `+OK\r\n$${big.length}\r\n${big}\r\n`.length;
+    let got = 0;
+    for await (const chunk of s as AsyncIterable<Buffer>) {
+      got += chunk.length;
+      if (got >= want) break;
+    }
+    assert.equal(got, want);
+  } finally {
+    client.close();
+  }
+});
+
+test('a config reload changes the rules for new connections; the CRL watch carries on', async () => {
+  const text = fs.readFileSync(gh.configPath, 'utf8');
+  gh.writeConfig(
+    text.replace(
+      `ports: "${redis.port},${webPort},${deadPort}", groups: [developers]`,
+      `ports: "${redis.port},${deadPort}", groups: [developers]`,
+    ),
+  );
+  await gh.waitForLog((l) => l.msg === 'config reloaded');
+  const r = await curl(alice, `http://127.0.0.1:${webPort}/`);
+  assert.match(r.stdout + r.stderr, /403/);
+  const ok = await redisCli(alice, directPort, 'PING');
+  assert.equal(ok.stdout.trim(), 'PONG', ok.stderr);
+  gh.writeConfig(text);
+  await gh.waitForLog(
+    (l) => l.msg === 'config reloaded' && gh.logs.filter((x) => x.msg === 'config reloaded').length >= 2,
+  );
+  const back = await curl(alice, `http://127.0.0.1:${webPort}/`);
+  assert.match(back.stdout, /hello from the private web/);
+});
+
 function openRedisTls(c: ClientFiles, port: number, session?: Buffer): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const s = tls.connect({

@@ -50,6 +50,11 @@ export interface RewriteStats {
 export interface ReplyRewriter {
   /** target→client bytes in, bytes for the client out (the same Buffer when nothing changed). */
   readonly transform: (chunk: Buffer) => Buffer;
+  /**
+   * The target closed: returns the bytes of a reply still held back (incomplete, so sent as they
+   * came) for the relay to write before it ends the client side. Usually empty.
+   */
+  end(): Buffer;
   /** Set when the reply stream was malformed; from then on bytes pass through untouched. */
   readonly error: RespProtocolError | undefined;
   readonly stats: Readonly<RewriteStats>;
@@ -168,6 +173,13 @@ class Rewriter implements ReplyRewriter {
     if (emitFrom < n) out.push(chunk.subarray(emitFrom));
     return out.length === 1 ? out[0]! : Buffer.concat(out);
   };
+
+  end(): Buffer {
+    const held = this.held;
+    this.held = undefined;
+    if (held === undefined || held.length === 0) return EMPTY;
+    return held.length === 1 ? held[0]! : Buffer.concat(held);
+  }
 
   private hold(piece: Buffer): void {
     if (this.held === undefined) return;

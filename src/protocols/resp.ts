@@ -425,6 +425,7 @@ class Scanner implements RespScanner {
    * frame completed, 0 to continue, FAILED on error.
    */
   private line(b: Uint8Array, s: number, e: number, at: number): number {
+    if (e === s) return this.fail('bad_type', 'empty line where a type byte was expected', at);
     const t = b[s]!;
     const cs = s + 1;
     const d = this.depth;

@@ -165,6 +165,7 @@ test('broken inputs give a protocol error value, whole and byte by byte', () => 
   const table: [string, string][] = [
     ['?\r\n', 'bad_type'],
     ['\r\n', 'bad_type'],
+    ['*1\r\n\r\n', 'bad_type'],
     ['$abc\r\nxyz\r\n', 'bad_length'],
     ['$-2\r\n', 'bad_length'],
     ['$+3\r\nabc\r\n', 'bad_length'],

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { execFileSync } from 'node:child_process';
+import { createHash as cryptoHash } from 'node:crypto';
 import { ProxyAgent, request as undiciRequest } from 'undici';
 import { freePort } from '../helpers/procs.js';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
@@ -67,6 +68,10 @@ function startOrigin(): Promise<void> {
     socket.on('data', (d: Buffer) => socket.write(Buffer.from(d.toString().toUpperCase())));
   });
   return new Promise((r) => origin.listen(0, '127.0.0.1', () => r()));
+}
+
+function createHashSha1(password: string): string {
+  return cryptoHash('sha1').update(password).digest('base64');
 }
 
 function createHash() {
@@ -365,6 +370,20 @@ test('allowlist reload: a replaced file takes effect; a broken one keeps the las
   await gh.waitForLog((l) => l.code === 'GH_ERR_EGRESS_FILE' && l.proxy === 'open');
   const kept = await curlVia(proxy('open'), `http://localhost:${originPort}/n`);
   assert.equal(kept.status, 200, 'last good allowlist still in force');
+});
+
+test('htpasswd reload: a user added by rename can authenticate without a restart', async () => {
+  const file = path.join(dir, 'users');
+  const before = await curlVia(proxy('team'), target('/d'), { extra: ['-U', 'dave:pw-d'] });
+  assert.equal(before.status, 407);
+  const sha = createHashSha1('pw-d');
+  fs.writeFileSync(`${file}.tmp`, fs.readFileSync(file, 'utf8') + `dave:{SHA}${sha}\n`);
+  fs.renameSync(`${file}.tmp`, file);
+  await gh.waitForLog(
+    (l) => l.msg === 'htpasswd loaded' && l.proxy === 'team' && l.entries === (haveHtpasswd ? 4 : 2),
+  );
+  const after = await curlVia(proxy('team'), target('/d'), { extra: ['-U', 'dave:pw-d'] });
+  assert.equal(after.status, 200, after.headers);
 });
 
 test('SIGTERM drains: no new connections, in-flight requests and tunnels finish', async () => {

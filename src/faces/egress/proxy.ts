@@ -328,8 +328,16 @@ export class EgressProxy {
       failure = replyForError(wrapped, url);
       this.sendReply(res, failure);
     });
-    req.on('data', (c: Buffer) => (bytesIn += c.length));
-    req.pipe(up);
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+    if (hasBody) {
+      req.on('data', (c: Buffer) => (bytesIn += c.length));
+      req.pipe(up);
+    } else {
+      // No body: headers go out in one write, without stream plumbing.
+      req.resume();
+      up.end();
+    }
     const session = {
       id,
       face: FACE,

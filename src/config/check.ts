@@ -104,6 +104,17 @@ function checkClusterRefs(config: Config, problems: Problem[]): void {
 
 function checkFiles(config: Config, baseDir: string, problems: Problem[]): void {
   const pkiDir = path.resolve(baseDir, config.pki);
+  // Without any certificate the server-certificate problem below already says to build the PKI.
+  const endpoints = Object.keys(config.accessEndpoints);
+  const anyServerCert = Object.values(config.accessEndpoints).some((ep) =>
+    fs.existsSync(path.join(pkiDir, 'issued', `${ep.serverCertificate}.crt`)),
+  );
+  if (anyServerCert && !fs.existsSync(path.join(pkiDir, 'ca.crt'))) {
+    problems.push({
+      path: ['pki'],
+      message: `access endpoints (${endpoints.join(', ')}) verify clients against ${path.join(pkiDir, 'ca.crt')}, which does not exist; run \`gatehouse pki --pki ${config.pki} build-ca\` or fix \`pki:\``,
+    });
+  }
   for (const [name, ep] of Object.entries(config.accessEndpoints)) {
     const crt = path.join(pkiDir, 'issued', `${ep.serverCertificate}.crt`);
     if (!fs.existsSync(crt)) {

@@ -22,6 +22,7 @@ export const EGRESS_REASONS = [
   'auth_failed',
   'private_destination',
   'private_destination_allowed',
+  'security_group_egress_denied',
   'public_destination',
   'report_only',
 ] as const;

@@ -219,7 +219,7 @@ export class EgressProxy {
       return {
         denied: {
           allowed: false,
-          reason: 'private_destination',
+          reason: 'security_group_egress_denied',
           rule: {
             text: sg.rule?.text ?? `security groups ${sg.groups.join(', ')}`,
             where: sg.rule?.where ?? 'securityGroups',

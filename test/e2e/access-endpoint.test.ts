@@ -148,6 +148,31 @@ test('a target outside the client groups gets 403 with the reason', async () => 
   assert.equal(denied.target, `127.0.0.1:${webPort}`);
 });
 
+test('HTTP/1.1: a CONNECT without host:port is 400, any other method 405, each with its reason', async () => {
+  const ask = (request: string) =>
+    new Promise<string>((resolve, reject) => {
+      const s = tls.connect({
+        host: '127.0.0.1',
+        port: tunnelPort,
+        ca: fs.readFileSync(pki.ca),
+        cert: fs.readFileSync(alice.cert),
+        key: fs.readFileSync(alice.key),
+        ALPNProtocols: ['http/1.1'],
+      });
+      let out = '';
+      s.on('secureConnect', () => s.write(request));
+      s.on('data', (d: Buffer) => (out += d.toString()));
+      s.on('close', () => resolve(out));
+      s.on('error', reject);
+    });
+  const bad = await ask('CONNECT nowhere HTTP/1.1\r\nHost: nowhere\r\n\r\n');
+  assert.match(bad, /^HTTP\/1\.1 400 /);
+  assert.match(bad, /x-gatehouse-reason: bad_target/i);
+  const get = await ask('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.match(get, /^HTTP\/1\.1 405 /);
+  assert.match(get, /x-gatehouse-reason: method_not_allowed/i);
+});
+
 test('a target no rule covers is refused; a dead target is 502', async () => {
   const client = http2.connect(`https://127.0.0.1:${tunnelPort}`, {
     ca: fs.readFileSync(pki.ca),

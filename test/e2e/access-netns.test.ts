@@ -177,6 +177,13 @@ test(
     );
     assert.equal(denied.reason, 'not_in_authorized_group');
     assert.match(String(denied.where), /gatehouse\.yaml:18$/);
+    // Authorized for ops (any port), but the endpoint's security group lets it dial only 6379.
+    const egress = await curl(olga, ops, '10.0.1.232:22');
+    assert.match(egress.stdout + egress.stderr, /403/);
+    const blocked = await gh!.waitForAudit(
+      (l) => l.event === 'denied' && l.commonName === 'olga' && l.target === '10.0.1.232:22',
+    );
+    assert.equal(blocked.reason, 'no_egress_rule_matched');
     const s = await run('redis-cli', [...tlsArgs(alice), '-h', '198.51.100.1', '-p', '6390', 'PING'], {
       netns: stray,
     });

@@ -9,7 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { execFileSync } from 'node:child_process';
 import { createHash as cryptoHash } from 'node:crypto';
 import { ProxyAgent, request as undiciRequest } from 'undici';
@@ -24,6 +24,7 @@ let dir: string;
 const ports = { open: 0, team: 0, report: 0, guarded: 0 };
 let release: (() => void) | undefined;
 const held: (() => void)[] = [];
+const heldEvents = new EventEmitter();
 
 const haveHtpasswd = (() => {
   try {
@@ -46,6 +47,7 @@ function startOrigin(): Promise<void> {
     }
     if (url.startsWith('/hold')) {
       held.push(() => res.end('held-done\n'));
+      heldEvents.emit('held');
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.write('held-start\n');
       return;
@@ -66,6 +68,9 @@ function startOrigin(): Promise<void> {
   origin.on('upgrade', (req, socket) => {
     socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
     socket.on('data', (d: Buffer) => socket.write(Buffer.from(d.toString().toUpperCase())));
+    // An upgraded socket is half-open in Node; end our side when the client ends theirs, as a
+    // WebSocket server does (the proxy relays half-close faithfully).
+    socket.on('end', () => socket.end());
   });
   return new Promise((r) => origin.listen(0, '127.0.0.1', () => r()));
 }
@@ -386,10 +391,24 @@ test('htpasswd reload: a user added by rename can authenticate without a restart
   assert.equal(after.status, 200, after.headers);
 });
 
+test('nothing left open: tunnels and in-flight requests back to zero', async () => {
+  const deadline = Date.now() + 5000;
+  let text = '';
+  for (;;) {
+    text = await (await fetch(`${proxy('open')}/metrics`)).text();
+    const open = /gatehouse_egress_open_tunnels\{proxy="open"\} (\d+)/.exec(text)?.[1];
+    const inflight = /gatehouse_egress_inflight_requests\{proxy="open"\} (\d+)/.exec(text)?.[1];
+    if ((open === '0' && inflight === '0') || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.match(text, /gatehouse_egress_open_tunnels\{proxy="open"\} 0\n/);
+  assert.match(text, /gatehouse_egress_inflight_requests\{proxy="open"\} 0\n/);
+});
+
 test('SIGTERM drains: no new connections, in-flight requests and tunnels finish', async () => {
   const inflight = curlVia(proxy('open'), target('/hold'), { timeout: 15 });
   const tunnel = curlVia(proxy('open'), target('/hold'), { timeout: 15, tunnel: true });
-  while (held.length < 2) await new Promise((r) => setTimeout(r, 20));
+  while (held.length < 2) await once(heldEvents, 'held');
   const exited = once(gh.proc, 'exit');
   gh.proc.kill('SIGTERM');
   await gh.waitForLog((l) => l.msg === 'shutting down');

@@ -5,10 +5,11 @@ import { parseIp } from '../net/cidr.js';
 import type { ForwardPlanEntry } from '../policy/forward-plan.js';
 import type { RelayOptions } from '../pipeline/relay.js';
 import { clusterConfigReply, createDiscoveryInterceptor } from '../protocols/memcached-discovery.js';
+import { createRespRewriteSession } from '../protocols/resp-rewrite.js';
 import type { FaceContext } from './context.js';
 import type { ClusterPorts } from './cluster-ports.js';
 
-type Hooks = Pick<RelayOptions, 'transformToClient' | 'transformToTarget'>;
+type Hooks = Pick<RelayOptions, 'transformToClient' | 'transformToTarget' | 'flushToClient'>;
 
 /** The address the client should be sent to: configured, or the one it reached us on. */
 export function publicHost(entry: ForwardPlanEntry, socket: Socket): string {
@@ -35,6 +36,22 @@ export function clusterRelayHooks(
       );
     });
     return { transformToTarget: interceptor.toServer, transformToClient: interceptor.toClient };
+  }
+  if (topology?.kind === 'redis-cluster') {
+    const cluster = entry.target.cluster;
+    const host = publicHost(entry, socket);
+    // Called for every node address in a MOVED/ASK or CLUSTER reply: each is a sign the client is
+    // learning topology, so it also asks for a (debounced) refresh of ours.
+    const session = createRespRewriteSession((nodeHost, nodePort) => {
+      ctx.clusters.refreshSoon(cluster);
+      const port = ports.publicPortOf(entry, nodeHost, nodePort);
+      return port === undefined ? undefined : { host, port };
+    });
+    return {
+      transformToTarget: session.fromClient,
+      transformToClient: session.toClient,
+      flushToClient: () => session.rewriter.end(),
+    };
   }
   return {};
 }

@@ -23,6 +23,8 @@ export interface RelayOptions {
   readonly transformToClient?: (chunk: Buffer) => Buffer | null;
   /** Sees (and may rewrite) client→target chunks; absent = raw bytes. */
   readonly transformToTarget?: (chunk: Buffer) => Buffer | null;
+  /** When the target ends: bytes a transform still holds, written before the client's FIN. */
+  readonly flushToClient?: () => Buffer;
 }
 
 export interface Relay {
@@ -44,14 +46,23 @@ function bytesWritten(s: Side): number {
 }
 
 /** One direction: src's bytes to dst, with backpressure and half-close. */
-function forward(src: Side, dst: Side, transform: ((chunk: Buffer) => Buffer | null) | undefined): void {
+function forward(
+  src: Side,
+  dst: Side,
+  transform: ((chunk: Buffer) => Buffer | null) | undefined,
+  flush?: () => Buffer,
+): void {
   src.on('data', (chunk: Buffer) => {
     const out = transform ? transform(chunk) : chunk;
     if (out !== null && out.length > 0 && !dst.write(out)) src.pause();
   });
   dst.on('drain', () => src.resume());
   // FIN from src: finish writing to dst, then send FIN there. The other direction carries on.
-  src.on('end', () => dst.end());
+  src.on('end', () => {
+    const rest = flush?.();
+    if (rest && rest.length > 0) dst.write(rest);
+    dst.end();
+  });
 }
 
 export function relay(client: Side, target: Side, opts: RelayOptions): Relay {
@@ -82,7 +93,7 @@ export function relay(client: Side, target: Side, opts: RelayOptions): Relay {
   };
 
   forward(client, target, opts.transformToTarget);
-  forward(target, client, opts.transformToClient);
+  forward(target, client, opts.transformToClient, opts.flushToClient);
 
   // Who closed first decides the reason when nobody else set one.
   client.on('end', () => (reason ??= 'client_closed'));

@@ -2,7 +2,7 @@
 // memcached nodes: every node gets a public port, kept in sync with the live topology.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, run, startMemcached, type Server } from '../helpers/procs.js';
+import { freePortRange, run, type Server, startMemcached } from '../helpers/procs.js';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 
@@ -13,32 +13,13 @@ let redisLo: number;
 let mcLo: number;
 const REDIS_PORTS = 10;
 
-async function freeRange(n: number): Promise<number> {
-  // A run of n free ports: try a random base until every port in the run is free.
-  for (;;) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
-    const checks = await Promise.all(Array.from({ length: n }, (_, i) => freePortIs(base + i)));
-    if (checks.every(Boolean)) return base;
-  }
-}
-
-async function freePortIs(port: number): Promise<boolean> {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
 const cli = (port: number, ...args: string[]) => run('redis-cli', ['-p', String(port), ...args]);
 
 before(async () => {
   cluster = await startRedisCluster({ masters: 3, replicas: 1 });
   memcached = await Promise.all([startMemcached(), startMemcached(), startMemcached()]);
-  redisLo = await freeRange(REDIS_PORTS);
-  mcLo = await freeRange(3);
-  void freePort;
+  redisLo = await freePortRange(REDIS_PORTS);
+  mcLo = await freePortRange(3);
   gh = await startGatehouse(`
 clusters:
   sessions: { engine: redis, nodes: ["127.0.0.1:${cluster.nodes[0]!.port}"], refreshInterval: 1s }

@@ -122,3 +122,23 @@ export async function run(
   const [code] = (await once(child, 'exit')) as [number | null];
   return { code, stdout, stderr };
 }
+
+export function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A run of n consecutive free ports, for listeners that take a range. Drawn below Linux's
+ * ephemeral range (32768+), where outgoing connections would otherwise take ports from under us.
+ */
+export async function freePortRange(n: number, host = '127.0.0.1'): Promise<number> {
+  for (;;) {
+    const base = 10000 + Math.floor(Math.random() * (32000 - 10000 - n));
+    const free = await Promise.all(Array.from({ length: n }, (_, i) => portIsFree(base + i, host)));
+    if (free.every(Boolean)) return base;
+  }
+}

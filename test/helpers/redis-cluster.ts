@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, run, startRedis, type Server } from './procs.js';
+import { freePortRange, portIsFree, run, startRedis, type Server } from './procs.js';
 
 export interface RedisCluster {
   readonly host: string;
@@ -14,11 +14,18 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-async function waitClusterOk(host: string, ports: number[], netns: string | undefined, timeoutMs = 20_000): Promise<void> {
+async function waitClusterOk(
+  host: string,
+  ports: number[],
+  netns: string | undefined,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const states = await Promise.all(
-      ports.map((p) => run('redis-cli', ['-h', host, '-p', String(p), 'CLUSTER', 'INFO'], netns ? { netns } : {})),
+      ports.map((p) =>
+        run('redis-cli', ['-h', host, '-p', String(p), 'CLUSTER', 'INFO'], netns ? { netns } : {}),
+      ),
     );
     if (states.every((s) => s.stdout.includes('cluster_state:ok'))) return;
     if (Date.now() > deadline) throw new Error(`cluster not ok after ${timeoutMs} ms`);
@@ -35,17 +42,29 @@ export async function startRedisCluster(
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-cluster-'));
   const nodes: Server[] = [];
   let next = 0;
+  // Each node also listens on its cluster bus port (port + 10000): pick ports whose bus port is
+  // free and below 65536, so a node never fails to start.
+  const freeNodePort = async (): Promise<number> => {
+    for (;;) {
+      const port = await freePortRange(1);
+      if (port + 10000 < 65536 && (await portIsFree(port + 10000, host))) return port;
+    }
+  };
   const startNode = async () => {
-    const port = opts.ports?.[next++] ?? (await freePort());
+    const port = opts.ports?.[next++] ?? (await freeNodePort());
     const s = await startRedis({
       host,
       port,
       ...(opts.netns ? { netns: opts.netns } : {}),
       extra: [
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
-        '--cluster-node-timeout', '1000',
-        '--dir', dir,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        path.join(dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout',
+        '1000',
+        '--dir',
+        dir,
       ],
     });
     nodes.push(s);
@@ -55,17 +74,30 @@ export async function startRedisCluster(
   const ns = opts.netns ? { netns: opts.netns } : {};
   for (const n of nodes) {
     for (let i = 0; i < 100; i++) {
-      if ((await run('redis-cli', ['-h', host, '-p', String(n.port), 'PING'], ns)).stdout.trim() === 'PONG') break;
+      if ((await run('redis-cli', ['-h', host, '-p', String(n.port), 'PING'], ns)).stdout.trim() === 'PONG')
+        break;
       await new Promise((r) => setTimeout(r, 50));
     }
   }
   const create = await run(
     'redis-cli',
-    ['--cluster', 'create', ...nodes.map((n) => `${host}:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
+    [
+      '--cluster',
+      'create',
+      ...nodes.map((n) => `${host}:${n.port}`),
+      '--cluster-replicas',
+      String(replicas),
+      '--cluster-yes',
+    ],
     ns,
   );
-  if (create.code !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}\n${create.stderr}`);
-  await waitClusterOk(host, nodes.map((n) => n.port), opts.netns);
+  if (create.code !== 0)
+    throw new Error(`redis-cli --cluster create failed: ${create.stdout}\n${create.stderr}`);
+  await waitClusterOk(
+    host,
+    nodes.map((n) => n.port),
+    opts.netns,
+  );
   return {
     host,
     nodes,

@@ -93,25 +93,48 @@ export function createAccessEndpointFace(): AccessEndpointFace {
     if (n > 0) lastCtx?.log.info({ connections: n }, 'closed the connections of revoked certificates');
   };
 
+  /** CA and CRL from scratch (first start, a new pki dir, or after a failed first load). */
+  const loadFullTrust = async (dir: string) => {
+    try {
+      const loaded = await loadTrust(dir);
+      if (pkiDir !== dir) return;
+      trust = loaded;
+      warnStaleCrl(loaded);
+      rebuildContexts();
+      closeRevoked();
+    } catch (err) {
+      lastCtx?.log.error(
+        { err, code: (err as { code?: string }).code, pki: dir },
+        `access endpoints cannot load the PKI (clients are refused until it loads): ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  };
+
+  // Reloads run one after another, each from the Trust in force when it starts: two quick writes
+  // of crl.pem cannot let the older file win.
+  let crlChain = Promise.resolve();
   const onCrlChange = () => {
-    const current = trust;
-    if (!current) return;
-    reloadCrl(current).then(
-      (next) => {
+    crlChain = crlChain.then(async () => {
+      const current = trust;
+      if (!current) {
+        if (pkiDir) await loadFullTrust(pkiDir);
+        return;
+      }
+      try {
+        const next = await reloadCrl(current);
         if (next === current || trust !== current) return;
         trust = next;
         rebuildContexts();
         warnStaleCrl(next);
         lastCtx?.log.info({ crl: crlPath(next.pkiDir), revoked: next.crl?.revoked.size ?? 0 }, 'CRL loaded');
         closeRevoked();
-      },
-      (err: unknown) => {
+      } catch (err) {
         lastCtx?.log.error(
           { err, code: (err as { code?: string }).code, crl: crlPath(current.pkiDir) },
           `CRL refused, keeping the last good one: ${err instanceof Error ? err.message : String(err)}`,
         );
-      },
-    );
+      }
+    });
   };
 
   const tick = () => {
@@ -136,6 +159,8 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   const stop = () => {
     crlWatcher?.close();
     crlWatcher = undefined;
+    pkiDir = undefined;
+    trust = undefined;
     if (timer) clearInterval(timer);
     timer = undefined;
   };
@@ -194,22 +219,16 @@ export function createAccessEndpointFace(): AccessEndpointFace {
         return;
       }
       const dir = path.resolve(baseDir, config.pki);
-      if (dir !== pkiDir || !trust) {
-        try {
-          trust = await loadTrust(dir);
-          pkiDir = dir;
-          warnStaleCrl(trust);
-          crlWatcher?.close();
-          crlWatcher = watchFile(crlPath(dir), onCrlChange, { debounceMs: 50, pollMs: 250 });
-        } catch (err) {
-          ctx.log.error(
-            { err, code: (err as { code?: string }).code, pki: dir },
-            `access endpoints cannot load the PKI: ${err instanceof Error ? err.message : String(err)}`,
-          );
-        }
-      } else {
-        onCrlChange(); // a reload also re-reads the CRL
+      if (dir !== pkiDir) {
+        pkiDir = dir;
+        trust = undefined;
+        // Watched even when the first load fails: a fixed crl.pem then recovers without a reload.
+        crlWatcher?.close();
+        crlWatcher = watchFile(crlPath(dir), onCrlChange, { debounceMs: 50, pollMs: 250 });
       }
+      if (trust)
+        onCrlChange(); // a reload also re-reads the CRL
+      else await loadFullTrust(dir);
       creds.clear();
       for (const [name, ep] of endpoints) {
         try {

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { auditChannel, type AuditEvent } from '../../src/audit/events.js';
 import { parseConfig } from '../../src/config/load.js';
 import { Runtime } from '../../src/runtime/runtime.js';
+import { genCrl } from '../../src/pki/index.js';
 import { mintPki, type ClientFiles, type TestPki } from '../helpers/access-pki.js';
 import { freePort, startRedis, type Server } from '../helpers/procs.js';
 
@@ -101,4 +102,57 @@ test('shutdown closes live sessions with reason shutdown and stops every listene
   assert.equal(runtime.sessions.size, 0);
   assert.ok(events.some((e) => e.event === 'closed' && e.reason === 'shutdown'));
   await assert.rejects(open(alice));
+});
+
+test('a broken CRL at start refuses every client; writing a good one recovers without a reload', async () => {
+  const dir = fs.mkdtempSync('/tmp/gh-access-rt2-');
+  const p = await mintPki(['IP:127.0.0.1'], dir);
+  const bob = await p.client('bob', ['developers']);
+  fs.writeFileSync(path.join(p.dir, 'crl.pem'), 'garbage');
+  const direct = await freePort();
+  const text = `pki: ./pki
+accessEndpoints:
+  dev:
+    listen: "127.0.0.1:${await freePort()}"
+    serverCertificate: server
+    authorizationRules:
+      - { target: "127.0.0.1/32", groups: [developers] }
+    directListeners:
+      - { listen: "127.0.0.1:${direct}", target: "127.0.0.1:${redis.port}" }
+admin:
+  enabled: false
+`;
+  const logs: string[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(line) });
+  const rt = new Runtime(log);
+  try {
+    await rt.apply(parseConfig(text, path.join(dir, 'gatehouse.yaml'), dir));
+    assert.ok(logs.some((l) => l.includes('cannot load the PKI') && l.includes('GH_ERR_ACCESS_CRL')));
+    const tryPing = () =>
+      new Promise<string>((resolve) => {
+        const s = tls.connect({
+          host: '127.0.0.1',
+          port: direct,
+          ca: fs.readFileSync(p.ca),
+          cert: fs.readFileSync(bob.cert),
+          key: fs.readFileSync(bob.key),
+        });
+        let out = '';
+        s.on('secureConnect', () => s.write('PING\r\n'));
+        s.on('data', (d: Buffer) => {
+          out += d.toString();
+          s.destroy();
+        });
+        s.on('error', () => {});
+        s.on('close', () => resolve(out));
+      });
+    assert.equal(await tryPing(), '');
+    await genCrl(p.dir);
+    const deadline = Date.now() + 3000;
+    let reply = '';
+    while (reply !== '+PONG\r\n' && Date.now() < deadline) reply = await tryPing();
+    assert.equal(reply, '+PONG\r\n');
+  } finally {
+    await rt.shutdown(0);
+  }
 });

@@ -133,6 +133,7 @@ class Tracker implements CommandTracker {
   private readonly args: (string | undefined)[] = [undefined, undefined, undefined];
   private readonly cap = new Uint8Array(CAPTURE_BYTES);
   private capLen = -1; // -1: not capturing this argument
+  private wantArgs = false;
   // Request-side state.
   private inMulti = false;
   private txn: ReplyKind[] = [];
@@ -181,55 +182,62 @@ class Tracker implements CommandTracker {
     const n = b.length;
     let i = 0;
     while (i < n) {
-      switch (this.m) {
-        case M_START:
-          this.lineLen = 0;
-          if (b[i] === T_ARRAY) {
-            this.m = M_MBLEN;
-            i++;
-          } else {
-            this.m = M_INLINE;
-          }
-          continue;
-        case M_MBLEN:
-        case M_ARGLEN:
-        case M_INLINE: {
-          let j = b.indexOf(10, i);
-          const end = j < 0 ? n : j;
-          if (this.lineLen + (end - i) > this.maxLine) return this.dead('request line too long');
-          this.append(b, i, end);
-          if (j < 0) return;
-          i = j + 1;
-          j = this.lineLen;
-          if (j > 0 && this.line[j - 1] === 13) j--;
-          this.onLine(j);
-          if ((this.m as number) === M_DEAD) return;
-          continue;
+      const m = this.m;
+      if (m === M_ARG) {
+        const take = Math.min(n - i, this.argLeft);
+        if (this.capLen >= 0) {
+          const cap = this.cap;
+          let c = this.capLen;
+          for (let k = 0; k < take; k++) cap[c++] = b[i + k]!;
+          this.capLen = c;
         }
-        case M_ARG: {
-          const take = Math.min(n - i, this.argLeft);
-          if (this.capLen >= 0) {
-            this.cap.set(b.subarray(i, i + take), this.capLen);
-            this.capLen += take;
-          }
-          this.argLeft -= take;
-          i += take;
-          if (this.argLeft === 0) {
-            this.m = M_ARGEND;
-            this.endLeft = 2;
-          }
-          continue;
+        this.argLeft -= take;
+        i += take;
+        if (this.argLeft === 0) {
+          this.m = M_ARGEND;
+          this.endLeft = 2;
         }
-        case M_ARGEND: {
-          // Redis skips the two bytes after an argument without looking at them.
-          const take = Math.min(n - i, this.endLeft);
-          this.endLeft -= take;
-          i += take;
-          if (this.endLeft === 0) this.argDone();
-          continue;
+        continue;
+      }
+      if (m === M_ARGEND) {
+        // Redis skips the two bytes after an argument without looking at them.
+        const take = Math.min(n - i, this.endLeft);
+        this.endLeft -= take;
+        i += take;
+        if (this.endLeft === 0) this.argDone();
+        continue;
+      }
+      if (m === M_START) {
+        this.lineLen = 0;
+        if (b[i] === T_ARRAY) {
+          this.m = M_MBLEN;
+          i++;
+        } else {
+          this.m = M_INLINE;
         }
-        default:
-          return;
+        continue;
+      }
+      if (m === M_DEAD) return;
+      // A line: `*<argc>`, `$<len>` or an inline command, up to LF.
+      let j = i;
+      while (j < n && b[j] !== 10) j++;
+      if (this.lineLen === 0 && j < n) {
+        // Fast path: the whole line is in this chunk; read it in place.
+        let e = j;
+        if (e > i && b[e - 1] === 13) e--;
+        if (e - i > this.maxLine) return this.dead('request line too long');
+        const s0 = i;
+        i = j + 1;
+        this.onLine(b, s0, e);
+      } else {
+        if (this.lineLen + (j - i) > this.maxLine) return this.dead('request line too long');
+        this.append(b, i, j);
+        if (j === n) return;
+        i = j + 1;
+        let e = this.lineLen;
+        if (e > 0 && this.line[e - 1] === 13) e--;
+        this.lineLen = 0;
+        this.onLine(this.line, 0, e);
       }
     }
   }
@@ -241,28 +249,29 @@ class Tracker implements CommandTracker {
     this.lost ??= why;
   }
 
-  private append(b: Buffer, s: number, e: number): void {
+  private append(b: Uint8Array, s: number, e: number): void {
     const need = this.lineLen + (e - s);
     if (need > this.line.length) {
       const grown = new Uint8Array(Math.min(this.maxLine + 2, Math.max(need, this.line.length * 2)));
       grown.set(this.line.subarray(0, this.lineLen));
       this.line = grown;
     }
-    this.line.set(b.subarray(s, e), this.lineLen);
+    const l = this.line;
+    let o = this.lineLen;
+    for (let k = s; k < e; k++) l[o++] = b[k]!;
     this.lineLen = need;
   }
 
-  private onLine(len: number): void {
-    const l = this.line;
+  /** A complete line in l[s, e), CRLF excluded. */
+  private onLine(l: Uint8Array, s: number, e: number): void {
     const m = this.m;
-    this.lineLen = 0;
     if (m === M_INLINE) {
       this.m = M_START;
-      this.inline(l, len);
+      this.inline(l, s, e);
       return;
     }
     if (m === M_MBLEN) {
-      const argc = decimal(l, 0, len);
+      const argc = decimal(l, s, e);
       if (Number.isNaN(argc) || argc > 2147483647) return this.dead('bad multibulk length');
       if (argc <= 0) {
         this.m = M_START; // Redis ignores empty multibulk requests
@@ -275,10 +284,12 @@ class Tracker implements CommandTracker {
       return;
     }
     // M_ARGLEN
-    if (len === 0 || l[0] !== 36) return this.dead("expected '$'");
-    const alen = decimal(l, 1, len);
+    if (e === s || l[s] !== 36) return this.dead("expected '$'");
+    const alen = decimal(l, s + 1, e);
     if (Number.isNaN(alen) || alen < 0 || alen > this.maxBulk) return this.dead('bad bulk length');
-    this.capLen = this.argi < CAPTURE_ARGS && alen <= CAPTURE_BYTES ? 0 : -1;
+    // The command name always; two more arguments only for the commands that need them.
+    const want = this.argi === 0 || (this.argi < CAPTURE_ARGS && this.wantArgs);
+    this.capLen = want && alen <= CAPTURE_BYTES ? 0 : -1;
     this.argLeft = alen;
     if (alen === 0) {
       this.m = M_ARGEND;
@@ -290,7 +301,9 @@ class Tracker implements CommandTracker {
 
   private argDone(): void {
     if (this.argi < CAPTURE_ARGS) {
-      this.args[this.argi] = this.capLen >= 0 ? lower(this.cap, this.capLen) : undefined;
+      const a = this.capLen >= 0 ? lower(this.cap, this.capLen) : undefined;
+      this.args[this.argi] = a;
+      if (this.argi === 0) this.wantArgs = a === 'cluster' || a === 'client' || a === 'hello';
     }
     this.capLen = -1;
     this.argi++;
@@ -302,8 +315,8 @@ class Tracker implements CommandTracker {
     this.command(this.argc, this.args[0], this.args[1], this.args[2]);
   }
 
-  private inline(l: Uint8Array, len: number): void {
-    const words = splitInline(l, len);
+  private inline(l: Uint8Array, s: number, e: number): void {
+    const words = splitInline(l, s, e);
     if (words === undefined) return this.dead('unbalanced quotes in inline request');
     if (words.length === 0) return; // Redis ignores empty inline lines
     this.command(words.length, words[0], words[1], words[2]);
@@ -540,9 +553,9 @@ function lower(b: Uint8Array, len: number): string {
  * Quotes group words; escapes inside double quotes are taken literally here (only command names
  * and subcommands are compared). Undefined when quotes are unbalanced.
  */
-function splitInline(b: Uint8Array, len: number): (string | undefined)[] | undefined {
+function splitInline(b: Uint8Array, start: number, len: number): (string | undefined)[] | undefined {
   const out: (string | undefined)[] = [];
-  let i = 0;
+  let i = start;
   while (i < len) {
     while (i < len && (b[i] === 32 || b[i] === 9 || b[i] === 13 || b[i] === 11 || b[i] === 12)) i++;
     if (i >= len) break;

@@ -83,6 +83,9 @@ export function createRespRewriteSession(
   return { fromClient: (c) => tracker.feed(c), toClient: rewriter.transform, tracker, rewriter };
 }
 
+// Local copies: imported bindings are read through accessors under some loaders (tsx).
+const NEED = NEED_MORE;
+const FAIL = FAILED;
 const T_ERROR = 45; // '-'
 const EMPTY = Buffer.alloc(0);
 const PLAIN: Expected = Object.freeze({ kind: 'plain' });
@@ -131,7 +134,7 @@ class Rewriter implements ReplyRewriter {
         }
       }
       const end = sc.scan(chunk, pos);
-      if (end === FAILED) {
+      if (end === FAIL) {
         this.error = sc.error;
         // Pass everything through from here on, the held bytes first.
         const rest = chunk.subarray(emitFrom);
@@ -139,7 +142,7 @@ class Rewriter implements ReplyRewriter {
         this.held = undefined;
         return Buffer.concat(pieces);
       }
-      if (end === NEED_MORE) {
+      if (end === NEED) {
         if (this.held !== undefined) {
           // Copied: the reply continues in a later chunk and the caller may reuse this one.
           this.hold(Buffer.from(chunk.subarray(pos)));

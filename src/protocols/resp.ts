@@ -236,7 +236,7 @@ class Scanner implements RespScanner {
   private headCapture = false;
   private readonly headBuf = new Uint8Array(HEAD_MAX);
   private headLen = 0;
-  private started = false;
+  inFrame = false;
   frameType = 0;
   frameLength = -1;
   frameLastInteger = NaN;
@@ -248,10 +248,6 @@ class Scanner implements RespScanner {
     this.lim = lim;
     this.counts = new Float64Array(lim.maxDepth + 1);
     this.flags = new Uint8Array(lim.maxDepth + 1);
-  }
-
-  get inFrame(): boolean {
-    return this.started;
   }
 
   get offset(): number {
@@ -271,7 +267,7 @@ class Scanner implements RespScanner {
     this.lineLen = 0;
     this.pendingLF = false;
     this.inLine = false;
-    this.started = false;
+    this.inFrame = false;
     this.headWanted = false;
     this.headCapture = false;
     this.error = undefined;
@@ -346,11 +342,11 @@ class Scanner implements RespScanner {
           // The line (or its LF) continues in the next chunk.
           this.holdLine(b, i, j);
           this.pendingLF = j + 1 === n;
-          this.started = true;
+          this.inFrame = true;
           return NEED_MORE;
         }
         if (b[j + 1] !== LF) return this.fail('missing_crlf', 'carriage return without line feed', j + 1);
-        this.started = true;
+        this.inFrame = true;
         const r = this.line(b, i, j, i);
         if (r === FAILED) return FAILED;
         i = j + 2;
@@ -561,11 +557,12 @@ class Scanner implements RespScanner {
     this.frameType = this.curType;
     this.frameLength = this.curLength;
     this.frameLastInteger = this.curLastInt;
-    this.lastHeadLen = this.headLen;
-    this.lastHead.set(this.headBuf.subarray(0, this.headLen));
+    const hl = this.headLen;
+    this.lastHeadLen = hl;
+    for (let k = 0; k < hl; k++) this.lastHead[k] = this.headBuf[k]!;
     this.headLen = 0;
     this.headCapture = false;
-    this.started = false;
+    this.inFrame = false;
     return true;
   }
 }

@@ -13,7 +13,7 @@ import { EventEmitter, once } from 'node:events';
 import { execFileSync } from 'node:child_process';
 import { createHash as cryptoHash } from 'node:crypto';
 import { ProxyAgent, request as undiciRequest } from 'undici';
-import { freePort } from '../helpers/procs.js';
+import { freePort, run } from '../helpers/procs.js';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { curlVia } from '../helpers/egress-lab.js';
 
@@ -167,6 +167,20 @@ test('curl http_proxy: GET through the proxy reaches the origin, Host set, Via a
   assert.match(r.body, /method=GET url=\/hello\?q=1 bytes=0/);
   assert.match(r.body, /via=1\.1 gatehouse/);
   assert.match(r.headers, new RegExp(`X-Seen-Host: 127\\.0\\.0\\.1:${originPort}`, 'i'));
+});
+
+test('curl with http_proxy in the environment, plain and tunnelled', async () => {
+  const env = { ...process.env, http_proxy: proxy('open'), HTTPS_PROXY: proxy('open'), no_proxy: '' };
+  const plain = await run('curl', ['-s', '-m', '5', target('/env')], { env });
+  assert.match(plain.stdout, /method=GET url=\/env bytes=0/, plain.stderr);
+  const tunnelled = await run('curl', ['-s', '-m', '5', '--proxytunnel', target('/env-tunnel')], { env });
+  assert.match(tunnelled.stdout, /method=GET url=\/env-tunnel bytes=0/, tunnelled.stderr);
+  const denied = await run(
+    'curl',
+    ['-s', '-m', '5', '-o', '/dev/null', '-w', '%{http_code}', 'http://example.com/'],
+    { env },
+  );
+  assert.equal(denied.stdout, '403');
 });
 
 test('curl: keep-alive, several requests on one client connection', async () => {

@@ -21,7 +21,7 @@ let origin: http.Server;
 let originPort: number;
 let gh: Gatehouse;
 let dir: string;
-const ports = { open: 0, team: 0, report: 0, guarded: 0 };
+const ports = { open: 0, team: 0, report: 0, guarded: 0, fenced: 0 };
 let release: (() => void) | undefined;
 const held: (() => void)[] = [];
 const heldEvents = new EventEmitter();
@@ -110,9 +110,17 @@ before(async () => {
   const loop = `unsafeAllowPrivateDestinations: ["127.0.0.0/8", "::1/128"]`;
   gh = await startGatehouse(
     `
+securityGroups:
+  local:
+    ingress:
+      - { protocol: tcp, ports: "all", source: "127.0.0.0/8" }
+  office:
+    ingress:
+      - { protocol: tcp, ports: "all", source: "198.51.100.0/24" }
 egressProxies:
   open:
     listen: "127.0.0.1:${ports.open}"
+    securityGroups: [local]
     allowlist: ./allowlist.txt
     ${loop}
     connectPorts: "443,${originPort}"
@@ -136,6 +144,10 @@ egressProxies:
     listen: "127.0.0.1:${ports.guarded}"
     allowlist: ./allowlist.txt
     connectPorts: "${originPort}"
+  fenced:
+    listen: "127.0.0.1:${ports.fenced}"
+    allowlist: ./allowlist.txt
+    securityGroups: [office]
 admin: { enabled: false }
 `,
     { dir },
@@ -313,6 +325,15 @@ test('access log in Squid native format', async () => {
   );
   assert.match(text, /TCP_DENIED\/403 \d+ GET http:\/\/example\.com\/ - HIER_NONE\/- text\/html$/m);
   assert.match(text, /TCP_TUNNEL\/200 \d+ CONNECT 127\.0\.0\.1:\d+ - HIER_DIRECT\/127\.0\.0\.1 -$/m);
+});
+
+test('security groups guard the listener: a source outside them is reset before any byte', async () => {
+  const r = await curlVia(proxy('fenced'), target('/f'));
+  assert.equal(r.status, 0);
+  const a = await gh.waitForAudit(
+    (l) => l.event === 'denied' && l.listener === `fenced@127.0.0.1:${ports.fenced}`,
+  );
+  assert.equal(a.reason, 'no_ingress_rule_matched');
 });
 
 test('the guard holds on loopback without the escape hatch', async () => {

@@ -25,7 +25,7 @@ async function ask(seed: HostPort, timeoutMs: number): Promise<Topology> {
     await client.connect();
     try {
       const shards = await client.call('CLUSTER', 'SHARDS');
-      const t = parseClusterShards(shards);
+      const t = parseClusterShards(shards, seed.host);
       if (t.nodes.length > 0) return byAddress(t);
     } catch (err) {
       if (/cluster support disabled/i.test((err as Error).message))
@@ -33,7 +33,7 @@ async function ask(seed: HostPort, timeoutMs: number): Promise<Topology> {
       // Older than 7.0: no SHARDS. Fall through to NODES.
     }
     const text = String(await client.call('CLUSTER', 'NODES'));
-    return byAddress(parseClusterNodes(text));
+    return byAddress(parseClusterNodes(text, seed.host));
   } catch (err) {
     if (/cluster support disabled/i.test((err as Error).message)) return staticTopology('standalone', [seed]);
     throw err;

@@ -45,8 +45,11 @@ function num(v: unknown): number {
   return typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
 }
 
-/** CLUSTER SHARDS, as a client library returns it. Nodes without a usable address are skipped. */
-export function parseClusterShards(reply: unknown): Topology {
+/**
+ * CLUSTER SHARDS, as a client library returns it. Nodes without a usable address are skipped;
+ * `askedHost` stands in for an empty ip, which a lone node that has met no other reports.
+ */
+export function parseClusterShards(reply: unknown, askedHost = ''): Topology {
   const nodes: ClusterNode[] = [];
   if (!Array.isArray(reply)) return { kind: 'redis-cluster', nodes };
   for (const shardRaw of reply) {
@@ -65,7 +68,7 @@ export function parseClusterShards(reply: unknown): Topology {
     const master = members.find((n) => n.role === 'master');
     for (const n of members) {
       const port = num(n.port ?? n['tls-port']);
-      const host = String(n.ip ?? n.endpoint ?? '');
+      const host = String(n.ip || n.endpoint || askedHost);
       if (!validPort(port) || host === '' || host === '?') continue;
       const isMaster = n.role === 'master';
       nodes.push({
@@ -83,7 +86,7 @@ export function parseClusterShards(reply: unknown): Topology {
 }
 
 /** CLUSTER NODES text: `id ip:port@cport[,hostname] flags master ping pong epoch link slots…`. */
-export function parseClusterNodes(text: string): Topology {
+export function parseClusterNodes(text: string, askedHost = ''): Topology {
   const nodes: ClusterNode[] = [];
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);
@@ -97,7 +100,7 @@ export function parseClusterNodes(text: string): Topology {
     ];
     const m = /^(.*):(\d+)@\d+(?:,.*)?$/.exec(addr);
     if (!m) continue;
-    const host = m[1]!;
+    const host = m[1] || (flags.includes('myself') ? askedHost : '');
     const port = Number(m[2]);
     if (!validPort(port) || host === '' || flags.includes('noaddr') || flags.includes('handshake')) continue;
     const isMaster = flags.split(',').includes('master');

@@ -96,7 +96,8 @@ export class ClusterPorts {
   publicPortOf(entry: ForwardPlanEntry, host: string, port: number): number | undefined {
     const a = this.lines.get(entry.line)?.assignment;
     if (!a) return undefined;
-    for (const [p, n] of a.byPort) if (n.port === port && n.host === host) return p;
+    // A lone node that has met no other reports its own ip as empty: match it by port.
+    for (const [p, n] of a.byPort) if (n.port === port && (n.host === host || host === '')) return p;
     return undefined;
   }
 

@@ -107,3 +107,24 @@ test('CLUSTER SHARDS reply (RESP2 flat maps) parses; malformed members are skipp
     ],
   );
 });
+
+test('a lone node that has met no other reports an empty ip: the asked host stands in', () => {
+  const nodes = parseClusterNodes('abc :12000@22000 myself,master - 0 0 0 connected 0-16383\n', '127.0.0.1');
+  assert.deepEqual(
+    nodes.nodes.map((n) => [n.host, n.port]),
+    [['127.0.0.1', 12000]],
+  );
+  const shards = parseClusterShards(
+    [
+      [
+        'slots',
+        [0, 16383],
+        'nodes',
+        [['id', 'abc', 'port', 12000, 'ip', '', 'endpoint', '', 'role', 'master']],
+      ],
+    ],
+    '127.0.0.1',
+  );
+  assert.equal(shards.nodes[0]?.host, '127.0.0.1');
+  assert.equal(parseClusterNodes('abc :12000@22000 master - 0 0 0 connected\n', '127.0.0.1').nodes.length, 0);
+});

@@ -99,10 +99,15 @@ function run(valueSize: number) {
   console.log(
     `  ratio rewriter / copy   ${(results['rewriter (replies)']! / results['copy each chunk']!).toFixed(2)}`,
   );
-  // What a relay moving R MB/s would keep with the rewriter's cost added on the same core.
-  for (const relay of [500, 1000, 2000]) {
-    const kept = 1 / (1 + relay / results['rewriter (replies)']!);
-    console.log(`  projected relay at ${String(relay).padStart(4)} MB/s keeps ${(kept * 100).toFixed(0)}%`);
+  // The rewriter's cost is per reply (and the tracker's per command), so what a relay keeps depends
+  // on what it already spends per request: syscalls, event-loop turns and socket writes.
+  const perCmdNs = (1e9 / (results['tracker (requests)']! * 1024 * 1024)) * (w.req.bytes / w.replies);
+  console.log(`  tracker per command     ${perCmdNs.toFixed(1).padStart(8)} ns`);
+  for (const relayNs of [1000, 2000, 5000]) {
+    const kept = relayNs / (relayNs + perReplyNs + perCmdNs);
+    console.log(
+      `  a relay spending ${String(relayNs).padStart(4)} ns per request keeps ${(kept * 100).toFixed(1)}%`,
+    );
   }
 }
 

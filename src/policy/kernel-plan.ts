@@ -52,6 +52,11 @@ export function planKernelForwards(
   const skipped: { bind: string; reason: string }[] = [];
   for (const e of entries) {
     const bind = formatHostPort(e.bind.host, e.bind.port);
+    if (e.target.kind === 'cluster' && config.clusters[e.target.cluster]?.engine !== 'memcached') {
+      // Redis replies name nodes: they must pass the rewriting relay, so the kernel stays out.
+      skipped.push({ bind, reason: 'Redis cluster replies are rewritten in userspace' });
+      continue;
+    }
     const target = e.target.kind === 'address' ? e.target.address : resolveCluster(e);
     const ip = target && parseIp(target.host);
     const bindIp = parseIp(e.bind.host);

@@ -13,6 +13,7 @@ import { dial, lookupOnce } from '../../pipeline/dial.js';
 import { relay } from '../../pipeline/relay.js';
 import { randomBytes } from 'node:crypto';
 import { parseBasic } from '../../auth/htpasswd.js';
+import { normalizeHost, type InvalidHost, type NormalizedHost } from '../../policy/egress-host.js';
 import { decideDestination, decideEgressRequest, type EgressDecision } from '../../policy/egress-decision.js';
 import { decideEgress } from '../../policy/security-groups.js';
 import type { FaceContext } from '../context.js';
@@ -60,6 +61,22 @@ export class EgressProxy {
   /** Session ids: a random prefix per proxy and a counter (one random draw per request costs). */
   private readonly idPrefix = randomBytes(4).toString('hex');
   private idCounter = 0;
+  /**
+   * Parsing addresses and hosts is a measurable share of a request; the values are pure functions
+   * of the text, so they are memoised here (bounded, cleared when full).
+   */
+  private readonly hosts = new Map<string, NormalizedHost | InvalidHost>();
+  private readonly addresses = new Map<string, { raw: ipaddr.IPv4 | ipaddr.IPv6; ip: IpAddress }>();
+  private readonly sources = new WeakMap<object, IpAddress>();
+  private readonly normalize = (host: string): NormalizedHost | InvalidHost => {
+    let h = this.hosts.get(host);
+    if (!h) {
+      if (this.hosts.size >= 4096) this.hosts.clear();
+      h = normalizeHost(host);
+      this.hosts.set(host, h);
+    }
+    return h;
+  };
 
   constructor(
     private settings: ProxySettings,
@@ -71,6 +88,26 @@ export class EgressProxy {
     this.serverKey = `${settings.maxHeaderSize}`;
     this.server = this.makeServer();
     this.files.configure(settings.allowlistFiles, settings.auth?.htpasswd);
+  }
+
+  private address(text: string): { raw: ipaddr.IPv4 | ipaddr.IPv6; ip: IpAddress } {
+    let a = this.addresses.get(text);
+    if (!a) {
+      if (this.addresses.size >= 4096) this.addresses.clear();
+      const raw = ipaddr.parse(text);
+      a = { raw, ip: parseIp(text) ?? raw };
+      this.addresses.set(text, a);
+    }
+    return a;
+  }
+
+  private sourceOf(socket: Socket): IpAddress {
+    let ip = this.sources.get(socket);
+    if (!ip) {
+      ip = parseIp(socket.remoteAddress ?? '') ?? (parseIp('0.0.0.0') as IpAddress);
+      this.sources.set(socket, ip);
+    }
+    return ip;
   }
 
   private nextSessionId(): string {
@@ -194,7 +231,7 @@ export class EgressProxy {
   ): Promise<Ready | { denied: EgressDecision; user?: string } | { error: unknown }> {
     const id = await this.identify(req);
     if ('denied' in id) return id;
-    const source = parseIp(req.socket.remoteAddress ?? '') ?? (parseIp('0.0.0.0') as IpAddress);
+    const source = this.sourceOf(req.socket);
     const decision = decideEgressRequest(this.settings.rules, this.files.lists, {
       connect,
       host: target.host,
@@ -209,11 +246,10 @@ export class EgressProxy {
     } catch (error) {
       return { error };
     }
-    const raw = ipaddr.parse(address);
+    const { raw, ip } = target.host.kind === 'ip' ? target.host : this.address(address);
     const guard = decideDestination(raw, this.settings.guard);
     if (!guard.allowed)
       return { denied: { ...guard, ...(decision.policy ? { policy: decision.policy } : {}) }, ...id };
-    const ip = parseIp(address)!;
     const sg = decideEgress(this.ctx!.policy, this.settings.groups, ip, target.port);
     if (!sg.allowed)
       return {
@@ -237,7 +273,7 @@ export class EgressProxy {
     const client = req.socket.remoteAddress ?? '-';
     const url = req.url ?? '';
     if (url.startsWith('/')) return this.local(req, res, url);
-    const target = parseAbsoluteUrl(url);
+    const target = parseAbsoluteUrl(url, this.normalize);
     if (typeof target === 'string') {
       const r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]);
       this.sendReply(res, r);
@@ -420,7 +456,8 @@ export class EgressProxy {
     const url = req.url ?? '';
     const method = req.method ?? '-';
     socket.on('error', () => {});
-    const target = kind === 'connect' ? parseConnectTarget(url) : parseAbsoluteUrl(url);
+    const target =
+      kind === 'connect' ? parseConnectTarget(url, this.normalize) : parseAbsoluteUrl(url, this.normalize);
     const refuse = (r: WireReply, extra: Partial<FinishInput> = {}) => {
       if (!socket.destroyed) socket.end(rawReply(r));
       this.finish(kind, { start, client, method, url, reply: r, ...extra });

@@ -16,7 +16,9 @@ export interface ProxyTarget {
 }
 
 /** Absolute-form "http://host[:port]/path" → target, or an error text. The path is kept byte for byte. */
-export function parseAbsoluteUrl(url: string): ProxyTarget | string {
+type Normalize = (host: string) => NormalizedHost | InvalidHost;
+
+export function parseAbsoluteUrl(url: string, normalize: Normalize = normalizeHost): ProxyTarget | string {
   const m = /^http:\/\/([^/?#]*)([^#]*)/i.exec(url);
   if (!m) {
     if (/^https:\/\//i.test(url))
@@ -31,14 +33,14 @@ export function parseAbsoluteUrl(url: string): ProxyTarget | string {
   let path = m[2]!;
   if (path === '') path = '/';
   else if (path.startsWith('?')) path = `/${path}`;
-  return { authority, host: normalizeHost(hp.host), port: hp.port, path };
+  return { authority, host: normalize(hp.host), port: hp.port, path };
 }
 
 /** CONNECT "host:port" → target (port required). */
-export function parseConnectTarget(url: string): ProxyTarget | string {
+export function parseConnectTarget(url: string, normalize: Normalize = normalizeHost): ProxyTarget | string {
   const hp = splitAuthority(url, undefined);
   if (!hp) return `CONNECT needs host:port, got "${url.slice(0, 64)}"`;
-  return { authority: url, host: normalizeHost(hp.host), port: hp.port, path: '' };
+  return { authority: url, host: normalize(hp.host), port: hp.port, path: '' };
 }
 
 const HOP_BY_HOP = new Set([

@@ -60,6 +60,10 @@ export interface CommandTracker {
   expect(type: number): Expected;
   /** A top-level reply ended: its type byte, announced length, first element, last integer. */
   replyEnded(type: number, length: number, head: () => string, lastInteger: number): void;
+  /** How many of the next replies are known to need nothing but counting (fast path). */
+  plainRun(): number;
+  /** `k` replies of the current plain run ended (they were not errors or pushes). */
+  consumePlain(k: number): void;
   /** Commands whose replies are still expected (a run of plain commands counts each). */
   readonly pending: number;
   /** The protocol the connection speaks now, as far as the replies have shown (2 or 3). */
@@ -301,7 +305,9 @@ class Tracker implements CommandTracker {
 
   private argDone(): void {
     if (this.argi < CAPTURE_ARGS) {
-      const a = this.capLen >= 0 ? lower(this.cap, this.capLen) : undefined;
+      // Every command the tracker cares about is 4 to 12 bytes long: GET, SET, DEL… skip the string.
+      const c = this.capLen;
+      const a = c < 0 ? undefined : this.argi === 0 && (c < 4 || c > 12) ? '' : lower(this.cap, c);
       this.args[this.argi] = a;
       if (this.argi === 0) this.wantArgs = a === 'cluster' || a === 'client' || a === 'hello';
     }
@@ -445,6 +451,24 @@ class Tracker implements CommandTracker {
 
   private subscribedResp2(): boolean {
     return this.proto === 2 && this.subs[0]! + this.subs[1]! + this.subs[2]! > 0;
+  }
+
+  plainRun(): number {
+    if (this.lost !== undefined) return Infinity;
+    if (this.subscribedResp2()) return 0;
+    const e = this.q[this.qHead];
+    return e !== undefined && e.kind === 'plain' ? e.n : 0;
+  }
+
+  consumePlain(k: number): void {
+    if (this.lost !== undefined || k <= 0) return;
+    const e = this.q[this.qHead]!;
+    e.n -= k;
+    this.count -= k;
+    if (e.n === 0) {
+      this.count++;
+      this.shift();
+    }
   }
 
   expect(type: number): Expected {

@@ -122,6 +122,24 @@ class Rewriter implements ReplyRewriter {
     let emitFrom = 0;
     while (pos < n) {
       if (this.held === undefined && !this.oversized && !sc.inFrame) {
+        // Fast path: a run of replies the tracker only needs counted, scanned in one call.
+        const max = tracker === undefined ? Infinity : tracker.plainRun();
+        if (max > 0) {
+          const r = sc.scanRun(chunk, pos, max);
+          const done = sc.runCount;
+          if (done > 0) {
+            this.stats.replies += done;
+            if (tracker !== undefined) tracker.consumePlain(done);
+          }
+          if (r === FAIL) {
+            this.error = sc.error;
+            return out === undefined ? chunk : Buffer.concat([...out, chunk.subarray(emitFrom)]);
+          }
+          if (r !== pos) {
+            pos = r;
+            continue;
+          }
+        }
         // A reply starts here: decide whether to hold it back.
         const t = chunk[pos]!;
         const exp = tracker === undefined ? PLAIN : tracker.expect(t);

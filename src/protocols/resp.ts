@@ -71,6 +71,14 @@ export interface RespScanner {
    * returned offset for the next reply. Chunks may split the stream at any byte.
    */
   scan(chunk: Uint8Array, start: number): number;
+  /**
+   * Fast path for replies that need no inspection: scans up to `max` whole replies from `start`
+   * (a reply boundary), stopping before an error (`-`), a push (`>`) or an attribute (`|`).
+   * Returns the offset reached (the chunk's length if the last reply continues in the next chunk)
+   * or `FAILED`; `runCount` says how many replies were completed. Frame facts are not kept.
+   */
+  scanRun(chunk: Uint8Array, start: number, max: number): number;
+  readonly runCount: number;
   /** True between the first byte of a reply and its last one. */
   readonly inFrame: boolean;
   readonly error: RespProtocolError | undefined;
@@ -272,6 +280,27 @@ class Scanner implements RespScanner {
     this.headCapture = false;
     this.error = undefined;
     this.consumed = 0;
+  }
+
+  runCount = 0;
+
+  scanRun(b: Uint8Array, start: number, max: number): number {
+    const n = b.length;
+    let pos = start;
+    let k = 0;
+    while (k < max && pos < n) {
+      const t = b[pos]!;
+      if (t === T_ERROR || t === T_PUSH || t === T_ATTR) break;
+      const r = this.scan(b, pos);
+      if (r < 0) {
+        this.runCount = k;
+        return r === NEED_MORE ? n : FAILED;
+      }
+      k++;
+      pos = r;
+    }
+    this.runCount = k;
+    return pos;
   }
 
   private fail(code: RespErrorCode, message: string, at: number): number {

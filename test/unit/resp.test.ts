@@ -272,3 +272,26 @@ test('frame facts: type, length, first element and last integer of pub/sub frame
     assert.equal(seen[10], '--1::NaN', 'the MOVED error');
   }
 });
+
+test('scanRun: counts whole replies, stops before errors, pushes and attributes, and at max', () => {
+  const sc = createRespScanner();
+  const b = Buffer.from('+OK\r\n$3\r\nabc\r\n:1\r\n-ERR x\r\n>1\r\n+p\r\n|0\r\n+a\r\n*1\r\n$2\r\nab');
+  assert.equal(sc.scanRun(b, 0, Infinity), 18);
+  assert.equal(sc.runCount, 3);
+  assert.equal(sc.scanRun(b, 0, 2), 5 + 9);
+  const sc2 = createRespScanner();
+  assert.equal(sc2.scanRun(b, 0, 2), 14);
+  assert.equal(sc2.runCount, 2);
+  assert.equal(sc2.scan(b, 14), 18);
+  assert.equal(sc2.scan(b, 18), 26);
+  assert.equal(sc2.scanRun(b, 26, Infinity), 26, 'stops before a push');
+  assert.equal(sc2.scan(b, 26), 34);
+  assert.equal(sc2.scanRun(b, 34, Infinity), 34, 'stops before an attribute');
+  assert.equal(sc2.scan(b, 34), 42);
+  assert.equal(sc2.scanRun(b, 42, Infinity), b.length, 'the last reply continues in the next chunk');
+  assert.equal(sc2.runCount, 0);
+  assert.ok(sc2.inFrame);
+  assert.equal(sc2.scanRun(Buffer.from('\r\n'), 0, Infinity), 2);
+  assert.equal(sc2.runCount, 1);
+  assert.equal(createRespScanner().scanRun(Buffer.from('+OK\r\n$x\r\n'), 0, Infinity), FAILED);
+});

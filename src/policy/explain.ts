@@ -4,7 +4,8 @@ import type { Config } from '../config/schema.js';
 import type { ConfigSource } from '../config/source.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
 import { parseIp, type IpAddress } from '../net/cidr.js';
-import type { Decision } from './decision.js';
+import { describeDecision, type Decision } from './decision.js';
+import { compileAuthorization, decideAuthorization, describeAuthorization } from './authorization.js';
 import { planPortForwards } from './forward-plan.js';
 import { listConfiguredListeners, type ListenerEntry } from './listeners.js';
 import { decideEgress, decideIngress, type SecurityPolicy } from './security-groups.js';
@@ -81,4 +82,67 @@ export function explain(
         ...(target ? { target } : {}),
       };
     });
+}
+
+export interface AccessExplainResult {
+  readonly endpoint: string;
+  readonly allowed: boolean;
+  readonly steps: readonly {
+    step: 'ingress' | 'authorization' | 'egress';
+    subject: string;
+    text: string;
+    allowed: boolean;
+  }[];
+}
+
+/**
+ * `explain --client`: may a client certificate with `groups`, connecting from `from`, reach the
+ * private target `to` through each access endpoint? Security groups of the endpoint listener,
+ * then its authorization rules, then egress of its groups — the order the daemon decides in.
+ */
+export function explainAccess(
+  config: Config,
+  source: ConfigSource,
+  policy: SecurityPolicy,
+  from: IpAddress,
+  to: HostPort,
+  groups: readonly string[],
+): AccessExplainResult[] {
+  const target = parseIp(to.host);
+  return Object.entries(config.accessEndpoints).map(([name, ep]) => {
+    const steps: AccessExplainResult['steps'][number][] = [];
+    const ingress = decideIngress(policy, ep.securityGroups, from, ep.listen.port);
+    steps.push({
+      step: 'ingress',
+      subject: `${from.toString()} → ${formatHostPort(ep.listen.host, ep.listen.port)}`,
+      text: describeDecision(ingress),
+      allowed: ingress.allowed,
+    });
+    if (ingress.allowed && target) {
+      const auth = decideAuthorization(compileAuthorization(name, ep, source), groups, target, to.port);
+      steps.push({
+        step: 'authorization',
+        subject: formatHostPort(to.host, to.port),
+        text: describeAuthorization(auth),
+        allowed: auth.allowed,
+      });
+      if (auth.allowed) {
+        const egress = decideEgress(policy, ep.securityGroups, target, to.port);
+        steps.push({
+          step: 'egress',
+          subject: formatHostPort(to.host, to.port),
+          text: describeDecision(egress),
+          allowed: egress.allowed,
+        });
+      }
+    } else if (ingress.allowed) {
+      steps.push({
+        step: 'authorization',
+        subject: to.host,
+        text: 'denied: the target must be an IP address',
+        allowed: false,
+      });
+    }
+    return { endpoint: name, allowed: steps.every((s) => s.allowed), steps };
+  });
 }

@@ -21,7 +21,7 @@ let origin: http.Server;
 let originPort: number;
 let gh: Gatehouse;
 let dir: string;
-const ports = { open: 0, team: 0, report: 0, guarded: 0, fenced: 0 };
+const ports = { open: 0, team: 0, report: 0, guarded: 0, fenced: 0, bynet: 0 };
 let release: (() => void) | undefined;
 const held: (() => void)[] = [];
 const heldEvents = new EventEmitter();
@@ -144,6 +144,14 @@ egressProxies:
     listen: "127.0.0.1:${ports.guarded}"
     allowlist: ./allowlist.txt
     connectPorts: "${originPort}"
+  bynet:
+    listen: "127.0.0.1:${ports.bynet}"
+    allowlist: ./allowlist.txt
+    policies:
+      - { name: elsewhere, sources: ["198.51.100.0/24"], allowlist: ./allowlist.txt }
+      - { name: loopback-net, sources: ["127.0.0.0/8"], allowlist: ./alpha.txt }
+    ${loop}
+    accessLog: { path: ./bynet.json, format: json }
   fenced:
     listen: "127.0.0.1:${ports.fenced}"
     allowlist: ./allowlist.txt
@@ -386,6 +394,18 @@ test(
     assert.match(String(alice?.where), /alpha\.txt:1$/);
   },
 );
+
+test('per-network policy: clients from 127.0.0.0/8 get their own allowlist', async () => {
+  const byIp = await curlVia(proxy('bynet'), target('/n'));
+  assert.equal(byIp.status, 403, 'the default allowlist would allow 127.0.0.1; the policy does not');
+  const byName = await curlVia(proxy('bynet'), `http://localhost:${originPort}/n`);
+  assert.equal(byName.status, 200, byName.headers);
+  const text = await fileWhen(path.join(dir, 'bynet.json'), (t) =>
+    /"status":200,[^\n]*"policy":"loopback-net"/.test(t),
+  );
+  assert.match(text, /"status":403,[^\n]*"policy":"loopback-net"/);
+  assert.match(text, /"status":200,[^\n]*"where":"[^"]*alpha\.txt:1","policy":"loopback-net"/);
+});
 
 test('report-only: would-be denials are allowed and logged', async () => {
   const r = await curlVia(proxy('report'), target('/r'));

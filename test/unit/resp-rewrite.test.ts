@@ -362,3 +362,42 @@ test('without a tracker only MOVED/ASK are rewritten', () => {
   assert.equal(rw.transform(slots), slots);
   assertNoPrivateAddress(rw.transform(read('moved.resp')), 'moved');
 });
+
+test('pub/sub edge cases: UNSUBSCRIBE with nothing subscribed, SSUBSCRIBE redirected, server-side sunsubscribe', () => {
+  const P = PRIVATE_PORTS[1]!;
+  const nodesText = `${'a'.repeat(40)} 127.0.0.1:${P}@${P + 10000},node1.cache.internal myself,master - 0 0 1 connected 0-16383\n`;
+  const nodes = `$${nodesText.length}\r\n${nodesText}\r\n`;
+  const cases: [string, string][] = [
+    [
+      'SUBSCRIBE a\r\nUNSUBSCRIBE\r\nUNSUBSCRIBE\r\nCLUSTER NODES\r\n',
+      '*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n' +
+        `*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n${nodes}`,
+    ],
+    ['SSUBSCRIBE x\r\nCLUSTER NODES\r\n', `-MOVED 1 127.0.0.1:${P}\r\n${nodes}`],
+    [
+      'HELLO 3\r\nCLUSTER NODES\r\n',
+      `${read('hello3.resp').toString('latin1')}>3\r\n$12\r\nsunsubscribe\r\n$1\r\nx\r\n:0\r\n${nodes}`,
+    ],
+    [
+      'PSUBSCRIBE p*\r\nPING\r\nPUNSUBSCRIBE\r\nCLUSTER NODES\r\n',
+      '*3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$2\r\npq\r\n$1\r\nm\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n*3\r\n$12\r\npunsubscribe\r\n$2\r\np*\r\n:0\r\n' +
+        nodes,
+    ],
+  ];
+  for (const [req, rep] of cases) {
+    const replies = Buffer.from(rep, 'latin1');
+    const want = (() => {
+      const s = createRespRewriteSession(MAP);
+      s.fromClient(Buffer.from(req));
+      const out = s.toClient(replies);
+      assert.equal(s.tracker.pending, 0, req);
+      return out;
+    })();
+    assertNoPrivateAddress(want, req);
+    for (const cut of [bytes, at(7), at(rep.length - 5)]) {
+      const s = createRespRewriteSession(MAP);
+      for (const c of cut(Buffer.from(req))) s.fromClient(c);
+      assert.ok(Buffer.concat(cut(replies).map(s.toClient)).equals(want), req);
+    }
+  }
+});

@@ -127,6 +127,33 @@ export const ERRORS = {
     message: 'cannot load %s: %s',
     hint: 'fix the file; until then the last good version stays in force',
   },
+  GH_ERR_AUDIT_STORE: {
+    message: 'cannot open the audit store %s: %s',
+    hint: 'create its directory, fix its permissions, or set audit.store to another file (or "none")',
+  },
+  GH_ERR_ADMIN_UNAUTHORIZED: {
+    message: 'admin API: %s',
+    hint: 'send the admin token as `Authorization: Bearer TOKEN` (admin.token, admin.tokenFile, or gatehouse-admin.token next to the config)',
+    status: 401,
+  },
+  GH_ERR_ADMIN_NOT_FOUND: {
+    message: 'admin API: no %s',
+    hint: 'list what exists first (GET /api/sessions, /api/pki/certificates)',
+    status: 404,
+  },
+  GH_ERR_ADMIN_BAD_REQUEST: {
+    message: 'admin API: %s',
+    hint: 'see docs/admin.md for the parameters each endpoint takes',
+    status: 400,
+  },
+  GH_ERR_ADMIN_TOKEN: {
+    message: 'admin token %s: %s',
+    hint: 'give a token of at least 16 characters with admin.token or in the file named by admin.tokenFile',
+  },
+  GH_ERR_ADMIN_UNREACHABLE: {
+    message: 'cannot reach the admin API at %s: %s',
+    hint: 'is `gatehouse serve` running with admin.enabled? Point --admin at admin.listen, give --token or GATEHOUSE_ADMIN_TOKEN',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

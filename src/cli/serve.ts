@@ -2,10 +2,12 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { jsonLinesSink } from '../audit/jsonl-sink.js';
+import { openAuditStore, type SqliteAuditStore } from '../audit/sqlite-store.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { configWarnings } from '../config/warnings.js';
 import { watchFile } from '../config/watch.js';
 import { isGatehouseError } from '../errors.js';
+import { AdminHost, type ReloadOutcome } from '../runtime/admin-host.js';
 import { Runtime } from '../runtime/runtime.js';
 import { exitCodeFor, printError } from './output.js';
 
@@ -43,6 +45,19 @@ export function registerServe(program: Command): void {
         process.exitCode = 1;
         return;
       }
+      let store: SqliteAuditStore | undefined;
+      try {
+        store = openAuditStore(loaded.config.audit.store, loaded.baseDir, {
+          retention: loaded.config.audit.retention,
+          onError: (err) => log.error({ err }, 'audit store write failed'),
+        });
+      } catch (err) {
+        printError(err);
+        process.exitCode = 1;
+        return;
+      }
+      if (store) runtime.audit.addSink(store);
+      runtime.addService(new AdminHost(runtime, log, store));
       const report = await runtime.apply(loaded);
       if (report.failed.length > 0) {
         for (const f of report.failed)
@@ -54,9 +69,9 @@ export function registerServe(program: Command): void {
       }
       log.info({ listeners: runtime.listening() }, 'ready');
 
-      let reloading = Promise.resolve();
-      const reload = (trigger: string) => {
-        reloading = reloading.then(async () => {
+      let reloading: Promise<ReloadOutcome> = Promise.resolve({ ok: true, trigger: 'start' });
+      const reload = (trigger: string): Promise<ReloadOutcome> => {
+        reloading = reloading.then(async (): Promise<ReloadOutcome> => {
           let next: LoadedConfig;
           try {
             next = loadConfig(opts.config);
@@ -66,7 +81,12 @@ export function registerServe(program: Command): void {
               { trigger, code: isGatehouseError(err) ? err.code : undefined, problems: details },
               `config rejected, keeping the last good config: ${err instanceof Error ? err.message : String(err)}`,
             );
-            return;
+            const message = err instanceof Error ? err.message : String(err);
+            return {
+              ok: false,
+              trigger,
+              error: { code: isGatehouseError(err) ? err.code : undefined, message, problems: details },
+            };
           }
           for (const w of configWarnings(next)) log.warn(w);
           const r = await runtime.apply(next);
@@ -74,10 +94,13 @@ export function registerServe(program: Command): void {
             { trigger, ...r },
             r.failed.length ? 'config reloaded with listener errors' : 'config reloaded',
           );
+          return { ok: r.failed.length === 0, trigger, report: r };
         });
+        return reloading;
       };
-      const watcher = watchFile(opts.config, () => reload('file'));
-      process.on('SIGHUP', () => reload('SIGHUP'));
+      runtime.setReloader(reload);
+      const watcher = watchFile(opts.config, () => void reload('file'));
+      process.on('SIGHUP', () => void reload('SIGHUP'));
       const stop = (signal: string) => {
         log.info({ signal }, 'shutting down');
         watcher.close();

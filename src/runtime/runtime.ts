@@ -15,6 +15,7 @@ import { formatHostPort, type HostPort } from '../net/address.js';
 import { SessionRegistry } from '../pipeline/sessions.js';
 import { ClusterRegistry } from '../cluster/registry.js';
 import { compileSecurityPolicy } from '../policy/security-groups.js';
+import type { ReloadOutcome, RuntimeInspection, RuntimeService } from './admin-host.js';
 
 interface RoutedSnapshot extends Snapshot {
   /** By bind key ("0.0.0.0:6380"): what a connection on that listener does now. */
@@ -52,6 +53,10 @@ export class Runtime {
   private snapshot: RoutedSnapshot | undefined;
   private readonly listeners = new Map<string, ManagedListener>();
   private shuttingDown = false;
+  /** Services owned beside the face listeners (the admin listener): applied after each config, closed at shutdown. */
+  private readonly services: RuntimeService[] = [];
+  private reloader: ((trigger: string) => Promise<ReloadOutcome>) | undefined;
+  readonly startedAt = new Date();
 
   constructor(private readonly log: Logger) {
     this.clusters = new ClusterRegistry(log);
@@ -67,6 +72,36 @@ export class Runtime {
       bind: l.bindKey,
       port: (l.server.address() as net.AddressInfo).port,
     }));
+  }
+
+  addService(service: RuntimeService): void {
+    this.services.push(service);
+  }
+
+  /** The reload path (the same one SIGHUP takes); provided by whoever loads config files. */
+  setReloader(reload: (trigger: string) => Promise<ReloadOutcome>): void {
+    this.reloader = reload;
+  }
+
+  reload(trigger: string): Promise<ReloadOutcome> {
+    if (!this.reloader)
+      return Promise.resolve({ ok: false, trigger, error: { message: 'no config file to reload' } });
+    return this.reloader(trigger);
+  }
+
+  /** Close one live session on an operator's request; false when there is no such session. */
+  terminate(id: string): boolean {
+    return this.sessions.terminate(id, 'terminated');
+  }
+
+  /** The narrow read view the admin API serves: status, listeners, sessions and the running config. */
+  inspect(): RuntimeInspection {
+    return {
+      startedAt: this.startedAt,
+      loaded: this.snapshot?.loaded,
+      listeners: this.listening(),
+      sessions: this.sessions.list(),
+    };
   }
 
   private buildSnapshot(loaded: LoadedConfig): RoutedSnapshot {
@@ -144,6 +179,7 @@ export class Runtime {
     }
     await this.clusters.reconcile(loaded.config);
     for (const face of this.faces) await face.applied?.(next, next.context);
+    for (const service of this.services) await service.apply(loaded);
     return report;
   }
 
@@ -153,6 +189,7 @@ export class Runtime {
     this.shuttingDown = true;
     for (const l of this.listeners.values()) l.server.close();
     this.listeners.clear();
+    for (const service of this.services) await service.close();
     for (const face of this.faces) await face.shutdown?.();
     this.clusters.stop();
     const deadline = Date.now() + graceMs;

@@ -1,0 +1,259 @@
+// The admin API routes: status, listeners, sessions (+ terminate), audit queries and summaries,
+// reload, policy + explain, PKI list + revoke. Each reads the runtime through AdminRuntime only.
+import type http from 'node:http';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { parseAuditQuery } from '../audit/query.js';
+import type { SqliteAuditStore } from '../audit/sqlite-store.js';
+import { GatehouseError } from '../errors.js';
+import { formatHostPort, parseHostPort } from '../net/address.js';
+import { parseIp } from '../net/cidr.js';
+import { genCrl, listCertificates, parseReason, revoke } from '../pki/index.js';
+import { explain } from '../policy/explain.js';
+import { describeDecision } from '../policy/decision.js';
+import { compileSecurityPolicy } from '../policy/security-groups.js';
+import type { AdminRuntime } from '../runtime/admin-host.js';
+import { badRequest, readJsonBody, sendJson } from './http.js';
+import { configSummary, policyView } from './views.js';
+
+export interface ApiContext {
+  readonly runtime: AdminRuntime;
+  readonly store: SqliteAuditStore | undefined;
+  readonly log: Logger;
+}
+
+type Handler = (
+  ctx: ApiContext,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  params: { match: RegExpExecArray; url: URL },
+) => Promise<void> | void;
+
+interface Route {
+  readonly method: string;
+  readonly path: RegExp;
+  readonly handler: Handler;
+}
+
+const VERSION = '0.1.0';
+
+function queryParams(url: URL): Record<string, string> {
+  return Object.fromEntries(url.searchParams.entries());
+}
+
+function requireStore(ctx: ApiContext): SqliteAuditStore {
+  if (!ctx.store) throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', ['audit store (audit.store is "none")']);
+  return ctx.store;
+}
+
+function pkiDir(ctx: ApiContext): string {
+  const loaded = ctx.runtime.inspect().loaded;
+  if (!loaded) throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', ['running config']);
+  return path.resolve(loaded.baseDir, loaded.config.pki);
+}
+
+function sessionsView(ctx: ApiContext) {
+  const now = Date.now();
+  return ctx.runtime.inspect().sessions.map((s) => ({
+    ...s,
+    startedAt: s.startedAt.toISOString(),
+    durationMs: now - s.startedAt.getTime(),
+  }));
+}
+
+export function statusView(ctx: ApiContext): unknown {
+  const i = ctx.runtime.inspect();
+  const byFace: Record<string, number> = {};
+  for (const s of i.sessions) byFace[s.face] = (byFace[s.face] ?? 0) + 1;
+  return {
+    version: VERSION,
+    pid: process.pid,
+    startedAt: i.startedAt.toISOString(),
+    uptimeMs: Date.now() - i.startedAt.getTime(),
+    config: configSummary(i.loaded),
+    listening: i.listeners,
+    sessions: { total: i.sessions.length, byFace },
+    audit: ctx.store ? { store: ctx.store.file, rows: ctx.store.count() } : null,
+  };
+}
+
+function sinceParam(url: URL, fallback: string): number {
+  const q = parseAuditQuery({ since: url.searchParams.get('since') ?? fallback });
+  if ('problems' in q) throw badRequest(q.problems.join('; '));
+  return q.query.since ?? 0;
+}
+
+export { sessionsView };
+
+const routes: Route[] = [
+  { method: 'GET', path: /^\/api\/status$/, handler: (ctx, _q, res) => sendJson(res, 200, statusView(ctx)) },
+  {
+    method: 'GET',
+    path: /^\/api\/listeners$/,
+    handler: (ctx, _q, res) => {
+      const i = ctx.runtime.inspect();
+      sendJson(res, 200, {
+        configured: (configSummary(i.loaded) as { listeners?: unknown })?.listeners ?? [],
+        listening: i.listeners,
+      });
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/sessions$/,
+    handler: (ctx, _q, res) => sendJson(res, 200, { sessions: sessionsView(ctx) }),
+  },
+  {
+    method: 'DELETE',
+    path: /^\/api\/sessions\/([0-9a-f]{1,64})$/,
+    handler: (ctx, _q, res, { match }) => terminate(ctx, res, match[1]!),
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/sessions\/([0-9a-f]{1,64})\/terminate$/,
+    handler: (ctx, _q, res, { match }) => terminate(ctx, res, match[1]!),
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/audit$/,
+    handler: (ctx, _q, res, { url }) => {
+      const store = requireStore(ctx);
+      const q = parseAuditQuery(queryParams(url));
+      if ('problems' in q) throw badRequest(q.problems.join('; '));
+      const events = store.query(q.query);
+      const last = events.at(-1);
+      sendJson(res, 200, {
+        events,
+        ...(events.length === q.query.limit && last ? { next: last.id } : {}),
+      });
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/audit\/summary$/,
+    handler: (ctx, _q, res, { url }) => sendJson(res, 200, requireStore(ctx).summary(sinceParam(url, '24h'))),
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/egress$/,
+    handler: (ctx, _q, res, { url }) => {
+      const s = requireStore(ctx).summary(
+        sinceParam(url, '24h'),
+        Number(url.searchParams.get('top') ?? 10) || 10,
+      );
+      sendJson(res, 200, { since: s.since, ...s.egress });
+    },
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/reload$/,
+    handler: async (ctx, _q, res) => {
+      const outcome = await ctx.runtime.reload('api');
+      sendJson(res, outcome.ok ? 200 : 409, outcome);
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/policy$/,
+    handler: (ctx, _q, res) => sendJson(res, 200, policyView(ctx.runtime.inspect().loaded)),
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/explain$/,
+    handler: async (ctx, req, res) => {
+      const body = await readJsonBody(req);
+      const loaded = ctx.runtime.inspect().loaded;
+      if (!loaded) throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', ['running config']);
+      const from = parseIp(String(body.from ?? ''));
+      if (!from) throw badRequest(`from: "${String(body.from ?? '')}" is not an IP address`);
+      const toText = String(body.to ?? '');
+      const to = parseHostPort(/^\d+$/.test(toText) ? `0.0.0.0:${toText}` : toText);
+      if (typeof to === 'string') throw badRequest(`to: ${to}`);
+      const policy = compileSecurityPolicy(loaded.config, loaded.source);
+      const results = explain(loaded.config, loaded.source, policy, from, to).map((r) => ({
+        listener: {
+          face: r.listener.face,
+          what: r.listener.what,
+          bind: formatHostPort(r.listener.bind.host, r.listener.bind.port),
+          where: loaded.source.where(r.listener.path),
+        },
+        allowed: r.allowed,
+        ...(r.target ? { target: r.target } : {}),
+        steps: r.steps.map((s) => ({
+          step: s.step,
+          subject: s.subject,
+          text: describeDecision(s.decision),
+          decision: s.decision,
+        })),
+      }));
+      sendJson(res, 200, { from: from.toString(), to: formatHostPort(to.host, to.port), results });
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/pki\/certificates$/,
+    handler: (ctx, _q, res) => {
+      const inv = listCertificates(pkiDir(ctx));
+      sendJson(res, 200, {
+        certificates: inv.records.map((r) => ({
+          name: r.name,
+          status: r.status,
+          serial: r.serial,
+          subject: r.subject,
+          expires: r.expires.toISOString(),
+          revokedAt: r.revokedAt?.toISOString(),
+          reason: r.reason,
+        })),
+        warnings: inv.warnings,
+      });
+    },
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/pki\/revoke$/,
+    handler: async (ctx, req, res) => {
+      const body = await readJsonBody(req);
+      const name = typeof body.name === 'string' ? body.name : '';
+      if (!name) throw badRequest('name: give the certificate name to revoke');
+      const reason = typeof body.reason === 'string' && body.reason ? parseReason(body.reason) : undefined;
+      const dir = pkiDir(ctx);
+      const r = await revoke(dir, name, reason ? { reason } : {});
+      // The access endpoints watch crl.pem and close the live sessions of this certificate.
+      const crl = await genCrl(dir);
+      ctx.log.info(
+        { name: r.name, serial: r.serial, reason: r.reason, crl: crl.path },
+        'certificate revoked from the admin API',
+      );
+      sendJson(res, 200, {
+        revoked: { name: r.name, serial: r.serial, revokedAt: r.revokedAt.toISOString(), reason: r.reason },
+        crl: { path: crl.path, revoked: crl.revokedCount, nextUpdate: crl.nextUpdate.toISOString() },
+      });
+    },
+  },
+];
+
+function terminate(ctx: ApiContext, res: http.ServerResponse, id: string): void {
+  if (!ctx.runtime.terminate(id)) throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', [`live session ${id}`]);
+  ctx.log.info({ session: id }, 'session terminated from the admin API');
+  sendJson(res, 200, { terminated: id });
+}
+
+/** Dispatch an /api request; false when no route has that path. */
+export async function handleApi(
+  ctx: ApiContext,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+): Promise<boolean> {
+  let pathMatched = false;
+  for (const r of routes) {
+    const match = r.path.exec(url.pathname);
+    if (!match) continue;
+    pathMatched = true;
+    if (r.method !== req.method) continue;
+    await r.handler(ctx, req, res, { match, url });
+    return true;
+  }
+  if (pathMatched) throw badRequest(`${req.method ?? ''} is not allowed on ${url.pathname}`);
+  return false;
+}

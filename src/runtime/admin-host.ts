@@ -1,0 +1,119 @@
+// The admin listener as a service the runtime owns: started when the config enables it, moved when
+// admin.listen changes on reload, stopped at shutdown. The admin API sees the runtime only through
+// AdminRuntime below: a narrow read view and three commands.
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { createAdminServer, type AdminServer } from '../admin/server.js';
+import { resolveAdminToken } from '../admin/token.js';
+import type { SqliteAuditStore } from '../audit/sqlite-store.js';
+import type { LoadedConfig } from '../config/load.js';
+import { formatHostPort } from '../net/address.js';
+import type { SessionInfo } from '../pipeline/sessions.js';
+
+export interface RuntimeService {
+  apply(loaded: LoadedConfig): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ReloadOutcome {
+  readonly ok: boolean;
+  readonly trigger: string;
+  readonly error?: {
+    readonly code?: string | undefined;
+    readonly message: string;
+    readonly problems?: readonly string[];
+  };
+  readonly report?: {
+    readonly started: string[];
+    readonly stopped: string[];
+    readonly kept: string[];
+    readonly failed: { bind: string; error: string }[];
+  };
+}
+
+export interface RuntimeInspection {
+  readonly startedAt: Date;
+  readonly loaded: LoadedConfig | undefined;
+  readonly listeners: { bind: string; port: number }[];
+  readonly sessions: SessionInfo[];
+}
+
+/** What the admin API may ask of the runtime. */
+export interface AdminRuntime {
+  inspect(): RuntimeInspection;
+  terminate(id: string): boolean;
+  reload(trigger: string): Promise<ReloadOutcome>;
+}
+
+export class AdminHost implements RuntimeService {
+  private server: AdminServer | undefined;
+  private bound: string | undefined;
+  private token = '';
+
+  constructor(
+    private readonly runtime: AdminRuntime,
+    private readonly log: Logger,
+    private readonly store: SqliteAuditStore | undefined,
+  ) {}
+
+  /** The admin listener's address, once it listens. */
+  address(): { host: string; port: number } | undefined {
+    const a = this.server?.http.address() as AddressInfo | null | undefined;
+    return a ? { host: a.address, port: a.port } : undefined;
+  }
+
+  async apply(loaded: LoadedConfig): Promise<void> {
+    const admin = loaded.config.admin;
+    this.store?.setRetention(loaded.config.audit.retention);
+    if (!admin.enabled) {
+      await this.close();
+      return;
+    }
+    try {
+      const t = resolveAdminToken(loaded);
+      this.token = t.token;
+      if (t.generated)
+        this.log.info(
+          { tokenFile: t.file },
+          'admin token generated (0600); give it to `gatehouse` CLI verbs and the console',
+        );
+    } catch (err) {
+      this.log.error(
+        { err, code: (err as { code?: string }).code },
+        'admin API not started: no usable token',
+      );
+      await this.close();
+      return;
+    }
+    const want = formatHostPort(admin.listen.host, admin.listen.port);
+    if (this.server && this.bound === want) return;
+    await this.close();
+    const server = createAdminServer({
+      runtime: this.runtime,
+      store: this.store,
+      log: this.log,
+      token: () => this.token,
+    });
+    try {
+      await server.listen(admin.listen.host, admin.listen.port);
+    } catch (err) {
+      // The data plane does not depend on the console: say why and carry on without it.
+      this.log.error(
+        { listen: want, code: (err as NodeJS.ErrnoException).code },
+        'admin API not started: cannot listen; free the port or change admin.listen',
+      );
+      return;
+    }
+    this.server = server;
+    this.bound = want;
+    const a = this.address();
+    this.log.info({ admin: a ? formatHostPort(a.host, a.port) : want }, 'admin API listening');
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    this.bound = undefined;
+    await s?.close();
+  }
+}

@@ -144,9 +144,15 @@ export class EgressProxy {
       keepAliveTimeout: 60_000,
       connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(this.settings.headersTimeout / 4))),
     });
-    s.on('request', (req, res) => void this.onRequest(req, res));
-    s.on('connect', (req, socket, head) => void this.onTunnel('connect', req, socket, head));
-    s.on('upgrade', (req, socket, head) => void this.onTunnel('upgrade', req, socket, head));
+    // A bug in one request must not take the daemon down: log it and drop that connection.
+    const contain = (p: Promise<void>, sock: Duplex) =>
+      p.catch((err: unknown) => {
+        this.log?.error({ proxy: this.settings.name, err }, 'egress request failed unexpectedly');
+        sock.destroy();
+      });
+    s.on('request', (req, res) => void contain(this.onRequest(req, res), req.socket));
+    s.on('connect', (req, socket, head) => void contain(this.onTunnel('connect', req, socket, head), socket));
+    s.on('upgrade', (req, socket, head) => void contain(this.onTunnel('upgrade', req, socket, head), socket));
     s.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
     // The server never listens (the runtime owns the listener); 'listening' starts the timer that
     // enforces headersTimeout on the connections it is handed.
@@ -345,7 +351,16 @@ export class EgressProxy {
       contentType = upRes.headers['content-type'];
       const headers = responseHeadersForClient(upRes.rawHeaders);
       if (this.draining) headers.push('Connection', 'close');
-      res.writeHead(status, upRes.statusMessage, headers);
+      try {
+        res.writeHead(status, upRes.statusMessage, headers);
+      } catch (err) {
+        // A reply Node refuses to re-send (e.g. a status outside 100-999) is a bad gateway.
+        upRes.destroy();
+        up.destroy();
+        failure = replyForError(err, url);
+        this.sendReply(res, failure);
+        return;
+      }
       upRes.on('data', (c: Buffer) => (bytesOut += c.length));
       upRes.pipe(res);
       upRes.on('error', () => res.destroy());

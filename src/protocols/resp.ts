@@ -283,24 +283,28 @@ class Scanner implements RespScanner {
   }
 
   runCount = 0;
+  private runMax = 1;
 
   scanRun(b: Uint8Array, start: number, max: number): number {
-    const n = b.length;
-    let pos = start;
-    let k = 0;
-    while (k < max && pos < n) {
-      const t = b[pos]!;
-      if (t === T_ERROR || t === T_PUSH || t === T_ATTR) break;
-      const r = this.scan(b, pos);
-      if (r < 0) {
-        this.runCount = k;
-        return r === NEED_MORE ? n : FAILED;
-      }
-      k++;
-      pos = r;
-    }
-    this.runCount = k;
-    return pos;
+    this.runCount = 0;
+    if (this.st === S_FAILED) return FAILED;
+    if (max <= 0 || start >= b.length || !this.mayRun(b[start]!)) return start;
+    this.runMax = max;
+    this.base = this.consumed - start;
+    const r = this.run(b, start);
+    if (r === FAILED) return FAILED;
+    const end = r === NEED_MORE ? b.length : r;
+    this.consumed = this.base + end;
+    return end;
+  }
+
+  private mayRun(t: number): boolean {
+    return t !== T_ERROR && t !== T_PUSH && t !== T_ATTR;
+  }
+
+  /** A reply ended before b[i]: go on with the next one in the same call (scanRun) or return. */
+  private more(b: Uint8Array, i: number): boolean {
+    return ++this.runCount < this.runMax && i < b.length && this.mayRun(b[i]!);
   }
 
   private fail(code: RespErrorCode, message: string, at: number): number {
@@ -311,6 +315,8 @@ class Scanner implements RespScanner {
 
   scan(b: Uint8Array, start: number): number {
     if (this.st === S_FAILED) return FAILED;
+    this.runMax = 1;
+    this.runCount = 0;
     this.base = this.consumed - start;
     const r = this.run(b, start);
     if (r >= 0) this.consumed = this.base + r;
@@ -349,7 +355,10 @@ class Scanner implements RespScanner {
         this.headCapture = false;
         const d = this.depth;
         if (d > 0 && (this.flags[d - 1]! & F_STRCHUNKS) !== 0) continue; // next chunk header
-        if (this.valueDone()) return i;
+        if (this.valueDone()) {
+          if (this.more(b, i)) continue;
+          return i;
+        }
         continue;
       }
       // S_LINE: a header line.
@@ -379,7 +388,10 @@ class Scanner implements RespScanner {
         const r = this.line(b, i, j, i);
         if (r === FAILED) return FAILED;
         i = j + 2;
-        if (r === 1) return i;
+        if (r === 1) {
+          if (this.more(b, i)) continue;
+          return i;
+        }
         continue;
       }
       // Slow path: completing a line held from earlier chunks.
@@ -390,7 +402,10 @@ class Scanner implements RespScanner {
         this.pendingLF = false;
         const r = this.line(this.lineBuf!, 0, this.lineLen, i - 1 - this.lineLen - 1);
         if (r === FAILED) return FAILED;
-        if (r === 1) return i;
+        if (r === 1) {
+          if (this.more(b, i)) continue;
+          return i;
+        }
         continue;
       }
       let j = i;
@@ -415,7 +430,10 @@ class Scanner implements RespScanner {
       const r = this.line(this.lineBuf!, 0, this.lineLen, j - this.lineLen);
       if (r === FAILED) return FAILED;
       i = j + 2;
-      if (r === 1) return i;
+      if (r === 1) {
+        if (this.more(b, i)) continue;
+        return i;
+      }
     }
     return NEED_MORE;
   }

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerAdminClient } from './admin-client.js';
 import { registerClientConfig } from './client-config.js';
 import { registerConnect } from './connect.js';
 import { registerExplain } from './explain.js';
@@ -21,5 +22,6 @@ registerExplain(program);
 registerPki(program);
 registerClientConfig(program);
 registerConnect(program);
+registerAdminClient(program);
 
 await program.parseAsync(process.argv);

@@ -336,6 +336,8 @@ class Tracker implements CommandTracker {
     a2: string | undefined,
   ): void {
     if (this.lost !== undefined) return;
+    // Fast path: a command the tracker has no interest in (GET, SET, DEL…), outside any mode.
+    if (name === '' && !this.inMulti && !this.replyOff && !this.skipNext) return this.enqueuePlain();
     if (this.replyOff) {
       if (name === 'client' && a1 === 'reply' && a2 === 'on') {
         this.replyOff = false;

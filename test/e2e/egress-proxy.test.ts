@@ -254,6 +254,21 @@ test('undici ProxyAgent: responses stream (first chunk arrives before the origin
   }
 });
 
+test('plain HTTP responses stream too (first chunk before the origin finishes)', async () => {
+  release = undefined;
+  const s = net.connect(ports.open, '127.0.0.1');
+  await once(s, 'connect');
+  s.write(`GET ${target('/stream')} HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\n\r\n`);
+  let got = '';
+  s.on('data', (d: Buffer) => (got += d.toString()));
+  while (!got.includes('first')) await once(s, 'data');
+  assert.match(got, /^HTTP\/1\.1 200/);
+  assert.doesNotMatch(got, /last/);
+  release!();
+  while (!got.includes('last')) await once(s, 'data');
+  s.destroy();
+});
+
 test('curl https_proxy style CONNECT tunnel (-p) to an allowed port', async () => {
   const r = await curlVia(proxy('open'), target('/tunnelled'), { tunnel: true });
   assert.equal(r.connectStatus, 200, r.headers);

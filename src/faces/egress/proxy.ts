@@ -20,6 +20,7 @@ import type { FaceContext } from '../context.js';
 import { openAccessLog, type AccessLog, type AccessRecord } from './access-log.js';
 import type { ProxySettings } from './compile.js';
 import { EgressFiles, type FileEvent } from './files.js';
+import { exchange, UpstreamPool } from './upstream.js';
 import type { EgressMetrics } from './metrics.js';
 import {
   parseAbsoluteUrl,
@@ -56,6 +57,7 @@ export class EgressProxy {
   private draining = false;
   private readonly pendingEvents: FileEvent[] = [];
   readonly files: EgressFiles;
+  private readonly upstreams = new UpstreamPool();
   private readonly inflight: { inc(): void; dec(): void };
   private readonly tunnels: { inc(): void; dec(): void };
   /** Session ids: a random prefix per proxy and a counter (one random draw per request costs). */
@@ -210,6 +212,7 @@ export class EgressProxy {
     this.server.close(() => {});
     // Idle upstream connections go now; those carrying a response finish with it.
     for (const list of Object.values(this.agent.freeSockets)) for (const s of list ?? []) s.destroy();
+    this.upstreams.destroyIdle();
     await this.accessLog?.close();
     this.accessLog = undefined;
   }
@@ -314,6 +317,10 @@ export class EgressProxy {
     ready: Ready,
     start: number,
   ): void {
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+    if (!hasBody && (req.method === 'GET' || req.method === 'HEAD'))
+      return this.fastForward(req, res, target, ready, start);
     const name = this.settings.name;
     const ctx = this.ctx!;
     const url = req.url!;
@@ -379,8 +386,6 @@ export class EgressProxy {
       failure = replyForError(wrapped, url);
       this.sendReply(res, failure);
     });
-    const hasBody =
-      req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
     if (hasBody) {
       req.on('data', (c: Buffer) => (bytesIn += c.length));
       req.pipe(up);
@@ -425,6 +430,78 @@ export class EgressProxy {
         ...(failure ? { reply: failure } : { status, bytes: bytesOut, contentType }),
         session: id,
         bytesIn,
+      });
+    });
+  }
+
+  /** Bodiless GET/HEAD: raw pooled upstream connection, response framed by response-parser.ts. */
+  private fastForward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    target: ProxyTarget,
+    ready: Ready,
+    start: number,
+  ): void {
+    const ctx = this.ctx!;
+    const url = req.url!;
+    const id = this.nextSessionId();
+    const method = req.method!;
+    let bytesOut = 0;
+    this.inflight.inc();
+    const headers = requestHeadersForUpstream(req.rawHeaders, target.authority, false);
+    headers.push('Connection', 'keep-alive');
+    ctx.sessions.add({
+      id,
+      face: FACE,
+      listener: this.settings.listener,
+      source: formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0),
+      target: formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
+      identity: ready.user,
+      startedAt: new Date(start),
+      bytesFromClient: 0,
+      get bytesToClient() {
+        return bytesOut;
+      },
+      close: () => res.destroy(),
+    });
+    const draining = () => this.draining;
+    void exchange({
+      pool: this.upstreams,
+      address: ready.address,
+      port: target.port,
+      method,
+      head: requestHead(method, target.path, headers),
+      connectTimeout: this.settings.connectTimeout,
+      idleTimeout: this.settings.idleTimeout,
+      res,
+      clientHeaders: (head) => {
+        const out = responseHeadersForClient(head.rawHeaders);
+        if (draining()) out.push('Connection', 'close');
+        return out;
+      },
+    }).then((r) => {
+      bytesOut = r.bytesToClient;
+      let failure: WireReply | undefined;
+      if (r.error) {
+        failure = replyForError(r.error, url);
+        this.sendReply(res, failure);
+      }
+      ctx.sessions.remove(id);
+      this.inflight.dec();
+      this.metrics.countBytes(this.settings.name, 0, r.bytesToClient);
+      this.finish('http', {
+        start,
+        client: req.socket.remoteAddress ?? '-',
+        method,
+        url,
+        decision: ready.decision,
+        user: ready.user,
+        peer: ready.address,
+        ...(failure
+          ? { reply: failure }
+          : { status: r.status, bytes: r.bytesToClient, contentType: r.contentType }),
+        session: id,
+        bytesIn: 0,
       });
     });
   }

@@ -1,0 +1,153 @@
+// A bounded HTTP/1.1 response-head parser and chunked-body decoder for the upstream side of the
+// egress proxy: bytes in, a value or an error out, no sockets. Strict where a lax reading could
+// frame a body two ways (conflicting Content-Length, Content-Length with Transfer-Encoding,
+// obs-fold, bad header names): such a reply is refused as a bad gateway rather than guessed at.
+
+export type BodyKind =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'length'; readonly length: number }
+  | { readonly kind: 'chunked' }
+  | { readonly kind: 'close' };
+
+export interface ResponseHead {
+  readonly status: number;
+  readonly message: string;
+  /** [name, value, name, value, …] as received */
+  readonly rawHeaders: string[];
+  readonly contentType: string | undefined;
+  readonly body: BodyKind;
+  /** May the connection carry another request after this response? */
+  readonly keepAlive: boolean;
+}
+
+export type HeadResult =
+  | { readonly head: ResponseHead; readonly consumed: number }
+  | { readonly need: true }
+  | { readonly error: string };
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// eslint-disable-next-line no-control-regex -- control characters are what this refuses
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const MAX_HEADERS = 256;
+
+/** Parse one response head from the start of `buf` (the request was `method`). */
+export function parseResponseHead(buf: Buffer, method: string, maxSize: number): HeadResult {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0)
+    return buf.length > maxSize ? { error: `response head larger than ${maxSize} bytes` } : { need: true };
+  if (end > maxSize) return { error: `response head larger than ${maxSize} bytes` };
+  const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+  const m = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/.exec(lines[0]!);
+  if (!m) return { error: 'malformed status line' };
+  const minor = m[1]!;
+  const status = Number(m[2]);
+  const message = m[3] ?? '';
+  if (status < 100 || BAD_VALUE.test(message)) return { error: 'malformed status line' };
+  if (lines.length - 1 > MAX_HEADERS) return { error: `more than ${MAX_HEADERS} response headers` };
+  const rawHeaders: string[] = [];
+  let length: number | undefined;
+  let te: string | undefined;
+  let connection = '';
+  let contentType: string | undefined;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(':');
+    if (colon <= 0) return { error: 'malformed header line' };
+    const name = line.slice(0, colon);
+    if (!TOKEN.test(name)) return { error: 'malformed header name' };
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    if (BAD_VALUE.test(value)) return { error: 'control character in a header value' };
+    const lower = name.toLowerCase();
+    if (lower === 'content-length') {
+      for (const part of value.split(',')) {
+        const p = part.trim();
+        if (!/^\d{1,15}$/.test(p)) return { error: 'bad Content-Length' };
+        if (length !== undefined && Number(p) !== length) return { error: 'conflicting Content-Length' };
+        length = Number(p);
+      }
+    } else if (lower === 'transfer-encoding') {
+      te = te === undefined ? value : `${te}, ${value}`;
+    } else if (lower === 'connection') {
+      connection += `,${value.toLowerCase()}`;
+    } else if (lower === 'content-type') {
+      contentType = value;
+    }
+    rawHeaders.push(name, value);
+  }
+  if (te !== undefined && length !== undefined) return { error: 'both Transfer-Encoding and Content-Length' };
+  let keepAlive = minor === '1' && !/(^|,)\s*close\s*(,|$)/.test(connection);
+  let body: BodyKind;
+  if (method === 'HEAD' || status < 200 || status === 204 || status === 304) body = { kind: 'none' };
+  else if (te !== undefined) {
+    const codings = te
+      .toLowerCase()
+      .split(',')
+      .map((s) => s.trim());
+    if (codings[codings.length - 1] === 'chunked') body = { kind: 'chunked' };
+    else {
+      body = { kind: 'close' };
+      keepAlive = false;
+    }
+  } else if (length !== undefined) body = { kind: 'length', length };
+  else {
+    body = { kind: 'close' };
+    keepAlive = false;
+  }
+  return { head: { status, message, rawHeaders, contentType, body, keepAlive }, consumed: end + 4 };
+}
+
+export type ChunkResult =
+  { readonly data: Buffer[]; readonly done: boolean; readonly rest: Buffer } | { readonly error: string };
+
+const MAX_SIZE_LINE = 4096;
+const MAX_TRAILERS = 16 * 1024;
+
+/** Decodes a chunked body incrementally; `rest` is what follows the body once `done`. */
+export class ChunkedDecoder {
+  private state: 'size' | 'data' | 'data-crlf' | 'trailer' | 'done' = 'size';
+  private line = '';
+  private remaining = 0;
+  private trailerBytes = 0;
+
+  push(chunk: Buffer): ChunkResult {
+    const data: Buffer[] = [];
+    let i = 0;
+    while (i < chunk.length && this.state !== 'done') {
+      if (this.state === 'data') {
+        const n = Math.min(this.remaining, chunk.length - i);
+        data.push(chunk.subarray(i, i + n));
+        i += n;
+        this.remaining -= n;
+        if (this.remaining === 0) this.state = 'data-crlf';
+        continue;
+      }
+      // Line-oriented states: collect up to LF.
+      const lf = chunk.indexOf(10, i);
+      const piece = chunk.toString('latin1', i, lf < 0 ? chunk.length : lf + 1);
+      i = lf < 0 ? chunk.length : lf + 1;
+      this.line += piece;
+      if (this.state === 'trailer') {
+        this.trailerBytes += piece.length;
+        if (this.trailerBytes > MAX_TRAILERS) return { error: 'chunked trailers too large' };
+      } else if (this.state === 'data-crlf') {
+        if (!'\r\n'.startsWith(this.line)) return { error: 'missing CRLF after chunk data' };
+      } else if (this.line.length > MAX_SIZE_LINE) return { error: 'chunk size line too long' };
+      if (lf < 0) break;
+      if (!this.line.endsWith('\r\n')) return { error: 'bare LF in chunked framing' };
+      const line = this.line.slice(0, -2);
+      this.line = '';
+      if (this.state === 'data-crlf') {
+        if (line !== '') return { error: 'missing CRLF after chunk data' };
+        this.state = 'size';
+      } else if (this.state === 'size') {
+        const size = line.split(';', 1)[0]!.trim();
+        if (!/^[0-9a-fA-F]{1,12}$/.test(size)) return { error: 'bad chunk size' };
+        this.remaining = parseInt(size, 16);
+        this.state = this.remaining === 0 ? 'trailer' : 'data';
+      } else if (line === '') {
+        this.state = 'done';
+      }
+    }
+    return { data, done: this.state === 'done', rest: chunk.subarray(i) };
+  }
+}

@@ -42,10 +42,14 @@ egressProxies:
     allowlist: ./allowlist.txt
     unsafeAllowPrivateDestinations: ["127.0.0.0/8"]
     connectPorts: "443,$ORIGIN"
+    accessLog: $work/gatehouse-access.log
 admin:
   enabled: false
+# Like for like with Squid (which writes an access log and nothing else): the Squid-format access
+# log and the JSON audit lines go to files; the SQLite audit store is off.
 audit:
   log: $work/audit.jsonl
+  store: none
 YAML
 node bin/gatehouse.js serve -c "$work/gatehouse.yaml" 2>"$work/gatehouse.err" &
 pids+=($!)

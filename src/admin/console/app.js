@@ -541,6 +541,7 @@ async function route() {
   const page = PAGES[name] ?? overview;
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === name);
   view.dataset.page = name;
+  flash('');
   try {
     await page();
   } catch (err) {

@@ -83,7 +83,9 @@ export function makeProfile(loaded: LoadedConfig, opts: MakeProfileOptions): Cli
     groups,
     targets: targetsForGroups(authz, groups),
     directListeners: ep.directListeners.map((d) => ({
-      address: formatHostPort(WILDCARD.has(d.listen.host) ? parsed.host : d.listen.host, d.listen.port),
+      address:
+        formatHostPort(WILDCARD.has(d.listen.host) ? parsed.host : d.listen.host, d.listen.port) +
+        (d.listen.lastPort > d.listen.port ? `-${d.listen.lastPort}` : ''),
       target:
         d.target.kind === 'cluster'
           ? `cluster:${d.target.cluster}`

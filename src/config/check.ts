@@ -93,6 +93,11 @@ function checkClusterRefs(config: Config, problems: Problem[]): void {
   }
   for (const [name, ep] of Object.entries(config.accessEndpoints)) {
     ep.directListeners.forEach((d, i) => {
+      if (d.listen.lastPort > d.listen.port && d.target.kind !== 'cluster')
+        problems.push({
+          path: ['accessEndpoints', name, 'directListeners', i, 'listen'],
+          message: 'a port range gives one port per cluster node; it needs `target: cluster:NAME`',
+        });
       if (d.target.kind === 'cluster' && !clusters.has(d.target.cluster))
         problems.push({
           path: ['accessEndpoints', name, 'directListeners', i, 'target'],

@@ -31,6 +31,13 @@ const listenAddress = parsed<HostPort>((s) =>
   /^\d+$/.test(s) ? parseHostPort(`0.0.0.0:${s}`) : parseHostPort(s),
 );
 
+/** A listen address whose port may be a range: `lastPort` is the range's end (= port when single). */
+export type ListenRange = HostPort & { readonly lastPort: number };
+const listenRange = parsed<ListenRange>((s) => {
+  const r = parseHostPortRange(/^\d+(-\d+)?$/.test(s) ? `0.0.0.0:${s}` : s);
+  return typeof r === 'string' ? r : { host: r.host, port: r.ports[0], lastPort: r.ports[1] };
+});
+
 export type PeerRef = { kind: 'cidr'; cidr: Cidr } | { kind: 'group'; group: string };
 const peer = z.string().transform((v, ctx): PeerRef => {
   if (v.startsWith('sg:')) {
@@ -112,7 +119,8 @@ const accessEndpoint = z.strictObject({
   serverCertificate: name,
   securityGroups: z.array(name).default([]),
   authorizationRules: z.array(authorizationRule).default([]),
-  directListeners: z.array(z.strictObject({ listen: listenAddress, target: targetRef })).default([]),
+  /** `listen` may be a range ("0.0.0.0:6390-6399") for a cluster target: one port per node. */
+  directListeners: z.array(z.strictObject({ listen: listenRange, target: targetRef })).default([]),
   connectionLog: z.boolean().default(true),
   sessionTimeout: duration.default(12 * 3600_000),
   idleTimeout: duration.default(3600_000),

@@ -25,6 +25,7 @@ import {
 } from './access/trust.js';
 import type { FaceContext } from './context.js';
 import type { Face, ListenerRoute } from './face.js';
+import { ClusterPorts, type ClusterLine } from './cluster-ports.js';
 
 export interface AccessEndpointFace extends Face {
   /** Live verified client connections (for the admin API and tests). */
@@ -45,6 +46,10 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   let crlWatcher: FileWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
   let lastCtx: FaceContext | undefined;
+  // Per-node public ports of direct listeners that front a cluster with a port range.
+  let clusterPorts: ClusterPorts | undefined;
+  let unsubscribeClusters: (() => void) | undefined;
+  let clusterLines: ClusterLine[] = [];
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
 
@@ -173,6 +178,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
     routes(snapshot) {
       const { config, source } = snapshot.loaded;
       const routes: ListenerRoute[] = [];
+      const lines: ClusterLine[] = [];
       // Fronts are made per snapshot, on first use: forget the old ones (they carry no new clients).
       fronts.clear();
       for (const [name, ep] of Object.entries(config.accessEndpoints)) {
@@ -186,29 +192,48 @@ export function createAccessEndpointFace(): AccessEndpointFace {
             tunnel.handle(socket);
           },
         });
-        for (const d of ep.directListeners) {
+        ep.directListeners.forEach((d, i) => {
           const engine = d.target.kind === 'cluster' ? config.clusters[d.target.cluster]?.engine : undefined;
-          const direct: DirectSpec = {
-            endpoint: spec,
-            listener: `${name}@${formatHostPort(d.listen.host, d.listen.port)}`,
-            target: d.target,
-            dialect: engine === 'memcached' ? 'memcached' : 'resp',
-          };
-          let front: TlsFront | undefined;
-          routes.push({
-            bind: d.listen,
-            handle: (socket, ctx) => {
-              front ??= makeDirect(direct, ctx, state);
-              front.handle(socket);
-            },
-          });
-        }
+          const line =
+            d.target.kind === 'cluster' && d.listen.lastPort > d.listen.port
+              ? {
+                  key: `${name}/direct/${i}`,
+                  cluster: d.target.cluster,
+                  range: [d.listen.port, d.listen.lastPort] as const,
+                }
+              : undefined;
+          if (line) lines.push(line);
+          for (let port = d.listen.port; port <= d.listen.lastPort; port++) {
+            const direct: DirectSpec = {
+              endpoint: spec,
+              listener: `${name}@${formatHostPort(d.listen.host, port)}`,
+              target: d.target,
+              dialect: engine === 'memcached' ? 'memcached' : 'resp',
+              ...(line ? { line: line.key } : {}),
+            };
+            let front: TlsFront | undefined;
+            routes.push({
+              bind: { host: d.listen.host, port },
+              handle: (socket, ctx) => {
+                front ??= makeDirect(direct, ctx, state, clusterPorts);
+                front.handle(socket);
+              },
+            });
+          }
+        });
       }
+      clusterLines = lines;
       return routes;
     },
 
     async applied(snapshot, ctx) {
       lastCtx = ctx;
+      clusterPorts ??= new ClusterPorts(ctx.log);
+      clusterPorts.setLines(clusterLines, ctx.clusters);
+      unsubscribeClusters?.();
+      unsubscribeClusters = ctx.clusters.onChange((cluster) =>
+        clusterPorts?.topologyChanged(cluster, ctx.clusters),
+      );
       const { config, baseDir } = snapshot.loaded;
       const endpoints = Object.entries(config.accessEndpoints);
       sessionTimeouts.clear();
@@ -250,6 +275,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
     },
 
     shutdown() {
+      unsubscribeClusters?.();
       stop();
     },
   };

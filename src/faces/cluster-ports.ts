@@ -7,6 +7,23 @@ import type { ClusterRegistry } from '../cluster/registry.js';
 import type { ClusterNode } from '../cluster/topology.js';
 import type { ForwardPlanEntry } from '../policy/forward-plan.js';
 
+/** A run of public ports that fronts one cluster: a forward line, or a direct listener range. */
+export interface ClusterLine {
+  readonly key: string;
+  readonly cluster: string;
+  readonly range: readonly [number, number];
+}
+
+/** The cluster lines of a port-forward plan (one per forward line, not per port). */
+export function forwardLines(entries: readonly ForwardPlanEntry[]): ClusterLine[] {
+  const lines = new Map<string, ClusterLine>();
+  for (const e of entries) {
+    if (e.target.kind === 'cluster' && !lines.has(e.line))
+      lines.set(e.line, { key: e.line, cluster: e.target.cluster, range: e.lineRange });
+  }
+  return [...lines.values()];
+}
+
 interface Line {
   readonly cluster: string;
   readonly range: readonly [number, number];
@@ -21,20 +38,16 @@ export class ClusterPorts {
 
   constructor(private readonly log: Logger) {}
 
-  /** Take the cluster lines of a new plan, keeping assignments of lines that did not change. */
-  setPlan(entries: readonly ForwardPlanEntry[], clusters: ClusterRegistry): void {
+  /** Take a new set of lines, keeping the assignments of lines that did not change. */
+  setLines(lines: readonly ClusterLine[], clusters: ClusterRegistry): void {
     const next = new Map<string, Line>();
-    for (const e of entries) {
-      if (e.target.kind !== 'cluster' || next.has(e.line)) continue;
-      const old = this.lines.get(e.line);
+    for (const l of lines) {
+      const old = this.lines.get(l.key);
       const same =
-        old &&
-        old.cluster === e.target.cluster &&
-        old.range[0] === e.lineRange[0] &&
-        old.range[1] === e.lineRange[1];
-      next.set(e.line, {
-        cluster: e.target.cluster,
-        range: e.lineRange,
+        old && old.cluster === l.cluster && old.range[0] === l.range[0] && old.range[1] === l.range[1];
+      next.set(l.key, {
+        cluster: l.cluster,
+        range: l.range,
         assignment: same ? old.assignment : EMPTY_ASSIGNMENT,
         version: old?.version ?? 0,
       });
@@ -87,14 +100,14 @@ export class ClusterPorts {
     return changed;
   }
 
-  /** The node behind a public port now. */
-  nodeFor(entry: ForwardPlanEntry): ClusterNode | undefined {
-    return this.lines.get(entry.line)?.assignment.byPort.get(entry.bind.port);
+  /** The node behind a public port of a line now. */
+  nodeFor(line: string, publicPort: number): ClusterNode | undefined {
+    return this.lines.get(line)?.assignment.byPort.get(publicPort);
   }
 
   /** The public port of the node at host:port on the same line, for rewriting replies. */
-  publicPortOf(entry: ForwardPlanEntry, host: string, port: number): number | undefined {
-    const a = this.lines.get(entry.line)?.assignment;
+  publicPortOf(line: string, host: string, port: number): number | undefined {
+    const a = this.lines.get(line)?.assignment;
     if (!a) return undefined;
     // A lone node that has met no other reports its own ip as empty: match it by port.
     for (const [p, n] of a.byPort) if (n.port === port && (n.host === host || host === '')) return p;
@@ -102,8 +115,8 @@ export class ClusterPorts {
   }
 
   /** Every public port of the line and its config version, for auto-discovery answers. */
-  publicPorts(entry: ForwardPlanEntry): { ports: number[]; version: number } {
-    const line = this.lines.get(entry.line);
+  publicPorts(key: string): { ports: number[]; version: number } {
+    const line = this.lines.get(key);
     return {
       ports: line ? [...line.assignment.byPort.keys()].sort((a, b) => a - b) : [],
       version: line?.version ?? 0,

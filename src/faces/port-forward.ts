@@ -12,14 +12,14 @@ import { decideEgress } from '../policy/security-groups.js';
 import type { FaceContext } from './context.js';
 import type { Face, Snapshot } from './face.js';
 import { KernelDataPath } from './kernel-data-path.js';
-import { ClusterPorts } from './cluster-ports.js';
+import { ClusterPorts, forwardLines } from './cluster-ports.js';
 import { clusterRelayHooks } from './cluster-relay.js';
 
 const FACE = 'portForward';
 
 function resolveTarget(entry: ForwardPlanEntry, ports: ClusterPorts): HostPort | undefined {
   if (entry.target.kind === 'address') return entry.target.address;
-  return ports.nodeFor(entry);
+  return ports.nodeFor(entry.line, entry.bind.port);
 }
 
 export function handlePortForward(
@@ -92,7 +92,13 @@ export function handlePortForward(
       ctx.audit.emit({ event: 'dialed', session: id, face: FACE, listener, source, target: targetLabel });
       const r = relay(socket, upstream, {
         idleTimeout: entry.idleTimeout,
-        ...clusterRelayHooks(entry, socket, ctx, ports),
+        ...(entry.target.kind === 'cluster'
+          ? clusterRelayHooks(
+              { line: entry.line, cluster: entry.target.cluster, publicAddress: entry.publicAddress, socket },
+              ctx,
+              ports,
+            )
+          : {}),
       });
       const clusterLine = entry.target.kind === 'cluster';
       if (clusterLine) ports.sessionStarted(entry.bind.port);
@@ -176,7 +182,7 @@ export function createPortForwardFace(): Face {
     );
     if (entries.length === 0 && !kernelInUse) return;
     kernelInUse = entries.length > 0;
-    await kernel.apply(snapshot, entries, ctx, (e) => ports?.nodeFor(e));
+    await kernel.apply(snapshot, entries, ctx, (e) => ports?.nodeFor(e.line, e.bind.port));
   };
 
   return {
@@ -190,7 +196,10 @@ export function createPortForwardFace(): Face {
     async applied(snapshot, ctx) {
       ports ??= new ClusterPorts(ctx.log);
       current = { snapshot, ctx };
-      ports.setPlan(planPortForwards(snapshot.loaded.config, snapshot.loaded.source), ctx.clusters);
+      ports.setLines(
+        forwardLines(planPortForwards(snapshot.loaded.config, snapshot.loaded.source)),
+        ctx.clusters,
+      );
       unsubscribe?.();
       unsubscribe = ctx.clusters.onChange((cluster) => {
         if (ports?.topologyChanged(cluster, ctx.clusters) && kernelInUse) void applyKernel();

@@ -35,15 +35,17 @@ export function listConfiguredListeners(config: Config): ListenerEntry[] {
       groups,
       path: ['accessEndpoints', name, 'listen'],
     });
-    ep.directListeners.forEach((d, i) =>
-      out.push({
-        face: 'directListener',
-        what: `accessEndpoints.${name}.directListeners[${i}]`,
-        bind: d.listen,
-        groups,
-        path: ['accessEndpoints', name, 'directListeners', i, 'listen'],
-      }),
-    );
+    ep.directListeners.forEach((d, i) => {
+      for (let port = d.listen.port; port <= d.listen.lastPort; port++) {
+        out.push({
+          face: 'directListener',
+          what: `accessEndpoints.${name}.directListeners[${i}]`,
+          bind: { host: d.listen.host, port },
+          groups,
+          path: ['accessEndpoints', name, 'directListeners', i, 'listen'],
+        });
+      }
+    });
   }
   for (const [name, pf] of Object.entries(config.portForwards)) {
     pf.forwards.forEach((f, i) => {

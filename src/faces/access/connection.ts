@@ -10,7 +10,7 @@ import { isGatehouseError } from '../../errors.js';
 import { formatHostPort, type HostPort } from '../../net/address.js';
 import { parseIp, type IpAddress } from '../../net/cidr.js';
 import { dial, type DialDenied } from '../../pipeline/dial.js';
-import { relay, type Relay } from '../../pipeline/relay.js';
+import { relay, type Relay, type RelayOptions } from '../../pipeline/relay.js';
 import { newSessionId, type CloseReason } from '../../pipeline/sessions.js';
 import {
   decideAuthorization,
@@ -210,9 +210,10 @@ export function startSession(
   conn: ClientConnection,
   opened: { upstream: Socket; sessionId: string; target: string },
   client: Duplex,
+  hooks: Pick<RelayOptions, 'transformToClient' | 'transformToTarget' | 'flushToClient'> = {},
 ): Relay {
   const { upstream, sessionId: id, target } = opened;
-  const r = relay(client, upstream, { idleTimeout: spec.config.idleTimeout });
+  const r = relay(client, upstream, { idleTimeout: spec.config.idleTimeout, ...hooks });
   const startedAt = new Date();
   conn.relays.add(r);
   ctx.sessions.add({

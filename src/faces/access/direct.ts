@@ -7,6 +7,8 @@ import type { FaceContext } from '../context.js';
 import { openTarget, startSession, type EndpointSpec } from './connection.js';
 import { closeAfter, makeTlsFront, type AccessState, type TlsFront } from './handshake.js';
 import { refusalMessage } from './identity.js';
+import type { ClusterPorts } from '../cluster-ports.js';
+import { clusterRelayHooks } from '../cluster-relay.js';
 
 export interface DirectSpec {
   readonly endpoint: EndpointSpec;
@@ -14,6 +16,8 @@ export interface DirectSpec {
   readonly target: TargetRef;
   /** How refusals are written to the client. */
   readonly dialect: 'resp' | 'memcached';
+  /** Set when the listener is a port range fronting a cluster: one public port per node. */
+  readonly line?: string;
 }
 
 function errorLine(dialect: DirectSpec['dialect'], message: string): string {
@@ -21,18 +25,31 @@ function errorLine(dialect: DirectSpec['dialect'], message: string): string {
   return dialect === 'memcached' ? `SERVER_ERROR ${text}\r\n` : `-ERR ${text}\r\n`;
 }
 
-function resolveTarget(target: TargetRef, ctx: FaceContext): HostPort | undefined {
-  return target.kind === 'address' ? target.address : ctx.clusterNode(target.cluster, 0);
+function resolveTarget(
+  spec: DirectSpec,
+  ctx: FaceContext,
+  ports: ClusterPorts | undefined,
+  localPort: number | undefined,
+): HostPort | undefined {
+  const target = spec.target;
+  if (target.kind === 'address') return target.address;
+  if (spec.line && ports && localPort !== undefined) return ports.nodeFor(spec.line, localPort);
+  return ctx.clusterNode(target.cluster, 0);
 }
 
-export function makeDirect(spec: DirectSpec, ctx: FaceContext, state: AccessState): TlsFront {
+export function makeDirect(
+  spec: DirectSpec,
+  ctx: FaceContext,
+  state: AccessState,
+  ports: ClusterPorts | undefined,
+): TlsFront {
   return makeTlsFront(ctx, spec.endpoint, spec.listener, state, undefined, (accepted) => {
     if (!accepted.ok) {
       closeAfter(accepted.socket, errorLine(spec.dialect, refusalMessage(accepted.reason)));
       return;
     }
     const { conn } = accepted;
-    const target = resolveTarget(spec.target, ctx);
+    const target = resolveTarget(spec, ctx, ports, conn.socket.localPort);
     if (!target) {
       closeAfter(conn.socket, errorLine(spec.dialect, 'the target cluster has no node'));
       return;
@@ -48,7 +65,21 @@ export function makeDirect(spec: DirectSpec, ctx: FaceContext, state: AccessStat
         opened.upstream.destroy();
         return;
       }
-      startSession(ctx, spec.endpoint, conn, opened, conn.socket);
+      // A cluster behind a port range: node addresses in replies become this gateway's ports.
+      const hooks =
+        spec.line && ports && spec.target.kind === 'cluster'
+          ? clusterRelayHooks(
+              {
+                line: spec.line,
+                cluster: spec.target.cluster,
+                publicAddress: undefined,
+                socket: conn.socket,
+              },
+              ctx,
+              ports,
+            )
+          : {};
+      startSession(ctx, spec.endpoint, conn, opened, conn.socket, hooks);
       conn.socket.resume();
     });
   });

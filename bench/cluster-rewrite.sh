@@ -6,16 +6,8 @@
 #   bash bench/cluster-rewrite.sh        (ROUNDS=3 N16=1000000 N1=200000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-3}
-N16=${N16:-1000000}
-N1=${N1:-200000}
-[ -f dist/cli/main.js ] || npm run --silent build
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: nothing on port $1" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 NODE=$(python3 -c 'import socket
 for p in range(12000, 20000):
@@ -50,11 +42,6 @@ node bin/gatehouse.js serve -c "$work/gatehouse.yaml" 2>"$work/gatehouse.log" &
 pids+=($!)
 wait_port "$PLAIN"; wait_port "$RW"
 redis-cli -p "$RW" CLUSTER SLOTS | grep -q "$RW" || { echo "bench: the rewriting forward does not rewrite" >&2; cat "$work/gatehouse.log" "$work/audit.jsonl" >&2; exit 1; }
-rps() {
-  redis-benchmark -h 127.0.0.1 -p "$1" -t set,get -c 50 -P "$2" -n "$3" -r 100000 --csv 2>/dev/null |
-    awk -F'"' '$2=="SET"{s=$4} $2=="GET"{g=$4} END{print s, g}'
-}
-median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 for P in 16 1; do
   n=$([ "$P" = 16 ] && echo "$N16" || echo "$N1")
   declare -A SET=() GET=()

@@ -5,21 +5,11 @@
 #   bash bench/run.sh            (ROUNDS=3 N16=1000000 N1=200000 by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-3}
-N16=${N16:-1000000}
-N1=${N1:-200000}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 for bin in redis-server redis-benchmark haproxy; do
   command -v "$bin" >/dev/null || { echo "bench: $bin is missing; run bash scripts/install-test-deps.sh as root" >&2; exit 1; }
 done
-[ -f dist/cli/main.js ] || npm run --silent build
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: nothing on port $1" >&2; exit 1; }
 
 REDIS=$(port); GH=$(port); GHK=$(port); HA=$(port)
 redis-server --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >/dev/null &
@@ -66,12 +56,6 @@ else
 fi
 echo "bench: redis-server $(redis-server --version | grep -o 'v=[^ ]*'), $(haproxy -v | head -1 | cut -d' ' -f1-3), node $(node --version), $(nproc) cores"
 
-# rps <port> <pipeline> <n> -> "SET GET"
-rps() {
-  redis-benchmark -h 127.0.0.1 -p "$1" -t set,get -c 50 -P "$2" -n "$3" -r 100000 --csv 2>/dev/null |
-    awk -F'"' '$2=="SET"{s=$4} $2=="GET"{g=$4} END{print s, g}'
-}
-median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
 declare -A PORTS=([direct]=$REDIS [gatehouse]=$GH [gh-kernel]=$GHK [haproxy]=$HA)
 order=(direct gatehouse gh-kernel haproxy)

@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { startAdminLab, type AdminLab } from '../helpers/admin-lab.js';
-import { mintPki } from '../helpers/access-pki.js';
+import { mintPki, type ClientFiles, type TestPki } from '../helpers/access-pki.js';
 import { CLI } from '../helpers/gatehouse.js';
 import { freePort, run, startRedis, type Server } from '../helpers/procs.js';
 
@@ -18,7 +19,9 @@ let redis: Server;
 let origin: http.Server;
 let dir: string;
 let config: string;
-const ports = { admin: 0, open: 0, locked: 0, proxy: 0, origin: 0 };
+let pki: TestPki;
+let alice: ClientFiles;
+const ports = { admin: 0, open: 0, locked: 0, proxy: 0, origin: 0, tunnel: 0, direct: 0 };
 
 before(async () => {
   redis = await startRedis();
@@ -26,9 +29,11 @@ before(async () => {
   origin.listen(0, '127.0.0.1');
   await once(origin, 'listening');
   ports.origin = (origin.address() as net.AddressInfo).port;
-  for (const k of ['admin', 'open', 'locked', 'proxy'] as const) ports[k] = await freePort();
+  for (const k of ['admin', 'open', 'locked', 'proxy', 'tunnel', 'direct'] as const)
+    ports[k] = await freePort();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-admin-api-'));
-  await mintPki(['IP:127.0.0.1'], dir);
+  pki = await mintPki(['IP:127.0.0.1'], dir);
+  alice = await pki.client('alice', ['developers']);
   fs.writeFileSync(path.join(dir, 'allowlist.txt'), '127.0.0.1\n');
   config = `
 securityGroups:
@@ -50,6 +55,14 @@ egressProxies:
     listen: "127.0.0.1:${ports.proxy}"
     allowlist: ./allowlist.txt
     unsafeAllowPrivateDestinations: ["127.0.0.0/8"]
+accessEndpoints:
+  dev:
+    listen: "127.0.0.1:${ports.tunnel}"
+    serverCertificate: server
+    authorizationRules:
+      - { target: "127.0.0.1/32", groups: [developers] }
+    directListeners:
+      - { listen: "127.0.0.1:${ports.direct}", target: "127.0.0.1:${redis.port}" }
 admin:
   listen: "127.0.0.1:${ports.admin}"
 `;
@@ -112,7 +125,7 @@ test('status and listeners describe the running config', async () => {
   assert.ok(s.body.audit.store.endsWith('gatehouse-audit.db'));
   const l = await lab.api('GET', '/api/listeners');
   const ports_ = (l.body.listening as { port: number }[]).map((x) => x.port).sort();
-  assert.deepEqual(ports_, [ports.open, ports.locked, ports.proxy].sort());
+  assert.deepEqual(ports_, [ports.open, ports.locked, ports.proxy, ports.tunnel, ports.direct].sort());
   assert.ok((l.body.configured as { face: string }[]).some((x) => x.face === 'admin'));
 });
 
@@ -202,7 +215,7 @@ test('reload from the API takes the SIGHUP path: a broken config is refused with
   const ok = await lab.api('POST', '/api/reload');
   assert.equal(ok.status, 200);
   assert.equal(ok.body.ok, true);
-  assert.equal(ok.body.report.kept.length, 3);
+  assert.equal(ok.body.report.kept.length, 5);
   lab.gh.writeConfig(config + 'bogus: 1\n');
   const broken = await lab.api('POST', '/api/reload');
   assert.equal(broken.status, 409);
@@ -213,9 +226,24 @@ test('reload from the API takes the SIGHUP path: a broken config is refused with
   assert.equal(sessions.status, 200, 'the API still serves on the last good config');
 });
 
-test('PKI: certificates are listed; revoke marks one revoked and writes the CRL', async () => {
-  const { buildFull } = await import('../../src/pki/index.js');
-  await buildFull(path.join(dir, 'pki'), 'client', 'alice', { groups: ['developers'] });
+test('PKI: certificates are listed; revoke writes the CRL, which closes the live session of that certificate', async () => {
+  const live = tls.connect({
+    host: '127.0.0.1',
+    port: ports.direct,
+    ca: fs.readFileSync(pki.ca),
+    cert: fs.readFileSync(alice.cert),
+    key: fs.readFileSync(alice.key),
+  });
+  await once(live, 'secureConnect');
+  live.write('PING\r\n');
+  assert.equal(String((await once(live, 'data'))[0]), '+PONG\r\n');
+  const sessions = await lab.api('GET', '/api/sessions');
+  const mine = (sessions.body.sessions as { face: string; identity?: string }[]).find(
+    (s) => s.face === 'accessEndpoint',
+  );
+  assert.equal(mine?.identity, 'alice');
+  const liveClosed = new Promise((r) => live.on('close', r));
+  live.on('error', () => {});
   const list = await lab.api('GET', '/api/pki/certificates');
   assert.equal(list.status, 200);
   const names = (list.body.certificates as { name: string; status: string }[]).map(
@@ -228,6 +256,8 @@ test('PKI: certificates are listed; revoke marks one revoked and writes the CRL'
   assert.equal(r.body.revoked.reason, 'keyCompromise');
   assert.equal(r.body.crl.revoked, 1);
   assert.ok(fs.statSync(path.join(dir, 'pki', 'crl.pem')).mtimeMs >= crlBefore);
+  await liveClosed; // the endpoint saw the new CRL and closed alice's live session
+  await lab.gh.waitForAudit((l) => l.event === 'closed' && l.reason === 'revoked');
   const after_ = await lab.api('GET', '/api/pki/certificates');
   assert.equal(
     (after_.body.certificates as { name: string; status: string }[]).find((c) => c.name === 'alice')?.status,

@@ -269,6 +269,64 @@ test('plain HTTP responses stream too (first chunk before the origin finishes)',
   s.destroy();
 });
 
+test('upstream framing: close-delimited, chunked with trailers, interim 1xx, refused ambiguity, dead pooled sockets', async () => {
+  // A raw origin whose replies Node's own server would never send.
+  const replies: Record<string, string> = {
+    '/close': 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil-close',
+    '/chunked':
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\n',
+    '/interim':
+      'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+    '/ambiguous': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!',
+    '/once': 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nonce',
+    '/flaky': 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nflaky',
+  };
+  const raw = net.createServer((c) => {
+    let buf = '';
+    let served = 0;
+    c.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /^GET (\S+) HTTP\/1\.1\r\n[\s\S]*?\r\n\r\n/.exec(buf);
+      if (!m) return;
+      buf = buf.slice(m[0].length);
+      // /flaky: a kept-alive connection that dies when its second request arrives.
+      if (m[1] === '/flaky' && served++ > 0) return c.destroy();
+      const reply = replies[m[1]!] ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n';
+      c.write(reply);
+      // Close after close-delimited replies, and after /once to leave a dead socket in the pool.
+      if (m[1] === '/close' || m[1] === '/once') c.end();
+    });
+  });
+  await new Promise<void>((r) => raw.listen(0, '127.0.0.1', () => r()));
+  const rp = (raw.address() as net.AddressInfo).port;
+  const at = (p: string) => `http://127.0.0.1:${rp}${p}`;
+  try {
+    const close = await curlVia(proxy('open'), at('/close'));
+    assert.equal(close.status, 200);
+    assert.equal(close.body, 'until-close');
+    const chunked = await curlVia(proxy('open'), at('/chunked'));
+    assert.equal(chunked.body, 'abcde');
+    const interim = await curlVia(proxy('open'), at('/interim'));
+    assert.equal(interim.status, 200);
+    assert.equal(interim.body, 'ok');
+    const ambiguous = await curlVia(proxy('open'), at('/ambiguous'));
+    assert.equal(ambiguous.status, 502);
+    // Two requests in a row to an origin that closes after each reply: the second must not be
+    // sent on the dead pooled socket (it is dropped on close, or the send is retried once).
+    const twice = await curlVia(proxy('open'), at('/once'), { extra: [at('/once')] });
+    assert.equal(twice.status, 200);
+    assert.doesNotMatch(twice.headers, / 502 /);
+    assert.match(twice.body, /^once\n200 000once$/);
+    // A pooled socket that dies on the next request: the request is retried once on a new one.
+    const flaky = await curlVia(proxy('open'), at('/flaky'), { extra: [at('/flaky')] });
+    assert.equal(flaky.status, 200, flaky.headers);
+    assert.doesNotMatch(flaky.headers, / 502 /);
+    assert.match(flaky.body, /^flaky\n200 000flaky$/);
+  } finally {
+    raw.close();
+  }
+});
+
 test('curl https_proxy style CONNECT tunnel (-p) to an allowed port', async () => {
   const r = await curlVia(proxy('open'), target('/tunnelled'), { tunnel: true });
   assert.equal(r.connectStatus, 200, r.headers);

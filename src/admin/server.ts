@@ -50,8 +50,8 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
   const ctx: ApiContext = { runtime: opts.runtime, store: opts.store, log: opts.log };
   const dir = consoleDir();
   const cache = new Map<string, Buffer>();
-  /** Console logins: cookie value → expiry (ms). */
-  const logins = new Map<string, number>();
+  /** Console logins: cookie value → expiry (ms) and the token it logged in with (a new token ends them). */
+  const logins = new Map<string, { exp: number; token: string }>();
   const streams = new Set<http.ServerResponse>();
   const sockets = new Set<Socket>();
 
@@ -60,9 +60,9 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     if (auth?.startsWith('Bearer ')) return tokenMatches(auth.slice(7).trim(), opts.token());
     const sid = parseCookies(req.headers.cookie).get(COOKIE);
     if (!sid) return false;
-    const exp = logins.get(sid);
-    if (exp === undefined) return false;
-    if (exp < Date.now()) {
+    const login = logins.get(sid);
+    if (login === undefined) return false;
+    if (login.exp < Date.now() || !tokenMatches(login.token, opts.token())) {
       logins.delete(sid);
       return false;
     }
@@ -115,7 +115,8 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       if (typeof body.token !== 'string' || !tokenMatches(body.token, opts.token()))
         throw new GatehouseError('GH_ERR_ADMIN_UNAUTHORIZED', ['wrong token']);
       const sid = randomBytes(24).toString('base64url');
-      logins.set(sid, Date.now() + COOKIE_TTL_MS);
+      for (const [k, v] of logins) if (v.exp < Date.now()) logins.delete(k);
+      logins.set(sid, { exp: Date.now() + COOKIE_TTL_MS, token: body.token });
       res.setHeader('set-cookie', cookie(sid, COOKIE_TTL_MS / 1000));
       sendJson(res, 200, { ok: true });
       return;

@@ -5,27 +5,35 @@
 // bodies, other methods) still goes through http.request.
 import net from 'node:net';
 import type { ServerResponse } from 'node:http';
-import { GatehouseError } from '../../errors.js';
+import { GatehouseError, isGatehouseError } from '../../errors.js';
+import { dial } from '../../pipeline/dial.js';
 import { ChunkedDecoder, parseResponseHead, type ResponseHead } from './response-parser.js';
 
 const MAX_HEAD = 64 * 1024;
 
 export class UpstreamPool {
   private readonly idle = new Map<string, net.Socket[]>();
+  /** The listeners the pool put on each idle socket, so taking one removes exactly those. */
+  private readonly watchers = new WeakMap<net.Socket, () => void>();
 
   constructor(
     private readonly maxIdlePerKey = 64,
     private readonly idleMs = 30_000,
   ) {}
 
+  private unwatch(s: net.Socket): void {
+    const drop = this.watchers.get(s);
+    if (!drop) return;
+    this.watchers.delete(s);
+    for (const ev of ['data', 'end', 'close', 'error', 'timeout']) s.removeListener(ev, drop);
+    s.setTimeout(0);
+  }
+
   take(key: string): net.Socket | undefined {
     const list = this.idle.get(key);
     while (list && list.length > 0) {
       const s = list.pop()!;
-      s.removeAllListeners('data');
-      s.removeAllListeners('timeout');
-      s.removeAllListeners('close');
-      s.removeAllListeners('error');
+      this.unwatch(s);
       if (!s.destroyed && s.readable && s.writable) return s;
       s.destroy();
     }
@@ -40,14 +48,14 @@ export class UpstreamPool {
       return;
     }
     const drop = () => {
+      this.unwatch(s);
       const at = list.indexOf(s);
       if (at >= 0) list.splice(at, 1);
       s.destroy();
     };
-    // An idle upstream socket that speaks, closes, errs or idles too long is gone.
-    s.on('data', drop);
-    s.on('close', drop);
-    s.on('error', drop);
+    // An idle upstream socket that speaks, ends, closes, errs or idles too long is gone.
+    this.watchers.set(s, drop);
+    for (const ev of ['data', 'end', 'close', 'error']) s.on(ev, drop);
     s.setTimeout(this.idleMs, drop);
     list.push(s);
   }
@@ -87,18 +95,38 @@ export function exchange(o: ExchangeOptions): Promise<ExchangeResult> {
 function attempt(o: ExchangeOptions, mayRetry: boolean, resolve: (r: ExchangeResult) => void): void {
   const key = `${o.address}|${o.port}`;
   const label = o.address.includes(':') ? `[${o.address}]:${o.port}` : `${o.address}:${o.port}`;
-  let socket = o.pool.take(key);
-  const reused = socket !== undefined;
-  let connectTimer: NodeJS.Timeout | undefined;
-  if (!socket) {
-    socket = net.connect({ host: o.address, port: o.port, noDelay: true });
-    connectTimer = setTimeout(
-      () => fail(new GatehouseError('GH_ERR_DIAL_TIMEOUT', [label]), false),
-      o.connectTimeout,
-    );
-    socket.once('connect', () => clearTimeout(connectTimer));
-  }
-  const s = socket;
+  const pooled = o.pool.take(key);
+  if (pooled) return run(o, key, label, pooled, mayRetry, resolve);
+  // A new connection goes through the shared dial step, to the checked address (no lookup).
+  dial({ host: o.address, port: o.port }, { connectTimeout: o.connectTimeout }).then(
+    ({ socket }) => {
+      if (o.res.destroyed) {
+        socket.destroy();
+        resolve({ status: 0, contentType: undefined, bytesToClient: 0 });
+        return;
+      }
+      run(o, key, label, socket, false, resolve);
+    },
+    (err: unknown) =>
+      resolve({
+        status: 0,
+        contentType: undefined,
+        bytesToClient: 0,
+        error: isGatehouseError(err)
+          ? err
+          : new GatehouseError('GH_ERR_DIAL_FAILED', [label], { cause: err }),
+      }),
+  );
+}
+
+function run(
+  o: ExchangeOptions,
+  key: string,
+  label: string,
+  s: net.Socket,
+  retryable: boolean,
+  resolve: (r: ExchangeResult) => void,
+): void {
   const res = o.res;
   let buf: Buffer | undefined;
   let head: ResponseHead | undefined;
@@ -109,7 +137,6 @@ function attempt(o: ExchangeOptions, mayRetry: boolean, resolve: (r: ExchangeRes
   let settled = false;
 
   const cleanup = () => {
-    clearTimeout(connectTimer);
     s.removeListener('data', onData);
     s.removeListener('end', onEnd);
     s.removeListener('close', onClose);
@@ -213,7 +240,7 @@ function attempt(o: ExchangeOptions, mayRetry: boolean, resolve: (r: ExchangeRes
   const onClose = () =>
     fail(
       new GatehouseError('GH_ERR_DIAL_FAILED', [label], { hint: 'the upstream closed the connection' }),
-      reused && mayRetry && received === 0,
+      retryable && received === 0,
     );
   const onError = (err: NodeJS.ErrnoException) =>
     fail(
@@ -224,7 +251,7 @@ function attempt(o: ExchangeOptions, mayRetry: boolean, resolve: (r: ExchangeRes
           cause: err,
         },
       ),
-      reused && mayRetry && received === 0,
+      retryable && received === 0,
     );
   const onTimeout = () => fail(new GatehouseError('GH_ERR_DIAL_TIMEOUT', [label]), false);
   const onClientClose = () => {

@@ -61,7 +61,7 @@ function sessionsView(ctx: ApiContext) {
   }));
 }
 
-export function statusView(ctx: ApiContext): unknown {
+export async function statusView(ctx: ApiContext): Promise<unknown> {
   const i = ctx.runtime.inspect();
   const byFace: Record<string, number> = {};
   for (const s of i.sessions) byFace[s.face] = (byFace[s.face] ?? 0) + 1;
@@ -73,7 +73,7 @@ export function statusView(ctx: ApiContext): unknown {
     config: configSummary(i.loaded),
     listening: i.listeners,
     sessions: { total: i.sessions.length, byFace },
-    audit: ctx.store ? { store: ctx.store.file, rows: ctx.store.count() } : null,
+    audit: ctx.store ? { store: ctx.store.file, rows: await ctx.store.count() } : null,
   };
 }
 
@@ -86,7 +86,11 @@ function sinceParam(url: URL, fallback: string): number {
 export { sessionsView };
 
 const routes: Route[] = [
-  { method: 'GET', path: /^\/api\/status$/, handler: (ctx, _q, res) => sendJson(res, 200, statusView(ctx)) },
+  {
+    method: 'GET',
+    path: /^\/api\/status$/,
+    handler: async (ctx, _q, res) => sendJson(res, 200, await statusView(ctx)),
+  },
   {
     method: 'GET',
     path: /^\/api\/listeners$/,
@@ -116,11 +120,11 @@ const routes: Route[] = [
   {
     method: 'GET',
     path: /^\/api\/audit$/,
-    handler: (ctx, _q, res, { url }) => {
+    handler: async (ctx, _q, res, { url }) => {
       const store = requireStore(ctx);
       const q = parseAuditQuery(queryParams(url));
       if ('problems' in q) throw badRequest(q.problems.join('; '));
-      const events = store.query(q.query);
+      const events = await store.query(q.query);
       const last = events.at(-1);
       sendJson(res, 200, {
         events,
@@ -131,13 +135,14 @@ const routes: Route[] = [
   {
     method: 'GET',
     path: /^\/api\/audit\/summary$/,
-    handler: (ctx, _q, res, { url }) => sendJson(res, 200, requireStore(ctx).summary(sinceParam(url, '24h'))),
+    handler: async (ctx, _q, res, { url }) =>
+      sendJson(res, 200, await requireStore(ctx).summary(sinceParam(url, '24h'))),
   },
   {
     method: 'GET',
     path: /^\/api\/egress$/,
-    handler: (ctx, _q, res, { url }) => {
-      const s = requireStore(ctx).summary(
+    handler: async (ctx, _q, res, { url }) => {
+      const s = await requireStore(ctx).summary(
         sinceParam(url, '24h'),
         Number(url.searchParams.get('top') ?? 10) || 10,
       );

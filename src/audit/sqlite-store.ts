@@ -1,8 +1,12 @@
 // The queryable audit store: every audit event of every face in an embedded SQLite database.
-// Writes are buffered and land in one transaction per flush (every 100 ms or 500 events), so the
-// audit bus never waits on the disk; retention (max age, max rows) is pruned on a timer.
+// Writes are buffered and handed, every 100 ms or 500 events, to a writer thread that inserts each
+// batch in one transaction (index upkeep included), so neither the audit bus nor the event loop
+// that relays bytes waits on the disk. Retention (max age, max rows) is pruned there on a timer.
+// Queries run on a read connection of their own (WAL: readers do not wait for the writer).
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { GatehouseError } from '../errors.js';
 import type { AuditEvent, AuditSink } from './events.js';
@@ -64,12 +68,71 @@ CREATE INDEX IF NOT EXISTS events_session ON events (session);
 `;
 
 type Row = { id: number; data: string };
+type DbRow = Record<string, string | number | null>;
+
+const INSERT = `INSERT INTO events (ts, event, session, face, listener, source, source_ip, target, target_host, identity, decision, reason, data)
+  VALUES (@ts, @event, @session, @face, @listener, @source, @source_ip, @target, @target_host, @identity, @decision, @reason, @data)`;
+const PRUNE_AGE = 'DELETE FROM events WHERE ts < ?';
+const PRUNE_ROWS = 'DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)';
+
+type WriterMessage =
+  | { type: 'batch'; rows: DbRow[] }
+  | { type: 'prune'; now: number; maxAge?: number | undefined; maxRows?: number | undefined }
+  | { type: 'close' };
+
+/** What the writer does with one message, on its own connection; returns the rows deleted. */
+function applyMessage(db: Database.Database, m: WriterMessage): number {
+  if (m.type === 'batch') {
+    const insert = db.prepare(INSERT);
+    db.transaction(() => {
+      for (const r of m.rows) insert.run(r);
+    })();
+    return 0;
+  }
+  if (m.type === 'prune') {
+    let n = 0;
+    if (m.maxAge !== undefined) n += db.prepare(PRUNE_AGE).run(m.now - m.maxAge).changes;
+    if (m.maxRows !== undefined) n += db.prepare(PRUNE_ROWS).run(m.maxRows).changes;
+    return n;
+  }
+  db.close();
+  return 0;
+}
+
+// The writer thread: plain CommonJS run with `eval`, so it is the same from dist/ and under tsx.
+const WRITER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.module);
+const db = new Database(workerData.file);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = NORMAL');
+const insert = db.prepare(workerData.insert);
+const insertMany = db.transaction((rows) => { for (const r of rows) insert.run(r); });
+const byAge = db.prepare(workerData.pruneAge);
+const byRows = db.prepare(workerData.pruneRows);
+parentPort.on('message', (m) => {
+  let changes = 0;
+  try {
+    if (m.type === 'batch') insertMany(m.rows);
+    else if (m.type === 'prune') {
+      if (m.maxAge !== undefined) changes += byAge.run(m.now - m.maxAge).changes;
+      if (m.maxRows !== undefined) changes += byRows.run(m.maxRows).changes;
+    } else if (m.type === 'close') db.close();
+    parentPort.postMessage({ seq: m.seq, changes });
+  } catch (err) {
+    parentPort.postMessage({ seq: m.seq, error: String((err && err.message) || err) });
+  }
+  if (m.type === 'close') parentPort.close();
+});
+`;
 
 export class SqliteAuditStore implements AuditSink {
   readonly file: string;
+  /** The read connection (queries). Writes go through the writer thread, or here for ':memory:'. */
   private readonly db: Database.Database;
-  private readonly insert: Database.Statement;
-  private readonly insertMany: (events: readonly AuditEvent[]) => void;
+  private readonly writer: Worker | undefined;
+  private seq = 0;
+  private readonly waiting = new Map<number, { resolve: (n: number) => void; reject: (e: Error) => void }>();
   private buffer: AuditEvent[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly pruneTimer: NodeJS.Timeout;
@@ -95,16 +158,33 @@ export class SqliteAuditStore implements AuditSink {
     } catch (err) {
       throw new GatehouseError('GH_ERR_AUDIT_STORE', [file, (err as Error).message], { cause: err });
     }
-    this.insert = this.db.prepare(
-      `INSERT INTO events (ts, event, session, face, listener, source, source_ip, target, target_host, identity, decision, reason, data)
-       VALUES (@ts, @event, @session, @face, @listener, @source, @source_ip, @target, @target_host, @identity, @decision, @reason, @data)`,
-    );
-    this.insertMany = this.db.transaction((events: readonly AuditEvent[]) => {
-      for (const e of events) this.insert.run(toRow(e));
-    });
-    this.pruneTimer = setInterval(() => this.safely(() => this.prune()), opts.pruneMs ?? 60_000);
+    // An in-memory database belongs to one connection: no writer thread for it (tests).
+    if (file !== ':memory:') {
+      const writer = new Worker(WRITER, {
+        eval: true,
+        workerData: {
+          file,
+          insert: INSERT,
+          pruneAge: PRUNE_AGE,
+          pruneRows: PRUNE_ROWS,
+          module: createRequire(import.meta.url).resolve('better-sqlite3'),
+        },
+      });
+      writer.unref();
+      writer.on('message', (m: { seq: number; changes?: number; error?: string }) => {
+        const w = this.waiting.get(m.seq);
+        this.waiting.delete(m.seq);
+        if (m.error === undefined) return w?.resolve(m.changes ?? 0);
+        const err = new Error(m.error);
+        this.onError(err);
+        w?.reject(err);
+      });
+      writer.on('error', (err) => this.onError(err));
+      this.writer = writer;
+    }
+    this.pruneTimer = setInterval(() => void this.prune().catch(() => {}), opts.pruneMs ?? 60_000);
     this.pruneTimer.unref();
-    this.safely(() => this.prune());
+    void this.prune().catch(() => {});
   }
 
   setRetention(retention: AuditRetention): void {
@@ -114,26 +194,48 @@ export class SqliteAuditStore implements AuditSink {
   write(event: AuditEvent): void {
     if (this.closed) return;
     this.buffer.push(event);
-    if (this.buffer.length >= this.batchSize) this.flush();
+    if (this.buffer.length >= this.batchSize) void this.flush();
     else if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => this.flush(), this.flushMs);
+      this.flushTimer = setTimeout(() => void this.flush(), this.flushMs);
       this.flushTimer.unref();
     }
   }
 
-  /** Write what is buffered, in one transaction. */
-  flush(): void {
+  private send(m: WriterMessage): Promise<number> {
+    if (!this.writer) {
+      try {
+        return Promise.resolve(applyMessage(this.db, m));
+      } catch (err) {
+        this.onError(err as Error);
+        return Promise.reject(err as Error);
+      }
+    }
+    const seq = ++this.seq;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(seq, { resolve, reject });
+      this.writer!.postMessage({ ...m, seq });
+    });
+  }
+
+  /**
+   * Hand what is buffered to the writer (one transaction); resolves once it is committed. An
+   * empty flush still waits for the batches before it: the writer answers in order.
+   */
+  flush(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.buffer.length === 0 || this.closed) return;
-    const batch = this.buffer;
+    if (this.closed) return Promise.resolve();
+    const rows = this.buffer.map(toRow);
     this.buffer = [];
-    this.safely(() => this.insertMany(batch));
+    return this.send({ type: 'batch', rows }).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** Newest first. Buffered events are flushed first, so a query sees every event emitted before it. */
-  query(q: AuditQuery): StoredEvent[] {
-    this.flush();
+  async query(q: AuditQuery): Promise<StoredEvent[]> {
+    await this.flush();
     const w = whereClause(q);
     const rows = this.db
       .prepare(`SELECT id, data FROM events ${w.sql} ORDER BY id DESC LIMIT ?`)
@@ -141,15 +243,15 @@ export class SqliteAuditStore implements AuditSink {
     return rows.map((r) => ({ id: r.id, ...(JSON.parse(r.data) as AuditEvent) }));
   }
 
-  count(q: Omit<AuditQuery, 'limit'> = {}): number {
-    this.flush();
+  async count(q: Omit<AuditQuery, 'limit'> = {}): Promise<number> {
+    await this.flush();
     const w = whereClause(q);
     return (this.db.prepare(`SELECT count(*) AS n FROM events ${w.sql}`).get(...w.params) as { n: number }).n;
   }
 
   /** Counts per face and decision, and the egress hosts most allowed and denied, since `since`. */
-  summary(since: number, top = 10): AuditSummary {
-    this.flush();
+  async summary(since: number, top = 10): Promise<AuditSummary> {
+    await this.flush();
     const byFace = this.db
       .prepare(
         `SELECT face,
@@ -169,7 +271,7 @@ export class SqliteAuditStore implements AuditSink {
     const egress = byFace.find((f) => f.face === 'egressProxy');
     return {
       since: new Date(since).toISOString(),
-      total: this.count({ since }),
+      total: byFace.reduce((n, f) => n + f.allowed + f.denied + f.other, 0),
       byFace,
       egress: {
         allowed: egress?.allowed ?? 0,
@@ -180,27 +282,25 @@ export class SqliteAuditStore implements AuditSink {
     };
   }
 
-  /** Apply retention now; returns how many rows went. */
-  prune(now = Date.now()): number {
-    let n = 0;
+  /** Apply retention now (after what is buffered); resolves with how many rows went. */
+  async prune(now = Date.now()): Promise<number> {
     const { maxAge, maxRows } = this.retention;
-    if (maxAge !== undefined)
-      n += this.db.prepare('DELETE FROM events WHERE ts < ?').run(now - maxAge).changes;
-    if (maxRows !== undefined) {
-      n += this.db
-        .prepare('DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)')
-        .run(maxRows).changes;
-    }
-    return n;
+    if (maxAge === undefined && maxRows === undefined) return 0;
+    await this.flush();
+    if (this.closed) return 0;
+    return this.send({ type: 'prune', now, maxAge, maxRows });
   }
 
-  close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.flush();
-    this.closed = true;
+  async close(): Promise<void> {
+    if (this.closed) return;
     clearInterval(this.pruneTimer);
+    await this.flush();
+    this.closed = true;
+    if (this.writer) {
+      await this.send({ type: 'close' }).catch(() => {});
+      await this.writer.terminate().catch(() => {});
+    }
     this.safely(() => this.db.close());
-    return Promise.resolve();
   }
 
   private safely(fn: () => unknown): void {

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseAuditQuery, targetHost, whereClause, decisionOf, sourceIp } from '../../src/audit/query.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-store.js';
 import type { AuditEvent } from '../../src/audit/events.js';
@@ -67,24 +70,42 @@ test('the store batches writes, queries by every field, summarises egress and pr
   );
   store.write(ev({ time: new Date(NOW - 7200_000).toISOString(), event: 'closed' }));
   // Buffered until a query flushes them.
-  const all = store.query({ limit: 100 });
+  const all = await store.query({ limit: 100 });
   assert.equal(all.length, 7);
   assert.ok(all[0]!.id > all[1]!.id, 'newest first');
-  assert.equal(store.query({ identity: 'alice', limit: 10 }).length, 1);
-  assert.equal(store.query({ source: '10.0.0.2', limit: 10 }).length, 1);
-  assert.equal(store.query({ decision: 'denied', limit: 10 }).length, 2);
-  assert.equal(store.query({ target: 'example.com', limit: 10 }).length, 3);
-  assert.equal(store.query({ since: NOW - 3600_000, limit: 10 }).length, 6);
-  assert.equal(store.query({ face: 'egressProxy', limit: 2 }).length, 2);
-  const s = store.summary(NOW - 86_400_000);
+  assert.equal((await store.query({ identity: 'alice', limit: 10 })).length, 1);
+  assert.equal((await store.query({ source: '10.0.0.2', limit: 10 })).length, 1);
+  assert.equal((await store.query({ decision: 'denied', limit: 10 })).length, 2);
+  assert.equal((await store.query({ target: 'example.com', limit: 10 })).length, 3);
+  assert.equal((await store.query({ since: NOW - 3600_000, limit: 10 })).length, 6);
+  assert.equal((await store.query({ face: 'egressProxy', limit: 2 })).length, 2);
+  const s = await store.summary(NOW - 86_400_000);
   assert.equal(s.total, 7);
   assert.deepEqual(s.egress.topAllowed, [{ host: 'api.example.com', count: 3 }]);
   assert.deepEqual(s.egress.topDenied, [{ host: 'evil.example.net', count: 1, reason: 'not_allowlisted' }]);
   store.setRetention({ maxAge: 3600_000 });
-  assert.equal(store.prune(NOW), 1);
+  assert.equal(await store.prune(NOW), 1);
   store.setRetention({ maxRows: 2 });
-  store.prune(NOW);
-  assert.equal(store.count(), 2);
+  await store.prune(NOW);
+  assert.equal(await store.count(), 2);
   await store.close();
   store.write(ev({})); // after close: dropped, no throw
+});
+
+test('a file store writes through its writer thread; a query sees every event written before it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-audit-store-'));
+  const file = path.join(dir, 'audit.db');
+  const store = new SqliteAuditStore(file, { batchSize: 50 });
+  for (let i = 0; i < 120; i++) store.write(ev({ session: `s${i}`, identity: i % 2 ? 'alice' : 'bob' }));
+  assert.equal(await store.count(), 120);
+  assert.equal((await store.query({ identity: 'alice', limit: 1000 })).length, 60);
+  store.setRetention({ maxRows: 100 });
+  assert.equal(await store.prune(), 20);
+  await store.close();
+  await store.close(); // idempotent
+  assert.equal(fs.statSync(file).mode & 0o777, 0o640);
+  const again = new SqliteAuditStore(file);
+  assert.equal(await again.count(), 100, 'rows survive a restart');
+  await again.close();
+  fs.rmSync(dir, { recursive: true });
 });

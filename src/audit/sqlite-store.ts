@@ -75,6 +75,9 @@ const INSERT = `INSERT INTO events (ts, event, session, face, listener, source, 
 const PRUNE_AGE = 'DELETE FROM events WHERE ts < ?';
 const PRUNE_ROWS = 'DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)';
 
+/** Batches handed to the writer and not yet committed, beyond which new events are dropped. */
+const MAX_PENDING_BATCHES = 200;
+
 type WriterMessage =
   | { type: 'batch'; rows: DbRow[] }
   | { type: 'prune'; now: number; maxAge?: number | undefined; maxRows?: number | undefined }
@@ -191,8 +194,19 @@ export class SqliteAuditStore implements AuditSink {
     this.retention = retention;
   }
 
+  /** Events dropped because the writer fell too far behind (the JSON lines of audit.log still have them). */
+  dropped = 0;
+
   write(event: AuditEvent): void {
     if (this.closed) return;
+    if (this.waiting.size >= MAX_PENDING_BATCHES) {
+      // The disk cannot keep up: drop rather than grow without bound or slow the relay.
+      if (this.dropped++ % 10_000 === 0)
+        this.onError(
+          new Error(`writer behind by ${this.waiting.size} batches; ${this.dropped} event(s) dropped`),
+        );
+      return;
+    }
     this.buffer.push(event);
     if (this.buffer.length >= this.batchSize) void this.flush();
     else if (!this.flushTimer) {

@@ -303,6 +303,19 @@ test('CLI verbs: sessions, audit and terminate print readable tables through the
   assert.equal(audit.code, 0, audit.stderr);
   assert.match(audit.stdout, /^TIME\s+FACE\s+EVENT\s+DECISION/);
   assert.match(audit.stdout, /portForward\s+denied\s+denied/);
+  const status = await run(process.execPath, [CLI, 'status', '-c', cfg]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /^pid \d+, up /);
+  assert.match(status.stdout, /egressProxy\s+egressProxies\.out\s+127\.0\.0\.1:\d+/);
+  const egress = await run(process.execPath, [CLI, 'egress', '--admin', lab.url, '--token', lab.token]);
+  assert.equal(egress.code, 0, egress.stderr);
+  assert.match(egress.stdout, /^since 24h: \d+ allowed, \d+ denied/);
+  assert.match(egress.stdout, /blocked\.example\.net\s+1\s+/);
+  const reload = await run(process.execPath, [CLI, 'reload', '-c', cfg], {
+    env: { ...process.env, GATEHOUSE_ADMIN_TOKEN: lab.token },
+  });
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.match(reload.stdout, /^reloaded: 0 started, 0 stopped, 5 kept/);
   const wrong = await run(process.execPath, [CLI, 'sessions', '-c', cfg, '--token', 'w'.repeat(20)]);
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /GH_ERR_ADMIN_UNAUTHORIZED/);

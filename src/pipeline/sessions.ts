@@ -38,6 +38,7 @@ export function newSessionId(): string {
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
+  private readonly emptyWaiters: (() => void)[] = [];
 
   add(session: Session): void {
     this.sessions.set(session.id, session);
@@ -45,6 +46,23 @@ export class SessionRegistry {
 
   remove(id: string): void {
     this.sessions.delete(id);
+    if (this.sessions.size === 0) for (const wake of this.emptyWaiters.splice(0)) wake();
+  }
+
+  /** Resolves true once no session is left, or false after `timeoutMs`. */
+  whenEmpty(timeoutMs: number): Promise<boolean> {
+    if (this.sessions.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.emptyWaiters.splice(this.emptyWaiters.indexOf(wake), 1);
+        resolve(false);
+      }, timeoutMs);
+      this.emptyWaiters.push(wake);
+    });
   }
 
   get(id: string): Session | undefined {

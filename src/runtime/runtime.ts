@@ -192,10 +192,7 @@ export class Runtime {
     for (const service of this.services) await service.close();
     for (const face of this.faces) await face.shutdown?.();
     this.clusters.stop();
-    const deadline = Date.now() + graceMs;
-    while (this.sessions.size > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await this.sessions.whenEmpty(graceMs);
     this.sessions.closeWhere(() => true, 'shutdown');
     // Closed sessions report through the audit trail on their next tick; give them that tick.
     await new Promise((r) => setImmediate(r));

@@ -177,6 +177,10 @@ test('connection log with filters', { skip: !haveChromium && 'no /usr/bin/chromi
   assert.ok(rows.length >= 1);
   for (const r of rows) assert.match(r, /portForward/);
   await shot('log');
+  await page.goto(`${lab.url}/#log?since=1h&limit=1`);
+  await page.locator('[data-testid=older]').click();
+  await page.waitForFunction(() => location.hash.includes('before='));
+  await page.locator('[data-testid=audit] tbody tr').first().waitFor();
 });
 
 test(
@@ -187,6 +191,8 @@ test(
     await page.locator('[data-testid=egress-denied]').waitFor();
     assert.match(await page.locator('#view').innerText(), /blocked\.test/);
     await shot('egress');
+    await page.click('#reload');
+    await page.locator('#flash:has-text("Config reloaded")').waitFor();
   },
 );
 

@@ -426,6 +426,24 @@ async function log() {
       ),
       { 'data-testid': 'audit' },
     ),
+    r.next
+      ? h(
+          'p',
+          null,
+          h(
+            'button',
+            {
+              type: 'button',
+              'data-testid': 'older',
+              onclick: () => {
+                params.set('before', String(r.next));
+                location.hash = `#log?${params.toString()}`;
+              },
+            },
+            'Older events',
+          ),
+        )
+      : null,
   );
 }
 

@@ -14,4 +14,7 @@ else
   files=(test/unit/*.test.ts test/e2e/*.test.ts)
 fi
 mkdir -p test-artifacts
-exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+# A test that hangs fails after 5 minutes, and the whole run stops after 60, so CI reports a
+# failure instead of running out its clock.
+exec timeout --kill-after=30 3600 node --import tsx --test --test-concurrency=1 --test-timeout=300000 \
+  --test-reporter=spec "${files[@]}"

@@ -39,6 +39,9 @@ export interface TunnelEvents {
   retry: [delayMs: number, error: Error];
 }
 
+/** How long a CONNECT may wait for the endpoint's answer. */
+const OPEN_TIMEOUT_MS = 30_000;
+
 export class TunnelClient extends EventEmitter<TunnelEvents> {
   private session: http2.ClientHttp2Session | undefined;
   private connecting: Promise<http2.ClientHttp2Session> | undefined;
@@ -108,8 +111,24 @@ export class TunnelClient extends EventEmitter<TunnelEvents> {
     const session = await this.sessionReady();
     return new Promise<Duplex>((resolve, reject) => {
       const stream = session.request({ ':method': 'CONNECT', ':authority': target });
+      // A session that closes (the endpoint refused the certificate after the handshake, or went
+      // away) before the stream is answered must not leave the local connection waiting forever.
+      const onSessionClose = () => {
+        stream.destroy();
+        reject(new Error('the tunnel session closed before the endpoint answered'));
+      };
+      session.once('close', onSessionClose);
+      stream.once('close', () => session.removeListener('close', onSessionClose));
+      // The endpoint answers a CONNECT once the target is dialed or refused: bounded by its own
+      // connect timeout, so silence past this is a dead path.
+      stream.setTimeout(OPEN_TIMEOUT_MS, () => {
+        stream.destroy();
+        reject(new Error(`no answer from the endpoint within ${OPEN_TIMEOUT_MS / 1000} s`));
+      });
       stream.once('error', reject);
       stream.once('response', (headers) => {
+        session.removeListener('close', onSessionClose);
+        stream.setTimeout(0);
         const status = Number(headers[':status']);
         if (status === 200) {
           stream.removeListener('error', reject);

@@ -194,8 +194,9 @@ export class Runtime {
     this.clusters.stop();
     await this.sessions.whenEmpty(graceMs);
     this.sessions.closeWhere(() => true, 'shutdown');
-    // Closed sessions report through the audit trail on their next tick; give them that tick.
-    await new Promise((r) => setImmediate(r));
+    // A closed session leaves the registry, and writes its audit line, once both of its sockets
+    // have closed: wait for that (briefly) so no `closed` line is lost with the audit sinks.
+    await this.sessions.whenEmpty(2000);
     await this.audit.close();
   }
 }

@@ -116,6 +116,26 @@ export class EgressProxy {
     return `${this.idPrefix}${(++this.idCounter).toString(16).padStart(8, '0')}`;
   }
 
+  /** What every egress session record shares: who asked, for what, since when. */
+  private sessionFields(
+    id: string,
+    req: http.IncomingMessage,
+    target: ProxyTarget,
+    ready: Ready,
+    start: number,
+    clientAddress: string = req.socket.remoteAddress ?? '?',
+  ) {
+    return {
+      id,
+      face: FACE,
+      listener: this.settings.listener,
+      source: formatHostPort(clientAddress, req.socket.remotePort ?? 0),
+      target: formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
+      identity: ready.user,
+      startedAt: new Date(start),
+    };
+  }
+
   private get log(): Logger | undefined {
     return this.ctx?.log;
   }
@@ -395,13 +415,7 @@ export class EgressProxy {
       up.end();
     }
     const session = {
-      id,
-      face: FACE,
-      listener: this.settings.listener,
-      source: formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0),
-      target: formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
-      identity: ready.user,
-      startedAt: new Date(start),
+      ...this.sessionFields(id, req, target, ready, start),
       get bytesFromClient() {
         return bytesIn;
       },
@@ -451,13 +465,7 @@ export class EgressProxy {
     const headers = requestHeadersForUpstream(req.rawHeaders, target.authority, false);
     headers.push('Connection', 'keep-alive');
     ctx.sessions.add({
-      id,
-      face: FACE,
-      listener: this.settings.listener,
-      source: formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0),
-      target: formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
-      identity: ready.user,
-      startedAt: new Date(start),
+      ...this.sessionFields(id, req, target, ready, start),
       bytesFromClient: 0,
       get bytesToClient() {
         return bytesOut;
@@ -593,13 +601,7 @@ export class EgressProxy {
     const id = this.nextSessionId();
     const ctx = this.ctx!;
     ctx.sessions.add({
-      id,
-      face: FACE,
-      listener: this.settings.listener,
-      source: formatHostPort(client, req.socket.remotePort ?? 0),
-      target: formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
-      identity: ready.user,
-      startedAt: new Date(start),
+      ...this.sessionFields(id, req, target, ready, start, client),
       get bytesFromClient() {
         return r.bytesFromClient;
       },

@@ -1,27 +1,13 @@
-// Audit events as JSON lines on stdout, stderr or an appended file.
-import fs from 'node:fs';
-import type { Writable } from 'node:stream';
+// Audit events as JSON lines on stdout, stderr or an appended file, written in batches.
 import type { AuditEvent, AuditSink } from './events.js';
+import { openLineWriter } from './line-writer.js';
 
 export function jsonLinesSink(target: string): AuditSink {
-  let stream: Writable;
-  let owned = false;
-  if (target === 'stdout') stream = process.stdout;
-  else if (target === 'stderr') stream = process.stderr;
-  else {
-    // Opened synchronously so a bad path fails at start with a clear error, not later in a stream.
-    const fd = fs.openSync(target, 'a', 0o640);
-    stream = fs.createWriteStream('', { fd });
-    stream.on('error', (err) => process.stderr.write(`audit log ${target}: ${err.message}\n`));
-    owned = true;
-  }
+  const lines = openLineWriter(target, `audit log ${target}`);
   return {
     write(event: AuditEvent) {
-      stream.write(JSON.stringify(event) + '\n');
+      lines.write(JSON.stringify(event));
     },
-    close() {
-      if (!owned) return Promise.resolve();
-      return new Promise((resolve) => stream.end(resolve));
-    },
+    close: () => lines.close(),
   };
 }

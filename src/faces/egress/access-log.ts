@@ -1,8 +1,7 @@
 // The egress access log, one line per request or tunnel, in Squid's native format (so existing
 // parsers and dashboards keep working) or as JSON lines with the decision spelled out.
 //   Squid: "%ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt"
-import fs from 'node:fs';
-import type { Writable } from 'node:stream';
+import { openLineWriter } from '../../audit/line-writer.js';
 
 export interface AccessRecord {
   /** ms since the epoch when the request arrived */
@@ -50,12 +49,10 @@ export interface AccessLog {
 }
 
 export function openAccessLog(file: string, format: 'squid' | 'json'): AccessLog {
-  const fd = fs.openSync(file, 'a', 0o640);
-  const stream: Writable = fs.createWriteStream('', { fd });
-  stream.on('error', (err) => process.stderr.write(`access log ${file}: ${err.message}\n`));
+  const lines = openLineWriter(file, `access log ${file}`);
   const fmt = format === 'json' ? formatJson : formatSquid;
   return {
-    write: (r) => void stream.write(fmt(r) + '\n'),
-    close: () => new Promise((resolve) => stream.end(resolve)),
+    write: (r) => lines.write(fmt(r)),
+    close: () => lines.close(),
   };
 }

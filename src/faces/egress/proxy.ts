@@ -1,6 +1,7 @@
-// One egress proxy: Node's own HTTP/1.1 parser (strict, bounded header size, header timeout) on the
-// sockets the runtime accepted and admitted; then identify (Basic auth), decide (ports, allowlist),
-// resolve once, guard the address, dial exactly that address, relay, log.
+// One egress proxy on the sockets the runtime accepted and admitted: the fast front (fast-front.ts)
+// reads plain GET/HEAD and CONNECT heads itself and hands everything else to Node's own HTTP/1.1
+// parser (strict, bounded header size, header timeout); then identify (Basic auth), decide (ports,
+// allowlist), resolve once, guard the address, dial exactly that address, relay, log.
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -20,7 +21,10 @@ import type { FaceContext } from '../context.js';
 import { openAccessLog, type AccessLog, type AccessRecord } from './access-log.js';
 import type { ProxySettings } from './compile.js';
 import { EgressFiles, type FileEvent } from './files.js';
-import { exchange, UpstreamPool } from './upstream.js';
+import { exchange, UpstreamPool, type ClientResponse } from './upstream.js';
+import { serveFast, type FastConnection, type FastHandlers, type ProxyRequest } from './fast-front.js';
+import { EgressSession, type ByteCounts } from './session.js';
+import type { CloseReason } from '../../pipeline/sessions.js';
 import type { EgressMetrics } from './metrics.js';
 import {
   parseAbsoluteUrl,
@@ -34,6 +38,18 @@ import { rawReply, replyForCode, replyForDecision, replyForError, type WireReply
 
 const FACE = 'egressProxy';
 type Kind = 'http' | 'connect' | 'upgrade';
+/** Idle keep-alive connections close after this long (Node's server uses the same). */
+const KEEP_ALIVE_TIMEOUT = 60_000;
+
+function fromIncoming(req: http.IncomingMessage): ProxyRequest {
+  return {
+    method: req.method ?? '-',
+    url: req.url ?? '',
+    rawHeaders: req.rawHeaders,
+    proxyAuthorization: req.headers['proxy-authorization'],
+    socket: req.socket,
+  };
+}
 
 interface Ready {
   readonly address: string;
@@ -63,6 +79,22 @@ export class EgressProxy {
   /** Session ids: a random prefix per proxy and a counter (one random draw per request costs). */
   private readonly idPrefix = randomBytes(4).toString('hex');
   private idCounter = 0;
+  private readonly fastConnections = new Set<FastConnection>();
+  private readonly fast: FastHandlers = {
+    maxHeaderSize: () => this.settings.maxHeaderSize,
+    headersTimeout: () => this.settings.headersTimeout,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
+    draining: () => this.draining,
+    request: (req, res) => this.contain(this.handleRequest(req, res), req.socket),
+    connect: (req, head) => void this.contain(this.onTunnel('connect', req, req.socket, head), req.socket),
+    headTimeout: (socket) => this.onClientError(timeoutError(), socket),
+    handOff: (socket, pending) => {
+      socket.pause();
+      if (pending) socket.unshift(pending);
+      this.server.emit('connection', socket);
+      socket.resume();
+    },
+  };
   /**
    * Parsing addresses and hosts is a measurable share of a request; the values are pure functions
    * of the text, so they are memoised here (bounded, cleared when full).
@@ -116,24 +148,26 @@ export class EgressProxy {
     return `${this.idPrefix}${(++this.idCounter).toString(16).padStart(8, '0')}`;
   }
 
-  /** What every egress session record shares: who asked, for what, since when. */
-  private sessionFields(
+  /** The registry's view of one request or tunnel: who asked, for what, since when, how much. */
+  private session(
     id: string,
-    req: http.IncomingMessage,
+    req: ProxyRequest,
     target: ProxyTarget,
-    ready: Ready,
+    user: string | undefined,
     start: number,
-    clientAddress: string = req.socket.remoteAddress ?? '?',
-  ) {
-    return {
+    counts: ByteCounts,
+    close: (reason: CloseReason) => void,
+  ): EgressSession {
+    return new EgressSession(
       id,
-      face: FACE,
-      listener: this.settings.listener,
-      source: formatHostPort(clientAddress, req.socket.remotePort ?? 0),
-      target: formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
-      identity: ready.user,
-      startedAt: new Date(start),
-    };
+      this.settings.listener,
+      formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0),
+      formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
+      user,
+      start,
+      counts,
+      close,
+    );
   }
 
   private get log(): Logger | undefined {
@@ -167,19 +201,33 @@ export class EgressProxy {
       connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(this.settings.headersTimeout / 4))),
     });
     // A bug in one request must not take the daemon down: log it and drop that connection.
-    const contain = (p: Promise<void>, sock: Duplex) =>
-      p.catch((err: unknown) => {
-        this.log?.error({ proxy: this.settings.name, err }, 'egress request failed unexpectedly');
-        sock.destroy();
-      });
-    s.on('request', (req, res) => void contain(this.onRequest(req, res), req.socket));
-    s.on('connect', (req, socket, head) => void contain(this.onTunnel('connect', req, socket, head), socket));
-    s.on('upgrade', (req, socket, head) => void contain(this.onTunnel('upgrade', req, socket, head), socket));
+    s.on(
+      'request',
+      (req, res) => void this.contain(this.handleRequest(fromIncoming(req), res, req), req.socket),
+    );
+    s.on(
+      'connect',
+      (req, socket, head) =>
+        void this.contain(this.onTunnel('connect', fromIncoming(req), socket, head), socket),
+    );
+    s.on(
+      'upgrade',
+      (req, socket, head) =>
+        void this.contain(this.onTunnel('upgrade', fromIncoming(req), socket, head), socket),
+    );
     s.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
     // The server never listens (the runtime owns the listener); 'listening' starts the timer that
     // enforces headersTimeout on the connections it is handed.
     s.emit('listening');
     return s;
+  }
+
+  /** A bug in one request must not take the daemon down: log it and drop that connection. */
+  private contain(p: Promise<void>, sock: Duplex): Promise<void> {
+    return p.catch((err: unknown) => {
+      this.log?.error({ proxy: this.settings.name, err }, 'egress request failed unexpectedly');
+      sock.destroy();
+    });
   }
 
   /** A new snapshot: new settings, files loaded as needed. Open connections carry on. */
@@ -221,7 +269,9 @@ export class EgressProxy {
 
   accept(socket: Socket, ctx: FaceContext): void {
     this.ctx ??= ctx;
-    this.server.emit('connection', socket);
+    const conn = serveFast(socket, this.fast);
+    this.fastConnections.add(conn);
+    socket.once('close', () => this.fastConnections.delete(conn));
   }
 
   /** Stop: no new requests on open connections, idle ones closed; in-flight work is a session and drains. */
@@ -230,6 +280,7 @@ export class EgressProxy {
     this.files.close();
     this.server.closeIdleConnections();
     this.server.close(() => {});
+    for (const c of this.fastConnections) c.closeWhenIdle();
     // Idle upstream connections go now; those carrying a response finish with it.
     for (const list of Object.values(this.agent.freeSockets)) for (const s of list ?? []) s.destroy();
     this.upstreams.destroyIdle();
@@ -240,11 +291,11 @@ export class EgressProxy {
   // ---- decisions ----
 
   private async identify(
-    req: http.IncomingMessage,
+    req: ProxyRequest,
   ): Promise<{ user: string | undefined } | { denied: EgressDecision }> {
     const auth = this.settings.auth;
     if (!auth) return { user: undefined };
-    const creds = parseBasic(req.headers['proxy-authorization']);
+    const creds = parseBasic(req.proxyAuthorization);
     if (!creds) return { denied: { allowed: false, reason: 'auth_required' } };
     const verifier = this.files.htpasswd;
     if (!verifier || !(await verifier.verify(creds.user, creds.password)))
@@ -254,7 +305,7 @@ export class EgressProxy {
 
   /** Everything before the dial: auth, ports and allowlist, one lookup, the guard, security groups. */
   private async prepare(
-    req: http.IncomingMessage,
+    req: ProxyRequest,
     connect: boolean,
     target: ProxyTarget,
   ): Promise<Ready | { denied: EgressDecision; user?: string } | { error: unknown }> {
@@ -297,16 +348,24 @@ export class EgressProxy {
 
   // ---- plain HTTP ----
 
-  private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  /**
+   * One plain HTTP request, from the fast front (bodiless GET/HEAD, `incoming` unset) or from Node's
+   * server (`incoming` set, any method, maybe a body). Resolves when the response is done.
+   */
+  private async handleRequest(
+    req: ProxyRequest,
+    res: ClientResponse,
+    incoming?: http.IncomingMessage,
+  ): Promise<void> {
     const start = Date.now();
     const client = req.socket.remoteAddress ?? '-';
-    const url = req.url ?? '';
-    if (url.startsWith('/')) return this.local(req, res, url);
+    const url = req.url;
+    if (url.startsWith('/') && incoming) return this.local(incoming, res as http.ServerResponse, url);
     const target = parseAbsoluteUrl(url, this.normalize);
     if (typeof target === 'string') {
       const r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]);
       this.sendReply(res, r);
-      this.finish('http', { start, client, method: req.method ?? '-', url, reply: r });
+      this.finish('http', { start, client, method: req.method, url, reply: r });
       return;
     }
     const ready = await this.prepare(req, false, target);
@@ -320,16 +379,24 @@ export class EgressProxy {
       this.finish('http', {
         start,
         client,
-        method: req.method ?? '-',
+        method: req.method,
         url,
         reply: r,
         ...('denied' in ready ? { decision: ready.denied, user: ready.user } : {}),
       });
       return;
     }
-    this.forward(req, res, target, ready, start);
+    if (incoming) {
+      const hasBody =
+        incoming.headers['transfer-encoding'] !== undefined ||
+        (incoming.headers['content-length'] ?? '0') !== '0';
+      if (hasBody || (req.method !== 'GET' && req.method !== 'HEAD'))
+        return this.forward(incoming, res as http.ServerResponse, target, ready, start);
+    }
+    return this.fastForward(req, res, target, ready, start);
   }
 
+  /** Requests with a body or another method: http.request, streamed both ways. */
   private forward(
     req: http.IncomingMessage,
     res: http.ServerResponse,
@@ -339,8 +406,6 @@ export class EgressProxy {
   ): void {
     const hasBody =
       req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
-    if (!hasBody && (req.method === 'GET' || req.method === 'HEAD'))
-      return this.fastForward(req, res, target, ready, start);
     const name = this.settings.name;
     const ctx = this.ctx!;
     const url = req.url!;
@@ -414,20 +479,20 @@ export class EgressProxy {
       req.resume();
       up.end();
     }
-    const session = {
-      ...this.sessionFields(id, req, target, ready, start),
+    const counts = {
       get bytesFromClient() {
         return bytesIn;
       },
       get bytesToClient() {
         return bytesOut;
       },
-      close: () => {
+    };
+    ctx.sessions.add(
+      this.session(id, fromIncoming(req), target, ready.user, start, counts, () => {
         up.destroy();
         res.destroy();
-      },
-    };
-    ctx.sessions.add(session);
+      }),
+    );
     res.once('close', () => {
       ctx.sessions.remove(id);
       this.inflight.dec();
@@ -450,30 +515,23 @@ export class EgressProxy {
 
   /** Bodiless GET/HEAD: raw pooled upstream connection, response framed by response-parser.ts. */
   private fastForward(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
+    req: ProxyRequest,
+    res: ClientResponse,
     target: ProxyTarget,
     ready: Ready,
     start: number,
-  ): void {
+  ): Promise<void> {
     const ctx = this.ctx!;
-    const url = req.url!;
+    const url = req.url;
     const id = this.nextSessionId();
-    const method = req.method!;
-    let bytesOut = 0;
+    const method = req.method;
+    const counts = { bytesFromClient: 0, bytesToClient: 0 };
     this.inflight.inc();
     const headers = requestHeadersForUpstream(req.rawHeaders, target.authority, false);
     headers.push('Connection', 'keep-alive');
-    ctx.sessions.add({
-      ...this.sessionFields(id, req, target, ready, start),
-      bytesFromClient: 0,
-      get bytesToClient() {
-        return bytesOut;
-      },
-      close: () => res.destroy(),
-    });
+    ctx.sessions.add(this.session(id, req, target, ready.user, start, counts, () => res.destroy()));
     const draining = () => this.draining;
-    void exchange({
+    return exchange({
       pool: this.upstreams,
       address: ready.address,
       port: target.port,
@@ -488,7 +546,7 @@ export class EgressProxy {
         return out;
       },
     }).then((r) => {
-      bytesOut = r.bytesToClient;
+      counts.bytesToClient = r.bytesToClient;
       let failure: WireReply | undefined;
       if (r.error) {
         failure = replyForError(r.error, url);
@@ -514,7 +572,7 @@ export class EgressProxy {
     });
   }
 
-  private sendReply(res: http.ServerResponse, r: WireReply): void {
+  private sendReply(res: ClientResponse, r: WireReply): void {
     if (res.headersSent || res.destroyed) return;
     const headers = r.headers.flat();
     headers.push('Content-Length', String(Buffer.byteLength(r.body)));
@@ -547,14 +605,14 @@ export class EgressProxy {
 
   private async onTunnel(
     kind: 'connect' | 'upgrade',
-    req: http.IncomingMessage,
+    req: ProxyRequest,
     socket: Duplex,
     head: Buffer,
   ): Promise<void> {
     const start = Date.now();
     const client = req.socket.remoteAddress ?? '-';
-    const url = req.url ?? '';
-    const method = req.method ?? '-';
+    const url = req.url;
+    const method = req.method;
     socket.on('error', () => {});
     const target =
       kind === 'connect' ? parseConnectTarget(url, this.normalize) : parseAbsoluteUrl(url, this.normalize);
@@ -600,16 +658,7 @@ export class EgressProxy {
     const r = relay(socket, upstream, { idleTimeout: this.settings.idleTimeout });
     const id = this.nextSessionId();
     const ctx = this.ctx!;
-    ctx.sessions.add({
-      ...this.sessionFields(id, req, target, ready, start, client),
-      get bytesFromClient() {
-        return r.bytesFromClient;
-      },
-      get bytesToClient() {
-        return r.bytesToClient;
-      },
-      close: (reason) => r.close(reason),
-    });
+    ctx.sessions.add(this.session(id, req, target, ready.user, start, r, (reason) => r.close(reason)));
     const result = await r.done;
     ctx.sessions.remove(id);
     this.tunnels.dec();
@@ -630,7 +679,7 @@ export class EgressProxy {
     });
   }
 
-  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  private onClientError(err: { code?: string | undefined }, socket: Duplex): void {
     const code = err.code;
     let r: WireReply | undefined;
     if (code === 'HPE_HEADER_OVERFLOW')
@@ -681,6 +730,8 @@ export class EgressProxy {
           : kind === 'http'
             ? 'TCP_MISS'
             : 'TCP_TUNNEL';
+    // Built field by field, not with conditional spreads: this runs once per request, and an absent
+    // field is undefined here (JSON.stringify leaves it out).
     const record: AccessRecord = {
       start: f.start,
       elapsedMs: Date.now() - f.start,
@@ -690,14 +741,15 @@ export class EgressProxy {
       bytes: f.reply ? Buffer.byteLength(f.reply.body) : (f.bytes ?? 0),
       method: f.method,
       url: f.url,
-      ...(f.user !== undefined ? { user: f.user } : {}),
+      user: f.user,
       hierarchy: f.peer ? 'HIER_DIRECT' : 'HIER_NONE',
-      ...(f.peer ? { peer: f.peer } : {}),
-      ...(f.reply ? { contentType: 'text/html' } : f.contentType ? { contentType: f.contentType } : {}),
+      peer: f.peer,
+      contentType: f.reply ? 'text/html' : f.contentType,
       reason,
-      ...(d?.rule ? { rule: d.rule.text, where: d.rule.where } : {}),
-      ...(d?.policy ? { policy: d.policy } : {}),
-      ...(d?.wouldDeny ? { wouldDeny: d.wouldDeny } : {}),
+      rule: d?.rule?.text,
+      where: d?.rule?.where,
+      policy: d?.policy,
+      wouldDeny: d?.wouldDeny,
     };
     this.accessLog?.write(record);
     if (d?.wouldDeny)
@@ -707,19 +759,20 @@ export class EgressProxy {
       );
     this.ctx?.audit.emit({
       event: denied ? 'denied' : 'closed',
-      ...(f.session ? { session: f.session } : {}),
+      session: f.session,
       face: FACE,
       listener: this.settings.listener,
       source: f.client,
       target: f.url,
-      ...(f.user !== undefined ? { identity: f.user } : {}),
+      identity: f.user,
       allowed: d ? d.allowed && !f.reply : false,
       reason: d?.wouldDeny ? `report_only:${d.wouldDeny}` : reason,
-      ...(d?.rule ? { rule: d.rule.text, where: d.rule.where } : {}),
-      ...(f.bytesIn !== undefined ? { bytesFromClient: f.bytesIn } : {}),
+      rule: d?.rule?.text,
+      where: d?.rule?.where,
+      bytesFromClient: f.bytesIn,
       bytesToClient: record.bytes,
       durationMs: record.elapsedMs,
-      ...(f.reply && !denied ? { error: f.reply.reason } : {}),
+      error: f.reply && !denied ? f.reply.reason : undefined,
     });
   }
 }
@@ -739,4 +792,9 @@ interface FinishInput {
   contentType?: string | undefined;
   session?: string;
   closeReason?: string;
+}
+
+/** What Node's server reports when request headers do not arrive in time. */
+function timeoutError(): { code: string } {
+  return { code: 'ERR_HTTP_REQUEST_TIMEOUT' };
 }

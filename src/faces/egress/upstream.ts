@@ -1,10 +1,10 @@
 // The upstream side of plain HTTP forwarding for bodiless GET/HEAD requests (most proxy traffic):
 // a keep-alive pool of raw sockets to checked addresses, the request head written in one write,
-// the response framed by response-parser.ts and streamed to the client's ServerResponse with
-// backpressure. Half the per-request cost of http.request in measurements; anything else (request
+// the response framed by response-parser.ts and streamed to the client's response (Node's
+// ServerResponse or the fast front's RawResponse) with backpressure. Half the per-request cost of
+// http.request in measurements; anything else (request
 // bodies, other methods) still goes through http.request.
 import net from 'node:net';
-import type { ServerResponse } from 'node:http';
 import { GatehouseError, isGatehouseError } from '../../errors.js';
 import { dial } from '../../pipeline/dial.js';
 import { ChunkedDecoder, parseResponseHead, type ResponseHead } from './response-parser.js';
@@ -65,6 +65,21 @@ export class UpstreamPool {
   }
 }
 
+/**
+ * Where a response goes: Node's ServerResponse (requests the HTTP server parsed) or the fast
+ * front's RawResponse; both frame the body for the client themselves.
+ */
+export interface ClientResponse {
+  readonly destroyed: boolean;
+  readonly headersSent: boolean;
+  writeHead(status: number, message: string, headers: string[]): unknown;
+  write(chunk: Buffer): boolean;
+  end(body?: string): unknown;
+  destroy(): unknown;
+  on(event: 'close' | 'drain', listener: () => void): unknown;
+  removeListener(event: 'close' | 'drain', listener: () => void): unknown;
+}
+
 export interface ExchangeOptions {
   readonly pool: UpstreamPool;
   readonly address: string;
@@ -74,7 +89,7 @@ export interface ExchangeOptions {
   readonly head: string;
   readonly connectTimeout: number;
   readonly idleTimeout: number;
-  readonly res: ServerResponse;
+  readonly res: ClientResponse;
   /** Response headers for the client, from the upstream head. */
   readonly clientHeaders: (head: ResponseHead) => string[];
 }

@@ -1,0 +1,304 @@
+// The egress proxy's front door: reads request heads off the accepted socket itself and serves the
+// common cases here, bodiless GET/HEAD in absolute-form and CONNECT, without Node's HTTP server.
+// Anything else (a body, Upgrade, HTTP/1.0, a head split across reads, anything unusual) hands the
+// connection, with the bytes already read, to the full HTTP server for the rest of its life.
+//
+// Why by hand: per request, Node's HTTP server (IncomingMessage, ServerResponse, timers, header
+// objects) costs more CPU than everything else the proxy does; this path is what lets one core
+// outrun Squid. The head reader is strict and falls back rather than guess (http-request-head.ts).
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { parseRequestHead, type RequestHead } from '../../protocols/http-request-head.js';
+import type { ClientResponse } from './upstream.js';
+
+/** A request as the proxy's decision code sees it, from this front or from Node's server. */
+export interface ProxyRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly rawHeaders: readonly string[];
+  readonly proxyAuthorization: string | undefined;
+  readonly socket: Socket;
+}
+
+export interface FastHandlers {
+  readonly maxHeaderSize: () => number;
+  /** A new connection must send its first head within this (then `headTimeout`, a 408). */
+  readonly headersTimeout: () => number;
+  /** Idle between requests: closed silently after this. */
+  readonly keepAliveTimeout: number;
+  /** True once the proxy drains: answer in-flight requests with Connection: close. */
+  readonly draining: () => boolean;
+  /** Serve one bodiless GET/HEAD; resolves when the response is complete or abandoned. */
+  readonly request: (req: ProxyRequest, res: RawResponse) => Promise<void>;
+  /** The socket now carries a CONNECT tunnel (or its refusal); `head` is what followed the request. */
+  readonly connect: (req: ProxyRequest, head: Buffer) => void;
+  /** The first head did not arrive in time; the socket is the handler's now. */
+  readonly headTimeout: (socket: Socket) => void;
+  /** Give the connection to Node's HTTP server, `pending` first. */
+  readonly handOff: (socket: Socket, pending: Buffer | undefined) => void;
+}
+
+const ABSOLUTE_HTTP = /^http:\/\//i;
+/** Buffered bytes allowed while a request is in flight (the next pipelined head) before pausing. */
+const PIPELINE_LIMIT = 64 * 1024;
+
+/** Serves one accepted connection; returns a handle to close it when idle (shutdown). */
+export function serveFast(socket: Socket, h: FastHandlers): FastConnection {
+  return new FastConnection(socket, h);
+}
+
+export class FastConnection {
+  private buf: Buffer | undefined;
+  private current: RawResponse | undefined;
+  private ended = false;
+  private released = false;
+  private closeAfter = false;
+  private served = 0;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly h: FastHandlers,
+  ) {
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onClose);
+    socket.on('drain', this.onDrain);
+    socket.on('error', noop);
+    socket.on('timeout', this.onTimeout);
+    socket.setTimeout(h.headersTimeout());
+  }
+
+  /** Idle: close now. Busy: close after the response in flight. */
+  closeWhenIdle(): void {
+    if (this.released) return;
+    if (this.current) this.closeAfter = true;
+    else this.socket.destroy();
+  }
+
+  get idle(): boolean {
+    return !this.current && !this.released;
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+    if (this.current) {
+      if (this.buf.length > PIPELINE_LIMIT) this.socket.pause();
+      return;
+    }
+    this.next();
+  };
+
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    if (!this.current) this.socket.end();
+  };
+
+  private readonly onClose = (): void => {
+    const res = this.current;
+    this.current = undefined;
+    res?.emit('close');
+  };
+
+  private readonly onDrain = (): void => {
+    this.current?.emit('drain');
+  };
+
+  private readonly onTimeout = (): void => {
+    if (this.current) return;
+    if (this.served > 0) return void this.socket.destroy();
+    this.release();
+    this.h.headTimeout(this.socket);
+  };
+
+  private release(): void {
+    this.released = true;
+    const s = this.socket;
+    s.removeListener('data', this.onData);
+    s.removeListener('end', this.onEnd);
+    s.removeListener('close', this.onClose);
+    s.removeListener('drain', this.onDrain);
+    s.removeListener('error', noop);
+    s.removeListener('timeout', this.onTimeout);
+    s.setTimeout(0);
+  }
+
+  private next(): void {
+    while (this.buf && !this.current && !this.released) {
+      const r = parseRequestHead(this.buf, this.h.maxHeaderSize());
+      if ('need' in r) {
+        // The head arrives in pieces: a slow or unusual client; Node's server times it out.
+        if (this.ended) this.socket.destroy();
+        else this.giveToServer();
+        return;
+      }
+      if ('fallback' in r) return this.giveToServer();
+      const head = r.head;
+      const rest = this.buf.subarray(r.consumed);
+      if (head.method === 'CONNECT') {
+        this.buf = undefined;
+        this.release();
+        this.h.connect(this.request(head), rest);
+        return;
+      }
+      if ((head.method !== 'GET' && head.method !== 'HEAD') || !ABSOLUTE_HTTP.test(head.target))
+        return this.giveToServer();
+      this.buf = rest.length > 0 ? rest : undefined;
+      if (!head.keepAlive) this.closeAfter = true;
+      const res = new RawResponse(this.socket, head.method, () => this.closeAfter || this.h.draining());
+      this.current = res;
+      this.served++;
+      this.socket.setTimeout(0);
+      void this.h.request(this.request(head), res).then(() => this.afterResponse(res));
+    }
+    if (!this.buf && !this.current && !this.released && this.ended) this.socket.end();
+  }
+
+  private afterResponse(res: RawResponse): void {
+    if (this.current !== res) return;
+    this.current = undefined;
+    if (this.socket.destroyed) return;
+    if (!res.finished || res.closing) {
+      // A response cut short or announced as the last: the connection ends with it.
+      if (res.finished) this.socket.end();
+      else this.socket.destroy();
+      return;
+    }
+    this.socket.setTimeout(this.h.keepAliveTimeout);
+    if (this.socket.isPaused()) this.socket.resume();
+    this.next();
+  }
+
+  private giveToServer(): void {
+    const pending = this.buf;
+    this.buf = undefined;
+    this.release();
+    this.h.handOff(this.socket, pending);
+  }
+
+  private request(head: RequestHead): ProxyRequest {
+    return {
+      method: head.method,
+      url: head.target,
+      rawHeaders: head.rawHeaders,
+      proxyAuthorization: head.proxyAuthorization,
+      socket: this.socket,
+    };
+  }
+}
+
+function noop(): void {}
+
+let dateSecond = 0;
+let dateText = '';
+/** The Date header value, formatted once a second. */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
+/**
+ * The client side of one response on a raw socket, framed as Node's ServerResponse would frame it:
+ * Content-Length kept, otherwise chunked; nothing for HEAD, 1xx, 204 and 304; Date added when the
+ * upstream sent none; Connection: close when this is the connection's last response. The head is
+ * held until the first body bytes so both leave in one write.
+ */
+export class RawResponse extends EventEmitter implements ClientResponse {
+  headersSent = false;
+  finished = false;
+  /** This response announced Connection: close. */
+  closing = false;
+  private pendingHead: string | undefined;
+  private chunked = false;
+  private bodiless = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly method: string,
+    private readonly lastResponse: () => boolean,
+  ) {
+    super();
+  }
+
+  get destroyed(): boolean {
+    return this.socket.destroyed;
+  }
+
+  writeHead(status: number, message: string, headers: readonly string[]): this {
+    if (this.headersSent) throw new Error('headers already sent');
+    let head = `HTTP/1.1 ${status} ${message}\r\n`;
+    let length = false;
+    let date = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      const value = headers[i + 1]!;
+      // eslint-disable-next-line no-control-regex -- a CR or LF here would split the response
+      if (/[\r\n\x00]/.test(name) || /[\r\n\x00]/.test(value)) throw new Error(`bad header ${name}`);
+      if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
+      else if (name.length === 4 && name.toLowerCase() === 'date') date = true;
+      head += `${name}: ${value}\r\n`;
+    }
+    if (status < 100 || status > 999) throw new Error(`bad status ${status}`);
+    this.bodiless = this.method === 'HEAD' || status < 200 || status === 204 || status === 304;
+    if (!length && !this.bodiless) {
+      this.chunked = true;
+      head += 'Transfer-Encoding: chunked\r\n';
+    }
+    if (!date) head += `Date: ${httpDate()}\r\n`;
+    if (this.lastResponse()) {
+      this.closing = true;
+      head += 'Connection: close\r\n';
+    }
+    this.pendingHead = `${head}\r\n`;
+    this.headersSent = true;
+    return this;
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.finished || this.socket.destroyed) return false;
+    if (chunk.length === 0 && this.pendingHead === undefined) return true;
+    const s = this.socket;
+    s.cork();
+    this.flushHead();
+    if (!this.bodiless && chunk.length > 0) {
+      if (this.chunked) s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      s.write(chunk);
+      if (this.chunked) s.write('\r\n', 'latin1');
+    }
+    s.uncork();
+    return !s.writableNeedDrain;
+  }
+
+  end(body?: string): this {
+    if (this.finished) return this;
+    this.finished = true;
+    if (this.socket.destroyed) return this;
+    const s = this.socket;
+    s.cork();
+    this.flushHead();
+    if (body !== undefined && body.length > 0 && !this.bodiless) {
+      const bytes = Buffer.from(body, 'utf8');
+      if (this.chunked) s.write(`${bytes.length.toString(16)}\r\n`, 'latin1');
+      s.write(bytes);
+      if (this.chunked) s.write('\r\n', 'latin1');
+    }
+    if (this.chunked) s.write('0\r\n\r\n', 'latin1');
+    s.uncork();
+    return this;
+  }
+
+  destroy(): this {
+    this.socket.destroy();
+    return this;
+  }
+
+  private flushHead(): void {
+    if (this.pendingHead === undefined) return;
+    this.socket.write(this.pendingHead, 'latin1');
+    this.pendingHead = undefined;
+  }
+}

@@ -60,8 +60,21 @@ export class Audit {
     this.sinks.push(sink);
   }
 
+  private lastMs = 0;
+  private lastIso = '';
+
+  /** The ISO time, formatted at most once a millisecond (busy proxies log many events per ms). */
+  private now(): string {
+    const ms = Date.now();
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
+  }
+
   emit(event: Omit<AuditEvent, 'time'>): void {
-    const full: AuditEvent = { time: new Date().toISOString(), ...event };
+    const full: AuditEvent = { time: this.now(), ...event };
     for (const sink of this.sinks) sink.write(full);
     if (auditChannel.hasSubscribers) auditChannel.publish(full);
   }

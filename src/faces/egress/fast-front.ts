@@ -146,8 +146,10 @@ export class FastConnection {
       if (!head.keepAlive) this.closeAfter = true;
       const res = new RawResponse(this.socket, head.method, () => this.closeAfter || this.h.draining());
       this.current = res;
-      this.served++;
-      this.socket.setTimeout(0);
+      // The socket's timer re-arms on every read and write, so it is set once per phase, not per
+      // request: the first head within headersTimeout, then keep-alive idleness. While a request
+      // is in flight its timeout is ignored (the upstream side has its own).
+      if (this.served++ === 0) this.socket.setTimeout(this.h.keepAliveTimeout);
       void this.h.request(this.request(head), res).then(() => this.afterResponse(res));
     }
     if (!this.buf && !this.current && !this.released && this.ended) this.socket.end();
@@ -163,7 +165,6 @@ export class FastConnection {
       else this.socket.destroy();
       return;
     }
-    this.socket.setTimeout(this.h.keepAliveTimeout);
     if (this.socket.isPaused()) this.socket.resume();
     this.next();
   }

@@ -51,6 +51,8 @@ function fromIncoming(req: http.IncomingMessage): ProxyRequest {
   };
 }
 
+type Prepared = Ready | { denied: EgressDecision; user?: string | undefined } | { error: unknown };
+
 interface Ready {
   readonly address: string;
   readonly ip: IpAddress;
@@ -303,33 +305,50 @@ export class EgressProxy {
     return { user: creds.user };
   }
 
-  /** Everything before the dial: auth, ports and allowlist, one lookup, the guard, security groups. */
-  private async prepare(
+  /**
+   * Everything before the dial: auth, ports and allowlist, one lookup, the guard, security groups.
+   * Synchronous when nothing needs waiting for (no proxy auth, an IP literal): most requests then
+   * decide without a promise.
+   */
+  private prepare(req: ProxyRequest, connect: boolean, target: ProxyTarget): Prepared | Promise<Prepared> {
+    if (!this.settings.auth) return this.decide(req, connect, target, undefined);
+    return this.identify(req).then((id) =>
+      'denied' in id ? id : this.decide(req, connect, target, id.user),
+    );
+  }
+
+  private decide(
     req: ProxyRequest,
     connect: boolean,
     target: ProxyTarget,
-  ): Promise<Ready | { denied: EgressDecision; user?: string } | { error: unknown }> {
-    const id = await this.identify(req);
-    if ('denied' in id) return id;
-    const source = this.sourceOf(req.socket);
+    user: string | undefined,
+  ): Prepared | Promise<Prepared> {
     const decision = decideEgressRequest(this.settings.rules, this.files.lists, {
       connect,
       host: target.host,
       port: target.port,
-      ...(id.user !== undefined ? { user: id.user } : {}),
-      source,
+      user,
+      source: this.sourceOf(req.socket),
     });
-    if (!decision.allowed || target.host.kind === 'invalid') return { denied: decision, ...id };
-    let address: string;
-    try {
-      address = await lookupOnce(target.host.text);
-    } catch (error) {
-      return { error };
-    }
+    if (!decision.allowed || target.host.kind === 'invalid') return { denied: decision, user };
+    if (target.host.kind === 'ip') return this.check(target, target.host.text, decision, user);
+    return lookupOnce(target.host.text).then(
+      (address) => this.check(target, address, decision, user),
+      (error: unknown) => ({ error }),
+    );
+  }
+
+  /** The resolved address against the destination guard and the security groups. */
+  private check(
+    target: ProxyTarget,
+    address: string,
+    decision: EgressDecision,
+    user: string | undefined,
+  ): Prepared {
     const { raw, ip } = target.host.kind === 'ip' ? target.host : this.address(address);
     const guard = decideDestination(raw, this.settings.guard);
     if (!guard.allowed)
-      return { denied: { ...guard, ...(decision.policy ? { policy: decision.policy } : {}) }, ...id };
+      return { denied: { ...guard, ...(decision.policy ? { policy: decision.policy } : {}) }, user };
     const sg = decideEgress(this.ctx!.policy, this.settings.groups, ip, target.port);
     if (!sg.allowed)
       return {
@@ -341,9 +360,9 @@ export class EgressProxy {
             where: sg.rule?.where ?? 'securityGroups',
           },
         },
-        ...id,
+        user,
       };
-    return { address, ip, decision, user: id.user };
+    return { address, ip, decision, user };
   }
 
   // ---- plain HTTP ----
@@ -368,7 +387,8 @@ export class EgressProxy {
       this.finish('http', { start, client, method: req.method, url, reply: r });
       return;
     }
-    const ready = await this.prepare(req, false, target);
+    const prepared = this.prepare(req, false, target);
+    const ready = prepared instanceof Promise ? await prepared : prepared;
     if (res.destroyed) return;
     if ('denied' in ready || 'error' in ready) {
       const r =
@@ -622,7 +642,8 @@ export class EgressProxy {
     };
     if (typeof target === 'string')
       return refuse(replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]));
-    const ready = await this.prepare(req, kind === 'connect', target);
+    const prepared = this.prepare(req, kind === 'connect', target);
+    const ready = prepared instanceof Promise ? await prepared : prepared;
     if ('denied' in ready)
       return refuse(replyForDecision(ready.denied, url, this.settings.auth?.realm), {
         decision: ready.denied,

@@ -7,6 +7,7 @@
 //
 // Hand-written because the proxy's hot path pays Node's HTTP server machinery per request (about
 // half the proxy's CPU in profiles); no library parses a head without owning the socket.
+import { hasControlChar, hasListToken, isToken, trimOws } from './http-syntax.js';
 
 export interface RequestHead {
   readonly method: string;
@@ -25,18 +26,41 @@ export type RequestHeadResult =
   | { readonly need: true }
   | { readonly fallback: string };
 
-const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const NAME = METHOD;
 // Visible ASCII only: a target with spaces, controls or 8-bit bytes goes to the full parser.
 const TARGET = /^[\x21-\x7e]+$/;
-// eslint-disable-next-line no-control-regex -- control characters are what this refuses
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+// Common methods (all known to llhttp), in their exact case; any other is llhttp's to judge.
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT']);
+// Characters llhttp's URL parser refuses in an authority (absolute-form host, CONNECT target).
+const AUTHORITY_REFUSED = /["#<>\\^`{|}/]/;
+
+/** Origin-form, asterisk-form, absolute-form http://, or (CONNECT) authority-form, and nothing odd. */
+function targetFormOk(method: string, target: string): boolean {
+  if (method === 'CONNECT') return !AUTHORITY_REFUSED.test(target);
+  if (target.charCodeAt(0) === 47 /* / */ || target === '*') return true;
+  if (target.length < 8 || target.slice(0, 7).toLowerCase() !== 'http://') return false;
+  let end = target.length;
+  for (let i = 7; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 47 || c === 63) {
+      end = i;
+      break;
+    }
+  }
+  return end > 7 && !AUTHORITY_REFUSED.test(target.slice(7, end));
+}
 const MAX_HEADERS = 100;
+
+const HEAD_END = Buffer.from('\r\n\r\n');
+const BARE_LF_END = Buffer.from('\n\n');
 
 /** Reads one request head from the start of `buf`; at most `maxSize` bytes of head. */
 export function parseRequestHead(buf: Buffer, maxSize: number): RequestHeadResult {
-  const end = buf.indexOf('\r\n\r\n');
-  if (end < 0) return buf.length > maxSize ? { fallback: 'head too large' } : { need: true };
+  const end = buf.indexOf(HEAD_END);
+  if (end < 0) {
+    if (buf.length > maxSize) return { fallback: 'head too large' };
+    // Bare LF line ends: llhttp's to judge, not a head still arriving.
+    return buf.indexOf(BARE_LF_END) >= 0 ? { fallback: 'bare LF' } : { need: true };
+  }
   if (end + 4 > maxSize) return { fallback: 'head too large' };
   const text = buf.toString('latin1', 0, end);
   const lineEnd = text.indexOf('\r\n');
@@ -46,7 +70,8 @@ export function parseRequestHead(buf: Buffer, maxSize: number): RequestHeadResul
   if (sp1 <= 0 || sp2 < 0 || requestLine.slice(sp2 + 1) !== 'HTTP/1.1') return { fallback: 'request line' };
   const method = requestLine.slice(0, sp1);
   const target = requestLine.slice(sp1 + 1, sp2);
-  if (!METHOD.test(method) || !TARGET.test(target)) return { fallback: 'request line' };
+  if (!METHODS.has(method) || !TARGET.test(target) || !targetFormOk(method, target))
+    return { fallback: 'request line' };
   const rawHeaders: string[] = [];
   let keepAlive = true;
   let proxyAuthorization: string | undefined;
@@ -61,10 +86,10 @@ export function parseRequestHead(buf: Buffer, maxSize: number): RequestHeadResul
     const colon = line.indexOf(':');
     if (colon <= 0) return { fallback: 'header line' };
     const name = line.slice(0, colon);
-    if (!NAME.test(name)) return { fallback: 'header name' };
+    if (!isToken(name)) return { fallback: 'header name' };
     const value = trimOws(line.slice(colon + 1));
     // A CR or LF inside a line means a bare CR/LF line break: llhttp's business, not ours.
-    if (BAD_VALUE.test(value)) return { fallback: 'header value' };
+    if (hasControlChar(value)) return { fallback: 'header value' };
     switch (name.length) {
       case 6:
         if (name.toLowerCase() === 'expect') return { fallback: 'expect' };
@@ -73,7 +98,7 @@ export function parseRequestHead(buf: Buffer, maxSize: number): RequestHeadResul
         if (name.toLowerCase() === 'upgrade') return { fallback: 'upgrade' };
         break;
       case 10:
-        if (name.toLowerCase() === 'connection' && hasToken(value, 'close')) keepAlive = false;
+        if (name.toLowerCase() === 'connection' && hasListToken(value, 'close')) keepAlive = false;
         break;
       case 14:
         if (name.toLowerCase() === 'content-length') {
@@ -94,17 +119,4 @@ export function parseRequestHead(buf: Buffer, maxSize: number): RequestHeadResul
     rawHeaders.push(name, value);
   }
   return { head: { method, target, rawHeaders, keepAlive, proxyAuthorization }, consumed: end + 4 };
-}
-
-function trimOws(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
-  return a === 0 && b === s.length ? s : s.slice(a, b);
-}
-
-function hasToken(list: string, token: string): boolean {
-  for (const part of list.split(',')) if (part.trim().toLowerCase() === token) return true;
-  return false;
 }

@@ -629,7 +629,6 @@ test(
   'CONNECT through the front: bytes sent in a later write before the 200 are kept',
   {
     timeout: 15_000,
-    todo: 'fast-front releases the socket still flowing: bytes read before relay() attaches are emitted to no listener',
   },
   () => connectWithBytesBeforeThe200('HTTP/1.1', 'alice'),
 );

@@ -30,7 +30,10 @@ export interface FastHandlers {
   readonly draining: () => boolean;
   /** Serve one bodiless GET/HEAD; resolves when the response is complete or abandoned. */
   readonly request: (req: ProxyRequest, res: RawResponse) => Promise<void>;
-  /** The socket now carries a CONNECT tunnel (or its refusal); `head` is what followed the request. */
+  /**
+   * The socket now carries a CONNECT tunnel (or its refusal); `head` is what followed the request.
+   * The socket is paused: the handler resumes it once it listens.
+   */
   readonly connect: (req: ProxyRequest, head: Buffer) => void;
   /** The first head did not arrive in time; the socket is the handler's now. */
   readonly headTimeout: (socket: Socket) => void;
@@ -125,17 +128,17 @@ export class FastConnection {
   private next(): void {
     while (this.buf && !this.current && !this.released) {
       const r = parseRequestHead(this.buf, this.h.maxHeaderSize());
-      if ('need' in r) {
-        // The head arrives in pieces: a slow or unusual client; Node's server times it out.
-        if (this.ended) this.socket.destroy();
-        else this.giveToServer();
-        return;
-      }
+      // The head arrives in pieces (a slow or unusual client): Node's server times it out, or
+      // answers a head cut short by the client's FIN.
+      if ('need' in r) return this.giveToServer();
       if ('fallback' in r) return this.giveToServer();
       const head = r.head;
       const rest = this.buf.subarray(r.consumed);
       if (head.method === 'CONNECT') {
         this.buf = undefined;
+        // Paused until the tunnel's relay listens: bytes the client sends while the proxy decides
+        // and dials wait in the socket instead of being emitted to no one.
+        this.socket.pause();
         this.release();
         this.h.connect(this.request(head), rest);
         return;

@@ -637,7 +637,11 @@ export class EgressProxy {
     const target =
       kind === 'connect' ? parseConnectTarget(url, this.normalize) : parseAbsoluteUrl(url, this.normalize);
     const refuse = (r: WireReply, extra: Partial<FinishInput> = {}) => {
-      if (!socket.destroyed) socket.end(rawReply(r));
+      if (!socket.destroyed) {
+        socket.end(rawReply(r));
+        // Read (and drop) to the client's FIN, so the half-open socket closes.
+        socket.resume();
+      }
       this.finish(kind, { start, client, method, url, reply: r, ...extra });
     };
     if (typeof target === 'string')
@@ -677,6 +681,8 @@ export class EgressProxy {
     const name = this.settings.name;
     this.tunnels.inc();
     const r = relay(socket, upstream, { idleTimeout: this.settings.idleTimeout });
+    // The fast front hands CONNECT sockets over paused, so nothing is read before relay() listens.
+    socket.resume();
     const id = this.nextSessionId();
     const ctx = this.ctx!;
     ctx.sessions.add(this.session(id, req, target, ready.user, start, r, (reason) => r.close(reason)));

@@ -2,6 +2,7 @@
 // egress proxy: bytes in, a value or an error out, no sockets. Strict where a lax reading could
 // frame a body two ways (conflicting Content-Length, Content-Length with Transfer-Encoding,
 // obs-fold, bad header names): such a reply is refused as a bad gateway rather than guessed at.
+import { hasControlChar, hasListToken, isToken, trimOws } from '../../protocols/http-syntax.js';
 
 export type BodyKind =
   | { readonly kind: 'none' }
@@ -25,65 +26,73 @@ export type HeadResult =
   | { readonly need: true }
   | { readonly error: string };
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// eslint-disable-next-line no-control-regex -- control characters are what this refuses
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const MAX_HEADERS = 256;
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/;
+
+const HEAD_END = Buffer.from('\r\n\r\n');
 
 /** Parse one response head from the start of `buf` (the request was `method`). */
 export function parseResponseHead(buf: Buffer, method: string, maxSize: number): HeadResult {
-  const end = buf.indexOf('\r\n\r\n');
+  const end = buf.indexOf(HEAD_END);
   if (end < 0)
     return buf.length > maxSize ? { error: `response head larger than ${maxSize} bytes` } : { need: true };
   if (end > maxSize) return { error: `response head larger than ${maxSize} bytes` };
-  const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
-  const m = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/.exec(lines[0]!);
+  const text = buf.toString('latin1', 0, end);
+  let lineEnd = text.indexOf('\r\n');
+  if (lineEnd < 0) lineEnd = text.length;
+  const m = STATUS_LINE.exec(text.slice(0, lineEnd));
   if (!m) return { error: 'malformed status line' };
   const minor = m[1]!;
   const status = Number(m[2]);
   const message = m[3] ?? '';
-  if (status < 100 || BAD_VALUE.test(message)) return { error: 'malformed status line' };
-  if (lines.length - 1 > MAX_HEADERS) return { error: `more than ${MAX_HEADERS} response headers` };
+  if (status < 100 || hasControlChar(message)) return { error: 'malformed status line' };
   const rawHeaders: string[] = [];
   let length: number | undefined;
   let te: string | undefined;
   let connection = '';
   let contentType: string | undefined;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return { error: 'malformed header line' };
-    const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) return { error: 'malformed header name' };
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
-    if (BAD_VALUE.test(value)) return { error: 'control character in a header value' };
-    const lower = name.toLowerCase();
-    if (lower === 'content-length') {
-      for (const part of value.split(',')) {
-        const p = part.trim();
-        if (!/^\d{1,15}$/.test(p)) return { error: 'bad Content-Length' };
-        if (length !== undefined && Number(p) !== length) return { error: 'conflicting Content-Length' };
-        length = Number(p);
-      }
-    } else if (lower === 'transfer-encoding') {
-      te = te === undefined ? value : `${te}, ${value}`;
-    } else if (lower === 'connection') {
-      connection += `,${value.toLowerCase()}`;
-    } else if (lower === 'content-type') {
-      contentType = value;
+  // Header by header with indexOf, not split() and regular expressions: this runs per response.
+  for (let at = lineEnd + 2; at < text.length;) {
+    let next = text.indexOf('\r\n', at);
+    if (next < 0) next = text.length;
+    const colon = text.indexOf(':', at);
+    if (colon <= at || colon > next) return { error: 'malformed header line' };
+    const name = text.slice(at, colon);
+    if (!isToken(name)) return { error: 'malformed header name' };
+    const value = trimOws(text.slice(colon + 1, next));
+    at = next + 2;
+    if (hasControlChar(value)) return { error: 'control character in a header value' };
+    if (rawHeaders.length >= MAX_HEADERS * 2) return { error: `more than ${MAX_HEADERS} response headers` };
+    switch (name.length) {
+      case 10:
+        if (name.toLowerCase() === 'connection') connection += `,${value.toLowerCase()}`;
+        break;
+      case 12:
+        if (name.toLowerCase() === 'content-type') contentType = value;
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length') {
+          for (const part of value.split(',')) {
+            const p = trimOws(part);
+            if (!/^\d{1,15}$/.test(p)) return { error: 'bad Content-Length' };
+            if (length !== undefined && Number(p) !== length) return { error: 'conflicting Content-Length' };
+            length = Number(p);
+          }
+        }
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
+        break;
     }
     rawHeaders.push(name, value);
   }
   if (te !== undefined && length !== undefined) return { error: 'both Transfer-Encoding and Content-Length' };
-  let keepAlive = minor === '1' && !/(^|,)\s*close\s*(,|$)/.test(connection);
+  let keepAlive = minor === '1' && !hasListToken(connection, 'close');
   let body: BodyKind;
   if (method === 'HEAD' || status < 200 || status === 204 || status === 304) body = { kind: 'none' };
   else if (te !== undefined) {
-    const codings = te
-      .toLowerCase()
-      .split(',')
-      .map((s) => s.trim());
-    if (codings[codings.length - 1] === 'chunked') body = { kind: 'chunked' };
+    const codings = te.toLowerCase().split(',');
+    if (trimOws(codings[codings.length - 1]!) === 'chunked') body = { kind: 'chunked' };
     else {
       body = { kind: 'close' };
       keepAlive = false;

@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { parseRequestHead, type RequestHead } from '../../protocols/http-request-head.js';
+import { hasControlChar, isToken } from '../../protocols/http-syntax.js';
 import type { ClientResponse } from './upstream.js';
 
 /** A request as the proxy's decision code sees it, from this front or from Node's server. */
@@ -240,8 +241,9 @@ export class RawResponse extends EventEmitter implements ClientResponse {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
-      // eslint-disable-next-line no-control-regex -- a CR or LF here would split the response
-      if (/[\r\n\x00]/.test(name) || /[\r\n\x00]/.test(value)) throw new Error(`bad header ${name}`);
+      // A CR or LF here would split the response (callers pass parsed, checked values; this is
+      // the last line of defence, by character table rather than regular expression).
+      if (!isToken(name) || hasControlChar(value)) throw new Error(`bad header ${name}`);
       if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
       else if (name.length === 4 && name.toLowerCase() === 'date') date = true;
       head += `${name}: ${value}\r\n`;

@@ -57,13 +57,21 @@ const HOP_BY_HOP = new Set([
   'host',
 ]);
 
-function connectionTokens(raw: readonly string[]): Set<string> {
-  const out = new Set<string>();
+const HOP_BY_HOP_LENGTHS = new Set([...HOP_BY_HOP].map((h) => h.length));
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
+/** Header names the Connection (or Proxy-Connection) header lists, beyond close/keep-alive/upgrade. */
+function connectionTokens(raw: readonly string[]): ReadonlySet<string> {
+  let out: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i]!.toLowerCase();
+    const name = raw[i]!;
+    // Most heads have no such header: compare lengths before lower-casing.
+    if (name.length !== 10 && name.length !== 16) continue;
+    const k = name.toLowerCase();
     if (k === 'connection' || k === 'proxy-connection')
-      for (const t of raw[i + 1]!.split(',')) out.add(t.trim().toLowerCase());
+      for (const t of raw[i + 1]!.split(',')) (out ??= new Set()).add(t.trim().toLowerCase());
   }
+  if (!out) return NO_TOKENS;
   out.delete('close');
   out.delete('keep-alive');
   out.delete('upgrade');
@@ -106,6 +114,11 @@ export function responseHeadersForClient(raw: readonly string[]): string[] {
   const named = connectionTokens(raw);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
+    // Per response, per header: skip lower-casing names that cannot be hop-by-hop.
+    if (named.size === 0 && !HOP_BY_HOP_LENGTHS.has(raw[i]!.length)) {
+      out.push(raw[i]!, raw[i + 1]!);
+      continue;
+    }
     const lower = raw[i]!.toLowerCase();
     if (lower === 'host' || lower === 'expect') {
       out.push(raw[i]!, raw[i + 1]!);

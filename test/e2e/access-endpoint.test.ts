@@ -315,6 +315,30 @@ test('an expired certificate and one from another CA are refused, told why, and 
   assert.equal(unknown.clientIp, '127.0.0.1');
 });
 
+/** Redis's own count of its client connections. */
+async function redisClients(): Promise<number> {
+  const r = await run('redis-cli', ['-p', String(redis.port), 'info', 'clients']);
+  return Number(/connected_clients:(\d+)/.exec(r.stdout)?.[1] ?? NaN);
+}
+
+test('clients that leave right after the handshake leave no target connection open', async () => {
+  // Found under a handshake benchmark: a client that closed while its target was being dialed
+  // left that target connection open for good. redis counts its clients (redis-cli is one).
+  const before = await redisClients();
+  for (let i = 0; i < 20; i++) {
+    const s = await openRedisTls(alice, directPort);
+    if (i % 2 === 0) s.end();
+    else s.destroy();
+  }
+  const deadline = Date.now() + 5000;
+  let now = await redisClients();
+  while (now > before && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    now = await redisClients();
+  }
+  assert.equal(now, before, `redis still has ${now - before} connections of clients long gone`);
+});
+
 test('revoking a certificate closes its live sessions within 1 s and refuses it afterwards', async () => {
   // A TLS session ticket from before the revocation, to try resuming with afterwards.
   const first = await openRedisTls(mallory, directPort);

@@ -54,8 +54,9 @@ export function makeDirect(
       closeAfter(conn.socket, errorLine(spec.dialect, 'the target cluster has no node'));
       return;
     }
-    // Bytes the client sends before the dial settles wait in the socket.
-    conn.socket.pause();
+    // Bytes the client sends before the dial settles wait in the socket's buffer: nothing reads
+    // it until the relay listens. Not pause(): a TLS socket paused here and resumed later never
+    // reported a FIN that came in between, and its target connection stayed open for good.
     void openTarget(ctx, spec.endpoint, conn, target).then((opened) => {
       if (!opened.ok) {
         closeAfter(conn.socket, errorLine(spec.dialect, `${opened.status} ${opened.message}`));
@@ -80,7 +81,6 @@ export function makeDirect(
             )
           : {};
       startSession(ctx, spec.endpoint, conn, opened, conn.socket, hooks);
-      conn.socket.resume();
     });
   });
 }

@@ -178,7 +178,12 @@ test('connect: --forward and --socks carry redis-cli and curl; an unauthorized t
     ]);
     assert.notEqual(blocked.code, 0);
     assert.match(blocked.stderr, /SOCKS5 connection .*\(2\)/); // reply 2: not allowed by ruleset
-    // All of it over one TLS connection: one identity, many sessions.
+    // All of it over one TLS connection: one identity, many sessions. (Audit lines are written in
+    // batches: wait for both sessions' lines rather than read what has arrived so far.)
+    for (const port of [redis.port, webPort])
+      await gh.waitForAudit(
+        (l) => l.event === 'accepted' && l.commonName === 'alice' && String(l.target).endsWith(`:${port}`),
+      );
     const accepted = gh.audit.filter((l) => l.event === 'accepted' && l.commonName === 'alice');
     assert.ok(accepted.length >= 2);
     assert.equal(new Set(accepted.map((l) => l.connectionId)).size, 1);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { parseRequestHead, type RequestHead } from '../../src/protocols/http-request-head.js';
+import { prng, type Rng } from '../helpers/prng.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const MAX = 16 * 1024;
@@ -219,24 +220,6 @@ test('request head: 100 headers are read, the 101st falls back', () => {
 });
 
 // ---- fuzzing ----
-
-/** mulberry32: a small seeded PRNG, so every run fuzzes the same cases. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (n: number) => Math.floor(next() * n),
-    pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!,
-  };
-}
-type Rng = ReturnType<typeof prng>;
 
 const CORPUS = [
   'GET http://127.0.0.1:8080/x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\nProxy-Connection: Keep-Alive\r\n\r\n',

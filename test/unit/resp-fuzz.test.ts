@@ -13,6 +13,7 @@ import {
   createRespRewriteSession,
   type AddressMap,
 } from '../../src/protocols/resp-rewrite.js';
+import { prng, type Rng } from '../helpers/prng.js';
 
 const DIR = new URL('../fixtures/resp/', import.meta.url);
 const INDEX = JSON.parse(readFileSync(new URL('index.json', DIR), 'utf8')) as {
@@ -32,24 +33,6 @@ const PLAIN_REPLIES = [
 ]
   .concat(['tracking-push-resp3'])
   .map((n) => read(`${n}.resp`));
-
-/** mulberry32: a small seeded PRNG, so every run fuzzes the same cases. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (n: number) => Math.floor(next() * n),
-    pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!,
-  };
-}
-type Rng = ReturnType<typeof prng>;
 
 const ALPHABET = Buffer.from('+-:$*_#,(!=%~>|;.?\r\n\r\n0123456789-1abcOKMOVED \x00\xff');
 

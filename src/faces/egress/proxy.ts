@@ -202,7 +202,6 @@ export class EgressProxy {
       keepAliveTimeout: 60_000,
       connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(this.settings.headersTimeout / 4))),
     });
-    // A bug in one request must not take the daemon down: log it and drop that connection.
     s.on(
       'request',
       (req, res) => void this.contain(this.handleRequest(fromIncoming(req), res, req), req.socket),

@@ -11,6 +11,8 @@ export interface DialOptions {
   readonly connectTimeout: number;
   /** Egress check on the resolved address; a denial fails the dial with GH_ERR_DENIED. */
   readonly checkEgress?: (ip: IpAddress, port: number) => Decision;
+  /** Read into a reused buffer instead of 'data' events (see read-pump.ts). */
+  readonly onread?: net.OnReadOpts;
 }
 
 export interface Dialed {
@@ -69,7 +71,13 @@ export async function dial(target: HostPort, opts: DialOptions): Promise<Dialed>
   if (egress && !egress.allowed) throw new DialDenied(label, egress);
   const address = ip.toString();
   return new Promise<Dialed>((resolveDial, reject) => {
-    const socket = net.connect({ host: address, port: target.port, allowHalfOpen: true, noDelay: true });
+    const socket = net.connect({
+      host: address,
+      port: target.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      ...(opts.onread ? { onread: opts.onread } : {}),
+    });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new GatehouseError('GH_ERR_DIAL_TIMEOUT', [label]));

@@ -6,6 +6,7 @@
 // that writes straight to the other socket and pauses its source when the kernel buffer is full.
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
+import type { ReadPump } from './read-pump.js';
 import type { CloseReason } from './sessions.js';
 
 export interface RelayResult {
@@ -25,6 +26,11 @@ export interface RelayOptions {
   readonly transformToTarget?: (chunk: Buffer) => Buffer | null;
   /** When the target ends: bytes a transform still holds, written before the client's FIN. */
   readonly flushToClient?: () => Buffer;
+  /**
+   * The target was dialed with this pump's `onread`: its bytes come from the pump, not 'data'
+   * events. Raw relays only (a transform may keep references into the reused buffer).
+   */
+  readonly targetPump?: ReadPump;
 }
 
 export interface Relay {
@@ -51,11 +57,21 @@ function forward(
   dst: Side,
   transform: ((chunk: Buffer) => Buffer | null) | undefined,
   flush?: () => Buffer,
+  pump?: ReadPump,
 ): void {
-  src.on('data', (chunk: Buffer) => {
-    const out = transform ? transform(chunk) : chunk;
-    if (out !== null && out.length > 0 && !dst.write(out)) src.pause();
-  });
+  if (pump) {
+    if (transform) throw new Error('a read pump carries raw bytes only');
+    pump.attach((chunk) => {
+      const ok = dst.write(chunk);
+      // Queued rather than written through: that buffer is the queue's now.
+      if ((dst as Socket).writableLength > 0) pump.release();
+      return ok;
+    });
+  } else
+    src.on('data', (chunk: Buffer) => {
+      const out = transform ? transform(chunk) : chunk;
+      if (out !== null && out.length > 0 && !dst.write(out)) src.pause();
+    });
   dst.on('drain', () => src.resume());
   // FIN from src: finish writing to dst, then send FIN there. The other direction carries on.
   const onEnd = () => {
@@ -97,7 +113,7 @@ export function relay(client: Side, target: Side, opts: RelayOptions): Relay {
   };
 
   forward(client, target, opts.transformToTarget);
-  forward(target, client, opts.transformToClient, opts.flushToClient);
+  forward(target, client, opts.transformToClient, opts.flushToClient, opts.targetPump);
 
   // Who closed first decides the reason when nobody else set one.
   if (client.readableEnded) reason = 'client_closed';

@@ -4,6 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
+import { dial } from '../../src/pipeline/dial.js';
+import { ReadPump } from '../../src/pipeline/read-pump.js';
 import { relay } from '../../src/pipeline/relay.js';
 
 /** A connected pair: `near` is what a face holds, `far` is the peer across loopback. */
@@ -63,4 +66,41 @@ test('relay: a client gone entirely before the relay started closes the target',
   assert.equal(target.near.destroyed, true);
   client.close();
   target.close();
+});
+
+test('relay with a read pump: 16 MiB from the target arrive intact through a slow client', async () => {
+  // The pump reuses one read buffer; writes that queue behind a slow reader must keep theirs.
+  const server = net.createServer({ allowHalfOpen: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  const payload = randomBytes(16 * 1024 * 1024);
+  server.once('connection', (s: net.Socket) => s.end(payload));
+  const pump = new ReadPump();
+  const { socket: upstream } = await dial(
+    { host: '127.0.0.1', port },
+    { connectTimeout: 2000, onread: pump.onread },
+  );
+  const client = await pair();
+  const r = relay(client.near, upstream, { idleTimeout: 0, targetPump: pump });
+  const received: Buffer[] = [];
+  // A slow reader: pause now and then, so the relay's writes queue and backpressure kicks in.
+  client.far.on('data', (d: Buffer) => {
+    received.push(d);
+    if (received.length % 8 === 0) {
+      client.far.pause();
+      setImmediate(() => client.far.resume());
+    }
+  });
+  await once(client.far, 'end');
+  client.far.end();
+  await r.done;
+  const got = Buffer.concat(received);
+  assert.equal(got.length, payload.length);
+  assert.equal(
+    createHash('sha256').update(got).digest('hex'),
+    createHash('sha256').update(payload).digest('hex'),
+  );
+  client.close();
+  server.close();
 });

@@ -11,6 +11,7 @@ import { GatehouseError, isGatehouseError } from '../../errors.js';
 import { formatHostPort } from '../../net/address.js';
 import { parseIp, type IpAddress } from '../../net/cidr.js';
 import { dial, lookupOnce } from '../../pipeline/dial.js';
+import { ReadPump } from '../../pipeline/read-pump.js';
 import { relay } from '../../pipeline/relay.js';
 import { randomBytes } from 'node:crypto';
 import { parseBasic } from '../../auth/htpasswd.js';
@@ -655,10 +656,12 @@ export class EgressProxy {
     if ('error' in ready) return refuse(replyForError(ready.error, url));
     if (socket.destroyed) return;
     let upstream: Socket;
+    // Tunnels carry raw bytes: the target's reads go through a pump (no allocation per read).
+    const pump = new ReadPump();
     try {
       ({ socket: upstream } = await dial(
         { host: ready.address, port: target.port },
-        { connectTimeout: this.settings.connectTimeout },
+        { connectTimeout: this.settings.connectTimeout, onread: pump.onread },
       ));
     } catch (err) {
       return refuse(replyForError(err, url), {
@@ -679,7 +682,7 @@ export class EgressProxy {
     if (head.length > 0) upstream.write(head);
     const name = this.settings.name;
     this.tunnels.inc();
-    const r = relay(socket, upstream, { idleTimeout: this.settings.idleTimeout });
+    const r = relay(socket, upstream, { idleTimeout: this.settings.idleTimeout, targetPump: pump });
     // The fast front hands CONNECT sockets over paused, so nothing is read before relay() listens.
     socket.resume();
     const id = this.nextSessionId();

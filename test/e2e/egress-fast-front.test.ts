@@ -641,3 +641,34 @@ test('curl with http_proxy: a GET through the front', { timeout: 15_000 }, async
   assert.match(r.stdout, /\r\n\r\nmethod=GET url=\/curl\?x=1 bytes=0 body=$/);
   assert.doesNotMatch(r.stdout, /^Keep-Alive:/im, 'served by the front');
 });
+
+test(
+  '8 MB bodies through the front reach slow readers intact, twice on one upstream connection',
+  { timeout: 30_000 },
+  async () => {
+    // The upstream side reads into one reused buffer; a client that reads slowly makes writes queue,
+    // and a queued write must keep its bytes while later reads arrive.
+    const n = 8_000_000;
+    const want = pattern(n, n);
+    for (let round = 0; round < 2; round++) {
+      const s = net.connect(proxyPort, '127.0.0.1');
+      await once(s, 'connect');
+      s.write(`GET ${url(`/len/${n}`)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const parts: Buffer[] = [];
+      s.on('data', (d: Buffer) => {
+        parts.push(d);
+        if (parts.length % 4 === 0) {
+          s.pause();
+          setTimeout(() => s.resume(), 1);
+        }
+      });
+      await once(s, 'end');
+      const all = Buffer.concat(parts);
+      const split = all.indexOf('\r\n\r\n');
+      assert.match(all.subarray(0, split).toString('latin1'), /^HTTP\/1\.1 200 /);
+      const body = all.subarray(split + 4).toString('latin1');
+      assert.equal(body.length, n);
+      assert.ok(body === want, 'the body differs from what the origin sent');
+    }
+  },
+);

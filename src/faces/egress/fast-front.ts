@@ -233,6 +233,10 @@ export class RawResponse extends EventEmitter implements ClientResponse {
     return this.socket.destroyed;
   }
 
+  get writableLength(): number {
+    return this.socket.writableLength;
+  }
+
   writeHead(status: number, message: string, headers: readonly string[]): this {
     if (this.headersSent) throw new Error('headers already sent');
     let head = `HTTP/1.1 ${status} ${message}\r\n`;

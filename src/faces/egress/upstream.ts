@@ -7,6 +7,7 @@
 import net from 'node:net';
 import { GatehouseError, isGatehouseError } from '../../errors.js';
 import { dial } from '../../pipeline/dial.js';
+import { ReadPump } from '../../pipeline/read-pump.js';
 import { ChunkedDecoder, parseResponseHead, type ResponseHead } from './response-parser.js';
 
 const MAX_HEAD = 64 * 1024;
@@ -23,8 +24,20 @@ class UpstreamConnection {
     readonly socket: net.Socket,
     private readonly pool: UpstreamPool,
     readonly key: string,
+    pump: ReadPump,
   ) {
-    socket.on('data', (chunk: Buffer) => (this.exchange ? this.exchange.onData(chunk) : this.drop()));
+    // Reads come through the pump (one reused buffer, see read-pump.ts). An exchange copies what it
+    // keeps; a response that queued part of a chunk keeps that buffer, and the pump takes a new one.
+    pump.attach((chunk) => {
+      const ex = this.exchange;
+      if (!ex) {
+        this.drop();
+        return false;
+      }
+      ex.onData(chunk);
+      if (ex.holdsOutput()) pump.release();
+      return true;
+    });
     socket.on('end', () => (this.exchange ? this.exchange.onEnd() : this.drop()));
     socket.on('close', () => (this.exchange ? this.exchange.onClose() : this.drop()));
     socket.on('error', (err: NodeJS.ErrnoException) =>
@@ -84,6 +97,8 @@ export class UpstreamPool {
 export interface ClientResponse {
   readonly destroyed: boolean;
   readonly headersSent: boolean;
+  /** Bytes accepted but not yet handed to the kernel (they may still reference a written chunk). */
+  readonly writableLength: number;
   writeHead(status: number, message: string, headers: string[]): unknown;
   write(chunk: Buffer): boolean;
   end(body?: string): unknown;
@@ -124,7 +139,8 @@ function attempt(o: ExchangeOptions, mayRetry: boolean, resolve: (r: ExchangeRes
   const pooled = o.pool.take(key);
   if (pooled) return void new Exchange(o, pooled, mayRetry, resolve).start();
   // A new connection goes through the shared dial step, to the checked address (no lookup).
-  dial({ host: o.address, port: o.port }, { connectTimeout: o.connectTimeout }).then(
+  const pump = new ReadPump();
+  dial({ host: o.address, port: o.port }, { connectTimeout: o.connectTimeout, onread: pump.onread }).then(
     ({ socket }) => {
       if (o.res.destroyed) {
         socket.destroy();
@@ -132,7 +148,7 @@ function attempt(o: ExchangeOptions, mayRetry: boolean, resolve: (r: ExchangeRes
         return;
       }
       socket.setTimeout(o.idleTimeout);
-      new Exchange(o, new UpstreamConnection(socket, o.pool, key), false, resolve).start();
+      new Exchange(o, new UpstreamConnection(socket, o.pool, key, pump), false, resolve).start();
     },
     (err: unknown) =>
       resolve({
@@ -184,6 +200,11 @@ class Exchange {
     this.o.res.on('close', this.onClientClose);
     this.o.res.on('drain', this.onDrain);
     this.conn.socket.write(this.o.head, 'latin1');
+  }
+
+  /** Does the client side still hold bytes of the last chunk (queued, not yet written)? */
+  holdsOutput(): boolean {
+    return this.o.res.writableLength > 0;
   }
 
   private detach(): void {
@@ -266,7 +287,8 @@ class Exchange {
     for (;;) {
       const r = parseResponseHead(buf, this.o.method, MAX_HEAD);
       if ('need' in r) {
-        this.buf = buf;
+        // Kept across reads: a copy, since the pump reuses its buffer.
+        this.buf = Buffer.from(buf);
         return;
       }
       if ('error' in r)

@@ -22,8 +22,8 @@ export interface LineWriter {
 export function openLineWriter(file: string, label: string): LineWriter {
   if (file === 'stdout' || file === 'stderr') {
     const stream = file === 'stdout' ? process.stdout : process.stderr;
-    return new BatchedLines(label, (text, done) => {
-      if (stream.write(text)) done();
+    return new BatchedLines(label, (chunks, done) => {
+      if (stream.write(Buffer.concat(chunks))) done();
       else stream.once('drain', done);
     });
   }
@@ -31,15 +31,21 @@ export function openLineWriter(file: string, label: string): LineWriter {
   const fd = fs.openSync(file, 'a', 0o640);
   const writer = new BatchedLines(
     label,
-    (text, done) => fs.write(fd, text, null, 'utf8', (err) => done(err ?? undefined)),
-    (text) => fs.writeSync(fd, text),
+    (chunks, done) => fs.writev(fd, chunks, (err) => done(err ?? undefined)),
+    (chunks) => fs.writevSync(fd, chunks),
     () => fs.close(fd, () => {}),
   );
   return writer;
 }
 
+/**
+ * Lines are encoded straight into a batch buffer as they come (no string joining, no encoding of
+ * a big string at flush time on the main thread) and written with one writev per flush.
+ */
 class BatchedLines implements LineWriter {
-  private pending: string[] = [];
+  private pending: Buffer[] = [];
+  private current = Buffer.allocUnsafe(BATCH_BYTES);
+  private used = 0;
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private writing = false;
@@ -50,8 +56,8 @@ class BatchedLines implements LineWriter {
 
   constructor(
     private readonly label: string,
-    private readonly writeAsync: (text: string, done: (err?: Error) => void) => void,
-    private readonly writeSync?: (text: string) => void,
+    private readonly writeAsync: (chunks: Buffer[], done: (err?: Error) => void) => void,
+    private readonly writeSync?: (chunks: Buffer[]) => void,
     private readonly release?: () => void,
   ) {
     if (writeSync) process.once('exit', this.onExit);
@@ -63,10 +69,26 @@ class BatchedLines implements LineWriter {
       if (this.dropped++ === 0) process.stderr.write(`${this.label}: writes are stalled; dropping lines\n`);
       return;
     }
-    this.pending.push(line, '\n');
-    this.pendingBytes += line.length + 1;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; a line that might not fit starts a new buffer.
+    const room = line.length * 3 + 1;
+    if (this.used + room > this.current.length) {
+      this.seal();
+      if (room > this.current.length) this.current = Buffer.allocUnsafe(room);
+    }
+    const n = this.current.write(line, this.used, 'utf8');
+    this.current[this.used + n] = 10;
+    this.used += n + 1;
+    this.pendingBytes += n + 1;
     if (this.pendingBytes >= BATCH_BYTES) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+  }
+
+  /** The current buffer's lines join the pending list; a fresh buffer takes the next ones. */
+  private seal(): void {
+    if (this.used === 0) return;
+    this.pending.push(this.current.subarray(0, this.used));
+    this.current = Buffer.allocUnsafe(BATCH_BYTES);
+    this.used = 0;
   }
 
   private flush(): void {
@@ -75,15 +97,16 @@ class BatchedLines implements LineWriter {
       this.timer = undefined;
     }
     if (this.writing) return;
+    this.seal();
     if (this.pending.length === 0) {
       for (const w of this.waiters.splice(0)) w();
       return;
     }
-    const text = this.pending.join('');
+    const chunks = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
     this.writing = true;
-    this.writeAsync(text, (err) => {
+    this.writeAsync(chunks, (err) => {
       this.writing = false;
       if (err) process.stderr.write(`${this.label}: ${err.message}\n`);
       if (this.dropped > 0) {
@@ -96,9 +119,11 @@ class BatchedLines implements LineWriter {
 
   /** At exit the event loop is gone: write what is left synchronously. */
   private flushSync(): void {
-    if (!this.writeSync || this.pending.length === 0) return;
+    if (!this.writeSync) return;
+    this.seal();
+    if (this.pending.length === 0) return;
     try {
-      this.writeSync(this.pending.join(''));
+      this.writeSync(this.pending);
     } catch {
       // Nothing left to report to at exit.
     }

@@ -79,10 +79,6 @@ export class FastConnection {
     else this.socket.destroy();
   }
 
-  get idle(): boolean {
-    return !this.current && !this.released;
-  }
-
   private readonly onData = (chunk: Buffer): void => {
     this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
     if (this.current) {

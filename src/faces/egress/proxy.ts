@@ -411,21 +411,21 @@ export class EgressProxy {
         incoming.headers['transfer-encoding'] !== undefined ||
         (incoming.headers['content-length'] ?? '0') !== '0';
       if (hasBody || (req.method !== 'GET' && req.method !== 'HEAD'))
-        return this.forward(incoming, res as http.ServerResponse, target, ready, start);
+        return this.forward(req, incoming, res as http.ServerResponse, target, ready, start, hasBody);
     }
     return this.fastForward(req, res, target, ready, start);
   }
 
   /** Requests with a body or another method: http.request, streamed both ways. */
   private forward(
+    preq: ProxyRequest,
     req: http.IncomingMessage,
     res: http.ServerResponse,
     target: ProxyTarget,
     ready: Ready,
     start: number,
+    hasBody: boolean,
   ): void {
-    const hasBody =
-      req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
     const name = this.settings.name;
     const ctx = this.ctx!;
     const url = req.url!;
@@ -508,7 +508,7 @@ export class EgressProxy {
       },
     };
     ctx.sessions.add(
-      this.session(id, fromIncoming(req), target, ready.user, start, counts, () => {
+      this.session(id, preq, target, ready.user, start, counts, () => {
         up.destroy();
         res.destroy();
       }),

@@ -6,6 +6,7 @@
 // bodies, other methods) still goes through http.request.
 import net from 'node:net';
 import { GatehouseError, isGatehouseError } from '../../errors.js';
+import { formatHostPort } from '../../net/address.js';
 import { dial } from '../../pipeline/dial.js';
 import { ReadPump } from '../../pipeline/read-pump.js';
 import { ChunkedDecoder, parseResponseHead, type ResponseHead } from './response-parser.js';
@@ -163,7 +164,7 @@ function attempt(o: ExchangeOptions, mayRetry: boolean, resolve: (r: ExchangeRes
 }
 
 function label(o: ExchangeOptions): string {
-  return o.address.includes(':') ? `[${o.address}]:${o.port}` : `${o.address}:${o.port}`;
+  return formatHostPort(o.address, o.port);
 }
 
 /** One request and its response on one upstream connection. */

@@ -64,7 +64,7 @@ export class Audit {
   private lastIso = '';
 
   /** The ISO time, formatted at most once a millisecond (busy proxies log many events per ms). */
-  private now(): string {
+  now(): string {
     const ms = Date.now();
     if (ms !== this.lastMs) {
       this.lastMs = ms;
@@ -74,9 +74,17 @@ export class Audit {
   }
 
   emit(event: Omit<AuditEvent, 'time'>): void {
-    const full: AuditEvent = { time: this.now(), ...event };
-    for (const sink of this.sinks) sink.write(full);
-    if (auditChannel.hasSubscribers) auditChannel.publish(full);
+    this.record({ time: this.now(), ...event });
+  }
+
+  /**
+   * An event that already carries its time (from now()). For per-request paths: the caller builds
+   * the event once, in one shape, and nothing copies it (a spread copy measured about 1% of a busy
+   * proxy's CPU).
+   */
+  record(event: AuditEvent): void {
+    for (const sink of this.sinks) sink.write(event);
+    if (auditChannel.hasSubscribers) auditChannel.publish(event);
   }
 
   async close(): Promise<void> {

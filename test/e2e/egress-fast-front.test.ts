@@ -540,6 +540,55 @@ test('a head split across two writes is still answered (hand-off)', { timeout: 1
   }
 });
 
+test(
+  'pipelined refusals (answered inside the request call) and GETs in one write: all in order',
+  { timeout: 30_000 },
+  async () => {
+    const denied = (i: number) => `GET http://example.com/d${i} HTTP/1.1\r\nHost: example.com\r\n\r\n`;
+    const c = await Client.open();
+    try {
+      // Hundreds of refusals back to back: each completes synchronously, so the front must loop,
+      // not recurse, and must not skip or reorder anything around them.
+      let all = get('/len/3');
+      for (let i = 0; i < 400; i++) all += denied(i);
+      all += get('/len/4') + denied(400) + get('/len/5');
+      await c.write(all);
+      assertLen(await c.response(), 3);
+      for (let i = 0; i < 400; i++) assert.equal((await c.response()).status, 403, `refusal ${i}`);
+      assertLen(await c.response(), 4);
+      assert.equal((await c.response()).status, 403);
+      assertLen(await c.response(), 5);
+      c.assertDrained();
+      assert.equal(c.ended, false);
+    } finally {
+      c.destroy();
+    }
+  },
+);
+
+test(
+  'a refusal with Connection: close ends the connection; what was pipelined after it is not served',
+  {
+    timeout: 15_000,
+  },
+  async () => {
+    const c = await Client.open();
+    try {
+      const seen = hits.length;
+      await c.write(
+        `GET http://example.com/x HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n` + get('/len/9'),
+      );
+      const r = await c.response();
+      assert.equal(r.status, 403);
+      assert.equal(r.header('connection'), 'close');
+      await c.closedCleanly();
+      assert.equal(hits.length, seen, 'the GET after the last request never reached the origin');
+    } finally {
+      c.destroy();
+    }
+  },
+);
+
 test('a 403 for a host outside the allowlist keeps the connection usable', { timeout: 15_000 }, async () => {
   const c = await Client.open();
   try {

@@ -88,6 +88,14 @@ test('access log: Squid native format and JSON', () => {
       .join(' '),
     'alice HIER_DIRECT/93.184.216.34 text/html',
   );
+  // Milliseconds are always three digits, as Squid's %03tu.
+  for (const [ms, text] of [
+    [0, '1700000000.000'],
+    [5, '1700000000.005'],
+    [50, '1700000000.050'],
+    [999, '1700000000.999'],
+  ] as const)
+    assert.equal(formatSquid({ ...rec, start: 1_700_000_000_000 + ms }).split(' ')[0], text);
   const j = JSON.parse(formatJson(rec)) as Record<string, unknown>;
   assert.equal(j.time, '2023-11-14T22:13:20.123Z');
   assert.equal(j.reason, 'not_in_allowlist');

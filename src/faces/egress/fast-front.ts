@@ -29,8 +29,8 @@ export interface FastHandlers {
   readonly keepAliveTimeout: number;
   /** True once the proxy drains: answer in-flight requests with Connection: close. */
   readonly draining: () => boolean;
-  /** Serve one bodiless GET/HEAD; resolves when the response is complete or abandoned. */
-  readonly request: (req: ProxyRequest, res: RawResponse) => Promise<void>;
+  /** Serve one bodiless GET/HEAD; `done` once the response is complete or abandoned. */
+  readonly request: (req: ProxyRequest, res: RawResponse, done: () => void) => void;
   /**
    * The socket now carries a CONNECT tunnel (or its refusal); `head` is what followed the request.
    * The socket is paused: the handler resumes it once it listens.
@@ -45,6 +45,8 @@ export interface FastHandlers {
 const ABSOLUTE_HTTP = /^http:\/\//i;
 /** Buffered bytes allowed while a request is in flight (the next pipelined head) before pausing. */
 const PIPELINE_LIMIT = 64 * 1024;
+/** Body chunks up to this size leave with their head and framing in one buffer (one copy). */
+const COALESCE_MAX = 8 * 1024;
 
 /** Serves one accepted connection; returns a handle to close it when idle (shutdown). */
 export function serveFast(socket: Socket, h: FastHandlers): FastConnection {
@@ -58,6 +60,10 @@ export class FastConnection {
   private released = false;
   private closeAfter = false;
   private served = 0;
+  /** Inside the request handler: a response that completes there must not re-enter next(). */
+  private dispatching = false;
+  /** The last response went out (or was cut short): nothing more is read on this connection. */
+  private over = false;
 
   constructor(
     private readonly socket: Socket,
@@ -123,7 +129,7 @@ export class FastConnection {
   }
 
   private next(): void {
-    while (this.buf && !this.current && !this.released) {
+    while (this.buf && !this.current && !this.released && !this.over) {
       const r = parseRequestHead(this.buf, this.h.maxHeaderSize());
       // The head arrives in pieces (a slow or unusual client): Node's server times it out, or
       // answers a head cut short by the client's FIN.
@@ -150,9 +156,13 @@ export class FastConnection {
       // request: the first head within headersTimeout, then keep-alive idleness. While a request
       // is in flight its timeout is ignored (the upstream side has its own).
       if (this.served++ === 0) this.socket.setTimeout(this.h.keepAliveTimeout);
-      void this.h.request(this.request(head), res).then(() => this.afterResponse(res));
+      // A refusal completes inside this call; the loop then serves the next pipelined request
+      // instead of afterResponse() recursing into next().
+      this.dispatching = true;
+      this.h.request(this.request(head), res, () => this.afterResponse(res));
+      this.dispatching = false;
     }
-    if (!this.buf && !this.current && !this.released && this.ended) this.socket.end();
+    if (!this.buf && !this.current && !this.released && !this.over && this.ended) this.socket.end();
   }
 
   private afterResponse(res: RawResponse): void {
@@ -161,12 +171,13 @@ export class FastConnection {
     if (this.socket.destroyed) return;
     if (!res.finished || res.closing) {
       // A response cut short or announced as the last: the connection ends with it.
+      this.over = true;
       if (res.finished) this.socket.end();
       else this.socket.destroy();
       return;
     }
     if (this.socket.isPaused()) this.socket.resume();
-    this.next();
+    if (!this.dispatching) this.next();
   }
 
   private giveToServer(): void {
@@ -268,13 +279,29 @@ export class RawResponse extends EventEmitter implements ClientResponse {
     if (this.finished || this.socket.destroyed) return false;
     if (chunk.length === 0 && this.pendingHead === undefined) return true;
     const s = this.socket;
+    if (this.bodiless || chunk.length === 0) {
+      this.flushHead();
+      return !s.writableNeedDrain;
+    }
+    if (chunk.length <= COALESCE_MAX) {
+      // Head, chunk framing and a small body in one buffer and one write: cheaper than the corked
+      // writev of three or four pieces, and the caller's (reused) buffer is free at once.
+      const prefix = this.chunked
+        ? `${this.pendingHead ?? ''}${chunk.length.toString(16)}\r\n`
+        : (this.pendingHead ?? '');
+      this.pendingHead = undefined;
+      const out = Buffer.allocUnsafe(prefix.length + chunk.length + (this.chunked ? 2 : 0));
+      out.write(prefix, 0, 'latin1');
+      chunk.copy(out, prefix.length);
+      if (this.chunked) out.write('\r\n', prefix.length + chunk.length, 'latin1');
+      s.write(out);
+      return !s.writableNeedDrain;
+    }
     s.cork();
     this.flushHead();
-    if (!this.bodiless && chunk.length > 0) {
-      if (this.chunked) s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      s.write(chunk);
-      if (this.chunked) s.write('\r\n', 'latin1');
-    }
+    if (this.chunked) s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+    s.write(chunk);
+    if (this.chunked) s.write('\r\n', 'latin1');
     s.uncork();
     return !s.writableNeedDrain;
   }
@@ -284,9 +311,15 @@ export class RawResponse extends EventEmitter implements ClientResponse {
     this.finished = true;
     if (this.socket.destroyed) return this;
     const s = this.socket;
+    const hasBody = body !== undefined && body.length > 0 && !this.bodiless;
+    if (!hasBody && !this.chunked) {
+      // Nothing left but perhaps the head (the usual end of a Content-Length response).
+      this.flushHead();
+      return this;
+    }
     s.cork();
     this.flushHead();
-    if (body !== undefined && body.length > 0 && !this.bodiless) {
+    if (hasBody) {
       const bytes = Buffer.from(body, 'utf8');
       if (this.chunked) s.write(`${bytes.length.toString(16)}\r\n`, 'latin1');
       s.write(bytes);

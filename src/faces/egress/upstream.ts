@@ -130,9 +130,12 @@ export interface ExchangeResult {
   readonly error?: GatehouseError;
 }
 
-/** One request/response over a pooled (or new) connection; retries once if a reused one was dead. */
-export function exchange(o: ExchangeOptions): Promise<ExchangeResult> {
-  return new Promise((resolve) => attempt(o, true, resolve));
+/**
+ * One request/response over a pooled (or new) connection; retries once if a reused one was dead.
+ * `onResult` is called once, when the response is complete or has failed.
+ */
+export function exchange(o: ExchangeOptions, onResult: (r: ExchangeResult) => void): void {
+  attempt(o, true, onResult);
 }
 
 function attempt(o: ExchangeOptions, mayRetry: boolean, resolve: (r: ExchangeResult) => void): void {

@@ -188,5 +188,9 @@ for n in "${names[@]}"; do
   mt[$n]=$(echo "${tun[$n]}" | tr ' ' '\n' | grep . | median)
   printf '%-10s %14s %14s\n' "$n" "${mh[$n]}" "${mt[$n]}"
 done
+printf '\nEvery round (requests/s):\n'
+for n in "${names[@]}"; do
+  printf '  %-10s plain HTTP: %s  in CONNECT: %s\n' "$n" "${http[$n]}" "${tun[$n]}"
+done
 printf '\nGatehouse / Squid: plain HTTP %s (goal >= 1.5), in CONNECT %s (goal >= 1.0)\n' \
   "$(echo "scale=2; ${mh[gatehouse]} / ${mh[squid]}" | bc)" "$(echo "scale=2; ${mt[gatehouse]} / ${mt[squid]}" | bc)"

@@ -26,3 +26,23 @@ test('line writer: many lines, long and multi-byte ones, arrive whole and in ord
   assert.equal(fs.readFileSync(file, 'utf8').length, text.length, 'a closed writer writes nothing');
   fs.rmSync(dir, { recursive: true });
 });
+
+test('line writer: lines written across many ticks, while batches are in flight, arrive intact', async () => {
+  // Batch buffers are reused once their write completes: a buffer reused too early would show
+  // here as lines overwritten by later ones.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-lines-'));
+  const file = path.join(dir, 'out.log');
+  const w = openLineWriter(file, 'test log');
+  const lines: string[] = [];
+  for (let round = 0; round < 60; round++) {
+    for (let i = 0; i < 1500; i++) {
+      const line = `r${round} l${i} ${'z'.repeat((round * 7 + i) % 120)}`;
+      lines.push(line);
+      w.write(line);
+    }
+    await new Promise((r) => setTimeout(r, round % 3));
+  }
+  await w.close();
+  assert.equal(fs.readFileSync(file, 'utf8'), lines.map((l) => `${l}\n`).join(''));
+  fs.rmSync(dir, { recursive: true });
+});

@@ -2,7 +2,9 @@
 # Egress proxies head to head, one run, same allowlist (127.0.0.1), same origin on loopback:
 #   plain HTTP (absolute-form GET, keep-alive) with wrk: direct, Gatehouse, Squid, tinyproxy;
 #   requests inside CONNECT tunnels (N tunnels, keep-alive GETs inside each), with a small Node
-#   load generator embedded below: direct, Gatehouse, Squid, tinyproxy.
+#   load generator embedded below: direct, Gatehouse, Squid, tinyproxy; and, as a reference for
+#   what any relay can do on this machine, the same requests through HAProxy in mode tcp (a plain
+#   TCP relay in C: no CONNECT, no policy), shown in the CONNECT column only.
 # Each figure is the median of ROUNDS short runs in rotating order.
 #   bash bench/egress.sh          (ROUNDS=3 SECS=5 CONNS=32 by default)
 set -euo pipefail
@@ -10,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
 CONNS=${CONNS:-32}
-for bin in wrk squid tinyproxy; do
+for bin in wrk squid tinyproxy haproxy; do
   command -v "$bin" >/dev/null || { echo "bench: $bin is missing; run bash scripts/install-test-deps.sh as root" >&2; exit 1; }
 done
 [ -f dist/cli/main.js ] || npm run --silent build
@@ -24,7 +26,7 @@ trap cleanup EXIT
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: nothing on port $1" >&2; exit 1; }
 
-ORIGIN=$(port); GH=$(port); SQ=$(port); TP=$(port)
+ORIGIN=$(port); GH=$(port); SQ=$(port); TP=$(port); HA=$(port)
 
 # Origin: a small fixed response, keep-alive.
 node -e "
@@ -92,7 +94,24 @@ CONF
 tinyproxy -d -c "$work/tinyproxy.conf" >/dev/null 2>&1 &
 pids+=($!)
 
-for p in "$ORIGIN" "$GH" "$SQ" "$TP"; do wait_port "$p"; done
+cat > "$work/haproxy.cfg" <<CONF
+global
+  maxconn 4096
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend tcp_relay
+  bind 127.0.0.1:$HA
+  default_backend origin
+backend origin
+  server origin 127.0.0.1:$ORIGIN
+CONF
+haproxy -db -f "$work/haproxy.cfg" >/dev/null 2>&1 &
+pids+=($!)
+
+for p in "$ORIGIN" "$GH" "$SQ" "$TP" "$HA"; do wait_port "$p"; done
 
 cat > "$work/proxy.lua" <<LUA
 wrk.path = "http://127.0.0.1:$ORIGIN/"
@@ -169,12 +188,18 @@ tunnel_rps() {
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-names=(direct gatehouse squid tinyproxy)
-declare -A portof=([direct]=direct [gatehouse]=$GH [squid]=$SQ [tinyproxy]=$TP)
+names=(direct gatehouse squid tinyproxy tcp-relay)
+declare -A portof=([direct]=direct [gatehouse]=$GH [squid]=$SQ [tinyproxy]=$TP [tcp-relay]=$HA)
 declare -A http tun
 for r in $(seq "$ROUNDS"); do
-  for i in 0 1 2 3; do
-    n=${names[$(( (i + r) % 4 ))]}
+  for i in 0 1 2 3 4; do
+    n=${names[$(( (i + r) % 5 ))]}
+    if [ "$n" = tcp-relay ]; then
+      # No proxy protocol: the load generator connects "directly" to the relay's port.
+      http[$n]+="- "
+      tun[$n]+="$(node "$work/tunnel-load.mjs" 0 "$HA" "$CONNS" "$SECS") "
+      continue
+    fi
     http[$n]+="$(http_rps "${portof[$n]}") "
     tun[$n]+="$(tunnel_rps "${portof[$n]}") "
   done
@@ -194,3 +219,5 @@ for n in "${names[@]}"; do
 done
 printf '\nGatehouse / Squid: plain HTTP %s (goal >= 1.5), in CONNECT %s (goal >= 1.0)\n' \
   "$(echo "scale=2; ${mh[gatehouse]} / ${mh[squid]}" | bc)" "$(echo "scale=2; ${mt[gatehouse]} / ${mt[squid]}" | bc)"
+printf 'Reference, a plain TCP relay in C (HAProxy mode tcp, no CONNECT) / Squid, in CONNECT: %s\n' \
+  "$(echo "scale=2; ${mt[tcp-relay]} / ${mt[squid]}" | bc)"

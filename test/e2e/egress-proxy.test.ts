@@ -21,7 +21,9 @@ let origin: http.Server;
 let originPort: number;
 let gh: Gatehouse;
 let dir: string;
-const ports = { open: 0, team: 0, report: 0, guarded: 0, fenced: 0, bynet: 0 };
+const ports = { open: 0, team: 0, report: 0, guarded: 0, fenced: 0, bynet: 0, stall: 0 };
+/** Origin sockets by remote port, to see when the proxy closes its pooled connections. */
+const originSockets = new Map<number, net.Socket>();
 let release: (() => void) | undefined;
 const held: (() => void)[] = [];
 const heldEvents = new EventEmitter();
@@ -45,6 +47,7 @@ function startOrigin(): Promise<void> {
       release = () => res.end('last\n');
       return;
     }
+    if (url.startsWith('/never')) return; // an origin that never answers
     if (url.startsWith('/hold')) {
       held.push(() => res.end('held-done\n'));
       heldEvents.emit('held');
@@ -64,6 +67,10 @@ function startOrigin(): Promise<void> {
       res.write(`method=${req.method} url=${url} bytes=${n} sum=${h.digest()} `);
       res.end(`proxy-auth=${req.headers['proxy-authorization'] ?? 'none'} via=${req.headers.via ?? ''}\n`);
     });
+  });
+  origin.on('connection', (socket: net.Socket) => {
+    originSockets.set(socket.remotePort!, socket);
+    socket.once('close', () => originSockets.delete(socket.remotePort!));
   });
   origin.on('upgrade', (req, socket) => {
     socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
@@ -156,6 +163,12 @@ egressProxies:
     listen: "127.0.0.1:${ports.fenced}"
     allowlist: ./allowlist.txt
     securityGroups: [office]
+  stall:
+    listen: "127.0.0.1:${ports.stall}"
+    allowlist: ./allowlist.txt
+    idleTimeout: 800ms
+    headersTimeout: 700ms
+    ${loop}
 admin: { enabled: false }
 `,
     { dir },
@@ -383,6 +396,54 @@ test('slow request headers: 408 after headersTimeout', async () => {
   assert.ok(Date.now() - started < 5000);
   s.destroy();
 });
+
+test('a connection that sends nothing gets 408 after headersTimeout', { timeout: 10_000 }, async () => {
+  const s = net.connect(ports.stall, '127.0.0.1');
+  await once(s, 'connect');
+  const started = Date.now();
+  const [d] = (await once(s, 'data')) as [Buffer];
+  const waited = Date.now() - started;
+  assert.match(d.toString(), /^HTTP\/1\.1 408/);
+  assert.ok(waited >= 600 && waited < 5000, `408 after ${waited} ms (headersTimeout 700ms)`);
+  s.destroy();
+});
+
+test(
+  'an origin that never answers: 504 after idleTimeout, and that upstream connection is closed',
+  { timeout: 10_000 },
+  async () => {
+    const before = new Set(originSockets.keys());
+    const started = Date.now();
+    const r = await curlVia(proxy('stall'), target('/never'));
+    const waited = Date.now() - started;
+    assert.equal(r.status, 504);
+    assert.match(r.headers, /X-Gatehouse-Reason: GH_ERR_DIAL_TIMEOUT/);
+    assert.ok(waited >= 700 && waited < 5000, `504 after ${waited} ms (idleTimeout 800ms)`);
+    const stalled = [...originSockets.keys()].filter((p) => !before.has(p));
+    for (const p of stalled) {
+      const sock = originSockets.get(p);
+      if (sock && !sock.destroyed) await once(sock, 'close');
+    }
+  },
+);
+
+test(
+  'a pooled upstream connection idle for idleTimeout is closed by the proxy',
+  { timeout: 10_000 },
+  async () => {
+    const before = new Set(originSockets.keys());
+    const r = await curlVia(proxy('stall'), target('/pooled'));
+    assert.equal(r.status, 200);
+    const fresh = [...originSockets.entries()].filter(([p]) => !before.has(p));
+    assert.equal(fresh.length, 1, 'one new upstream connection');
+    const [, sock] = fresh[0]!;
+    // Node's own keepAliveTimeout (5 s) would close it later: a close well before that is the proxy's.
+    const started = Date.now();
+    if (!sock.destroyed) await once(sock, 'close');
+    const waited = Date.now() - started;
+    assert.ok(waited < 3000, `closed after ${waited} ms idle (idleTimeout 800ms)`);
+  },
+);
 
 test('origin-form requests: /healthz and /metrics; anything else 400', async () => {
   const h = await fetch(`${proxy('open')}/healthz`);

@@ -25,6 +25,7 @@ import { EgressFiles, type FileEvent } from './files.js';
 import { exchange, UpstreamPool, type ClientResponse, type ExchangeResult } from './upstream.js';
 import { serveFast, type FastConnection, type FastHandlers, type ProxyRequest } from './fast-front.js';
 import { EgressSession, type ByteCounts } from './session.js';
+import { IdleSweep, sweepInterval } from './idle-sweep.js';
 import type { CloseReason } from '../../pipeline/sessions.js';
 import type { EgressMetrics } from './metrics.js';
 import {
@@ -76,7 +77,15 @@ export class EgressProxy {
   private draining = false;
   private readonly pendingEvents: FileEvent[] = [];
   readonly files: EgressFiles;
-  private readonly upstreams = new UpstreamPool();
+  private readonly upstreams = new UpstreamPool(() => this.idleSweep.wake());
+  private readonly idleSweep = new IdleSweep(
+    () => sweepInterval(this.settings.headersTimeout, this.settings.idleTimeout, KEEP_ALIVE_TIMEOUT),
+    (now) => {
+      for (const c of this.fastConnections) c.sweep(now);
+      this.upstreams.sweep(now);
+      return this.fastConnections.size > 0 || this.upstreams.size > 0;
+    },
+  );
   private readonly inflight: { inc(): void; dec(): void };
   private readonly tunnels: { inc(): void; dec(): void };
   /** Session ids: a random prefix per proxy and a counter (one random draw per request costs). */
@@ -243,6 +252,7 @@ export class EgressProxy {
       old.close(() => {});
     }
     this.server.headersTimeout = settings.headersTimeout;
+    this.idleSweep.reset();
     this.files.configure(settings.allowlistFiles, settings.auth?.htpasswd);
   }
 
@@ -273,6 +283,7 @@ export class EgressProxy {
     const conn = serveFast(socket, this.fast);
     this.fastConnections.add(conn);
     socket.once('close', () => this.fastConnections.delete(conn));
+    this.idleSweep.wake();
   }
 
   /** Stop: no new requests on open connections, idle ones closed; in-flight work is a session and drains. */

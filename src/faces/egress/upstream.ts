@@ -20,12 +20,18 @@ const MAX_HEAD = 64 * 1024;
  */
 class UpstreamConnection {
   exchange: Exchange | undefined;
+  // What the pool's sweep saw last (see UpstreamPool.sweep): no per-request timer or clock read.
+  private seenExchange: Exchange | undefined;
+  private seenBytes = -1;
+  private seenSince = 0;
 
   constructor(
     readonly socket: net.Socket,
     private readonly pool: UpstreamPool,
     readonly key: string,
     pump: ReadPump,
+    /** Idle limit: in the pool, or carrying an exchange with no byte either way. */
+    private readonly idleTimeout: number,
   ) {
     // Reads come through the pump (one reused buffer, see read-pump.ts). An exchange copies what it
     // keeps; a response that queued part of a chunk keeps that buffer, and the pump takes a new one.
@@ -44,7 +50,26 @@ class UpstreamConnection {
     socket.on('error', (err: NodeJS.ErrnoException) =>
       this.exchange ? this.exchange.onError(err) : this.drop(),
     );
-    socket.on('timeout', () => (this.exchange ? this.exchange.onTimeout() : this.drop()));
+    socket.on('close', () => pool.untrack(this));
+    pool.track(this);
+  }
+
+  /**
+   * Called every sweep interval: an exchange whose bytes have not moved for idleTimeout times out;
+   * a pooled connection idle that long is closed. Either happens up to one interval late.
+   */
+  sweep(now: number): void {
+    const ex = this.exchange;
+    const bytes = ex ? this.socket.bytesRead + this.socket.bytesWritten : 0;
+    if (ex !== this.seenExchange || bytes !== this.seenBytes) {
+      this.seenExchange = ex;
+      this.seenBytes = bytes;
+      this.seenSince = now;
+      return;
+    }
+    if (now - this.seenSince < this.idleTimeout) return;
+    if (ex) ex.onTimeout();
+    else this.drop();
   }
 
   /** An idle connection that speaks, ends, closes, errs or idles too long is gone. */
@@ -56,8 +81,33 @@ class UpstreamConnection {
 
 export class UpstreamPool {
   private readonly idle = new Map<string, UpstreamConnection[]>();
+  /** Every open connection, idle or busy, for the sweep. */
+  private readonly live = new Set<UpstreamConnection>();
 
-  constructor(private readonly maxIdlePerKey = 64) {}
+  constructor(
+    /** A new connection exists: the owner makes sure sweep() is being called. */
+    private readonly onTrack: () => void = () => {},
+    private readonly maxIdlePerKey = 64,
+  ) {}
+
+  track(c: UpstreamConnection): void {
+    this.live.add(c);
+    this.onTrack();
+  }
+
+  untrack(c: UpstreamConnection): void {
+    this.live.delete(c);
+    this.forget(c);
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Idle and stalled connections, checked from one coarse timer instead of a timer per socket. */
+  sweep(now: number): void {
+    for (const c of this.live) c.sweep(now);
+  }
 
   take(key: string): UpstreamConnection | undefined {
     const list = this.idle.get(key);
@@ -151,8 +201,12 @@ function attempt(o: ExchangeOptions, mayRetry: boolean, resolve: (r: ExchangeRes
         resolve({ status: 0, contentType: undefined, bytesToClient: 0 });
         return;
       }
-      socket.setTimeout(o.idleTimeout);
-      new Exchange(o, new UpstreamConnection(socket, o.pool, key, pump), false, resolve).start();
+      new Exchange(
+        o,
+        new UpstreamConnection(socket, o.pool, key, pump, o.idleTimeout),
+        false,
+        resolve,
+      ).start();
     },
     (err: unknown) =>
       resolve({

@@ -60,7 +60,8 @@ class UpstreamConnection {
    */
   sweep(now: number): void {
     const ex = this.exchange;
-    const bytes = ex ? this.socket.bytesRead + this.socket.bytesWritten : 0;
+    // Bytes as well as the exchange: a pooled connection may have carried requests between sweeps.
+    const bytes = this.socket.bytesRead + this.socket.bytesWritten;
     if (ex !== this.seenExchange || bytes !== this.seenBytes) {
       this.seenExchange = ex;
       this.seenBytes = bytes;

@@ -115,7 +115,8 @@ export class FastConnection {
    * Idleness, checked by the proxy's sweeper every so often rather than with socket.setTimeout(),
    * which re-arms a timer on every read and write (measured at about 5% of plain-HTTP throughput).
    * The first head must come within headersTimeout of the accept; between requests the connection
-   * may idle keepAliveTimeout. Both close up to one sweep interval late.
+   * may idle keepAliveTimeout, counted from the first sweep that sees it idle. So the first head
+   * times out up to one sweep interval late, an idle keep-alive connection up to two.
    */
   sweep(now: number): void {
     if (this.released) return;

@@ -56,7 +56,8 @@ class UpstreamConnection {
 
   /**
    * Called every sweep interval: an exchange whose bytes have not moved for idleTimeout times out;
-   * a pooled connection idle that long is closed. Either happens up to one interval late.
+   * a pooled connection idle that long is closed. Counted from the first sweep that sees no change,
+   * so either happens up to two sweep intervals late.
    */
   sweep(now: number): void {
     const ex = this.exchange;

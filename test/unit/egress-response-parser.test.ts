@@ -32,6 +32,13 @@ test('response head: ambiguous or malformed replies are refused, partial ones wa
     'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
     'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
     'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 3, 4\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 3,\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 0x1\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 1234567890123456\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\nContent-Length: 4\r\n\r\n',
     'HTTP/1.1 200 OK\r\n folded: x\r\n\r\n',
     'HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n',
     'HTTP/1.1 200 OK\r\nX: a\x01b\r\n\r\n',
@@ -40,6 +47,14 @@ test('response head: ambiguous or malformed replies are refused, partial ones wa
     'garbage\r\n\r\n',
   ];
   for (const text of bad) assert.ok('error' in parseResponseHead(b(text), 'GET', 65536), text);
+  // The same length repeated, in one header or several, is one length.
+  for (const text of [
+    'HTTP/1.1 200 OK\r\nContent-Length: 3,3\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3 , 3\r\n\r\n',
+  ]) {
+    const r = parseResponseHead(b(text), 'GET', 65536);
+    assert.ok('head' in r && r.head.body.kind === 'length' && r.head.body.length === 3, text);
+  }
   assert.deepEqual(parseResponseHead(b('HTTP/1.1 200 OK\r\nContent-Le'), 'GET', 65536), { need: true });
   assert.ok('error' in parseResponseHead(b('HTTP/1.1 200 OK\r\n' + 'X: y\r\n'.repeat(100)), 'GET', 64));
 });

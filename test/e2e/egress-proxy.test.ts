@@ -21,7 +21,7 @@ let origin: http.Server;
 let originPort: number;
 let gh: Gatehouse;
 let dir: string;
-const ports = { open: 0, team: 0, report: 0, guarded: 0, fenced: 0, bynet: 0, stall: 0 };
+const ports = { open: 0, team: 0, report: 0, guarded: 0, fenced: 0, bynet: 0, stall: 0, patient: 0 };
 /** Origin sockets by remote port, to see when the proxy closes its pooled connections. */
 const originSockets = new Map<number, net.Socket>();
 let release: (() => void) | undefined;
@@ -48,6 +48,10 @@ function startOrigin(): Promise<void> {
       return;
     }
     if (url.startsWith('/never')) return; // an origin that never answers
+    if (url.startsWith('/delay')) {
+      setTimeout(() => res.end('late\n'), 2500);
+      return;
+    }
     if (url.startsWith('/hold')) {
       held.push(() => res.end('held-done\n'));
       heldEvents.emit('held');
@@ -168,6 +172,12 @@ egressProxies:
     allowlist: ./allowlist.txt
     idleTimeout: 800ms
     headersTimeout: 700ms
+    ${loop}
+  patient:
+    listen: "127.0.0.1:${ports.patient}"
+    allowlist: ./allowlist.txt
+    idleTimeout: 0s
+    headersTimeout: 0s
     ${loop}
 admin: { enabled: false }
 `,
@@ -426,6 +436,21 @@ test(
     }
   },
 );
+
+test('idleTimeout and headersTimeout of 0 mean no limit', { timeout: 15_000 }, async () => {
+  // A silent client and a slow origin, each past two sweeps (1 s apart at these settings).
+  const s = net.connect(ports.patient, '127.0.0.1');
+  await once(s, 'connect');
+  let early = '';
+  s.on('data', (d: Buffer) => (early += d.toString()));
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(early, '', 'nothing sent to a silent client');
+  assert.equal(s.destroyed, false);
+  s.destroy();
+  const r = await curlVia(proxy('patient'), target('/delay'));
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'late\n');
+});
 
 test(
   'a pooled upstream connection idle for idleTimeout is closed by the proxy',

@@ -131,7 +131,8 @@ export class FastConnection {
       return;
     }
     const limit = this.served === 0 ? this.h.headersTimeout() : this.h.keepAliveTimeout;
-    if (now - this.idleSince < limit) return;
+    // 0 turns the limit off, as it does for Node's server and for socket timeouts.
+    if (limit <= 0 || now - this.idleSince < limit) return;
     if (this.served > 0) return void this.socket.destroy();
     this.release();
     this.h.headTimeout(this.socket);

@@ -60,6 +60,7 @@ class UpstreamConnection {
    * so either happens up to two sweep intervals late.
    */
   sweep(now: number): void {
+    if (this.idleTimeout <= 0) return; // 0: no idle limit
     const ex = this.exchange;
     // Bytes as well as the exchange: a pooled connection may have carried requests between sweeps.
     const bytes = this.socket.bytesRead + this.socket.bytesWritten;

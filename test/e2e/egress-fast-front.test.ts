@@ -16,6 +16,7 @@ import path from 'node:path';
 import { EventEmitter, once } from 'node:events';
 import { freePort, run } from '../helpers/procs.js';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
+import { serveFast } from '../../src/faces/egress/fast-front.js';
 
 let gh: Gatehouse;
 let origin: http.Server;
@@ -585,6 +586,68 @@ test(
       assert.equal(hits.length, seen, 'the GET after the last request never reached the origin');
     } finally {
       c.destroy();
+    }
+  },
+);
+
+test(
+  'after a Connection: close response, what the client keeps sending is read and dropped',
+  {
+    timeout: 15_000,
+  },
+  async () => {
+    // The front on its own, with a handler that answers every request: white-box, because "not kept"
+    // shows nowhere else (the process's memory is noisy with read buffers waiting for GC).
+    const server = net.createServer({ allowHalfOpen: true });
+    const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    const [inner] = await accepted;
+    let requests = 0;
+    const conn = serveFast(inner, {
+      maxHeaderSize: () => 65536,
+      headersTimeout: () => 0,
+      keepAliveTimeout: 0,
+      draining: () => false,
+      request: (_req, res, done) => {
+        requests++;
+        res.writeHead(200, 'OK', ['Content-Length', '2']);
+        res.write(Buffer.from('ok'));
+        res.end();
+        done();
+      },
+      connect: () => assert.fail('no CONNECT here'),
+      headTimeout: () => assert.fail('no head timeout here'),
+      handOff: () => assert.fail('no hand-off here'),
+    });
+    try {
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      s.write('GET http://x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      await once(s, 'end');
+      assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(text, /\r\nConnection: close\r\n/);
+      // More requests and junk, without a FIN: all read (no reset, no backpressure), none served.
+      let seen = 0;
+      const total = 8 * 1024 * 1024;
+      const allRead = new Promise<void>((resolve) =>
+        inner.on('data', (d: Buffer) => {
+          seen += d.length;
+          if (seen >= total) resolve();
+        }),
+      );
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      chunk.write('GET http://x/again HTTP/1.1\r\nHost: x\r\n\r\n', 0, 'latin1');
+      for (let sent = 0; sent < total; sent += chunk.length) s.write(chunk);
+      await allRead;
+      assert.equal(requests, 1, 'nothing after the last response is served');
+      assert.equal((conn as unknown as { buf?: Buffer }).buf, undefined, 'nothing is kept');
+      assert.equal(inner.destroyed, false, 'the connection lingers until the sweep closes it');
+    } finally {
+      s.destroy();
+      server.close();
     }
   },
 );

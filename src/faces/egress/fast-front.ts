@@ -88,6 +88,10 @@ export class FastConnection {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    // After the last response (Connection: close) the client may still send: read and drop it
+    // (closing at once could reset the connection before the client has read that response); the
+    // sweep closes the connection after keepAliveTimeout.
+    if (this.over) return;
     this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
     if (this.current) {
       if (this.buf.length > PIPELINE_LIMIT) this.socket.pause();
@@ -124,6 +128,7 @@ export class FastConnection {
       this.idleSince = 0;
       return;
     }
+    // (A connection that is over has no buf: what it read after its last response was dropped.)
     // Requests served since the last look: the idle time starts now.
     if (this.idleSince === 0 || this.servedAtSweep !== this.served) {
       this.servedAtSweep = this.served;
@@ -187,10 +192,12 @@ export class FastConnection {
   private afterResponse(res: RawResponse): void {
     if (this.current !== res) return;
     this.current = undefined;
-    if (this.socket.destroyed) return;
-    if (!res.finished || res.closing) {
-      // A response cut short or announced as the last: the connection ends with it.
+    if (this.socket.destroyed || !res.finished || res.closing) {
+      // A response cut short or announced as the last: the connection ends with it, and what was
+      // pipelined behind it is not served.
       this.over = true;
+      this.buf = undefined;
+      if (this.socket.destroyed) return;
       if (res.finished) this.socket.end();
       else this.socket.destroy();
       return;

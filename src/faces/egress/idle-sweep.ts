@@ -5,6 +5,7 @@
 
 export class IdleSweep {
   private timer: NodeJS.Timeout | undefined;
+  private runningEvery = 0;
 
   constructor(
     /** How often to sweep, read when the timer starts. */
@@ -16,16 +17,20 @@ export class IdleSweep {
   /** Something new to watch: make sure the timer runs. */
   wake(): void {
     if (this.timer) return;
+    this.runningEvery = this.everyMs();
     this.timer = setInterval(() => {
       if (!this.sweep(Date.now())) this.stop();
-    }, this.everyMs());
+    }, this.runningEvery);
     // Never what keeps the process alive.
     this.timer.unref();
   }
 
-  /** The interval changed (a reload): restart at the new pace if running. */
+  /**
+   * After a reload: restart at the new pace if the interval changed (only then: a restart puts the
+   * next sweep off by a whole interval, and reloads may come often).
+   */
   reset(): void {
-    if (!this.timer) return;
+    if (!this.timer || this.everyMs() === this.runningEvery) return;
     this.stop();
     this.wake();
   }

@@ -295,7 +295,7 @@ export class EgressProxy {
     for (const c of this.fastConnections) c.closeWhenIdle();
     // Idle upstream connections go now; those carrying a response finish with it.
     for (const list of Object.values(this.agent.freeSockets)) for (const s of list ?? []) s.destroy();
-    this.upstreams.destroyIdle();
+    this.upstreams.close();
     await this.accessLog?.close();
     this.accessLog = undefined;
   }

@@ -86,6 +86,7 @@ export class UpstreamPool {
   private readonly idle = new Map<string, UpstreamConnection[]>();
   /** Every open connection, idle or busy, for the sweep. */
   private readonly live = new Set<UpstreamConnection>();
+  private closed = false;
 
   constructor(
     /** A new connection exists: the owner makes sure sweep() is being called. */
@@ -124,6 +125,11 @@ export class UpstreamPool {
   }
 
   give(c: UpstreamConnection): void {
+    if (this.closed) {
+      // The proxy stopped: a connection that finishes its last response closes with it.
+      c.socket.destroy();
+      return;
+    }
     let list = this.idle.get(c.key);
     if (!list) this.idle.set(c.key, (list = []));
     if (list.length >= this.maxIdlePerKey) {
@@ -139,7 +145,9 @@ export class UpstreamPool {
     if (at >= 0) list!.splice(at, 1);
   }
 
-  destroyIdle(): void {
+  /** The proxy stops: idle connections close now, busy ones after their response. */
+  close(): void {
+    this.closed = true;
     for (const list of this.idle.values()) for (const c of list.splice(0)) c.socket.destroy();
   }
 }

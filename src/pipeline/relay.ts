@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { ReadPump } from './read-pump.js';
 import type { CloseReason } from './sessions.js';
+import { idleInterval, watchIdle } from './idle-watch.js';
 
 export interface RelayResult {
   readonly reason: CloseReason;
@@ -150,24 +151,22 @@ export function relay(client: Side, target: Side, opts: RelayOptions): Relay {
   }
 
   if (opts.idleTimeout > 0) {
-    // Idleness is sampled from the byte counters rather than with socket.setTimeout(), which
-    // re-arms a timer on every read and write of the hot path. A session closes between
-    // idleTimeout and idleTimeout plus one sampling interval after its last byte.
-    const every = Math.max(25, Math.min(1000, Math.floor(opts.idleTimeout / 4)));
+    // Idleness is sampled from the byte counters on a shared coarse timer (idle-watch.ts) rather
+    // than with socket.setTimeout(), which re-arms a timer on every read and write of the hot
+    // path. A session closes between idleTimeout and idleTimeout plus one interval after its last
+    // byte.
     let lastTotal = -1;
     let lastChange = performance.now();
-    const timer = setInterval(() => {
+    const unwatch = watchIdle(idleInterval(opts.idleTimeout), (now) => {
       const total = bytesRead(client) + bytesWritten(client);
-      const now = performance.now();
       if (total !== lastTotal) {
         lastTotal = total;
         lastChange = now;
       } else if (now - lastChange >= opts.idleTimeout) {
         close('idle_timeout');
       }
-    }, every);
-    timer.unref();
-    void done.then(() => clearInterval(timer));
+    });
+    void done.then(unwatch);
   }
 
   return {

@@ -77,7 +77,7 @@ export class FastConnection {
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
     socket.on('error', noop);
-    this.idleSince = Date.now();
+    this.idleSince = performance.now();
   }
 
   /** Idle: close now. Busy: close after the response in flight. */

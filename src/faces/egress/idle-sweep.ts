@@ -1,28 +1,26 @@
-// One coarse timer for a proxy's idle checks (client keep-alive, first-head deadline, pooled and
-// stalled upstream connections), running only while there is something to check. Timers per
-// socket (socket.setTimeout) are re-armed by Node on every read and write, which on the plain-HTTP
-// hot path cost about 5% of throughput; a sweep a few times per timeout costs nothing per request.
+// A proxy's idle checks (client keep-alive, first-head deadline, pooled and stalled upstream
+// connections) as one check on the shared idle timers (pipeline/idle-watch.ts), registered only
+// while there is something to check.
+import { watchIdle } from '../../pipeline/idle-watch.js';
 
 export class IdleSweep {
-  private timer: NodeJS.Timeout | undefined;
+  private unwatch: (() => void) | undefined;
   private runningEvery = 0;
 
   constructor(
-    /** How often to sweep, read when the timer starts. */
+    /** How often to sweep, read when the sweep starts. */
     private readonly everyMs: () => number,
-    /** One sweep; returns whether anything is left to watch (if not, the timer stops). */
+    /** One sweep (`now` from performance.now); returns whether anything is left to watch. */
     private readonly sweep: (now: number) => boolean,
   ) {}
 
-  /** Something new to watch: make sure the timer runs. */
+  /** Something new to watch: make sure the sweep runs. */
   wake(): void {
-    if (this.timer) return;
+    if (this.unwatch) return;
     this.runningEvery = this.everyMs();
-    this.timer = setInterval(() => {
-      if (!this.sweep(Date.now())) this.stop();
-    }, this.runningEvery);
-    // Never what keeps the process alive.
-    this.timer.unref();
+    this.unwatch = watchIdle(this.runningEvery, (now) => {
+      if (!this.sweep(now)) this.stop();
+    });
   }
 
   /**
@@ -30,19 +28,13 @@ export class IdleSweep {
    * next sweep off by a whole interval, and reloads may come often).
    */
   reset(): void {
-    if (!this.timer || this.everyMs() === this.runningEvery) return;
+    if (!this.unwatch || this.everyMs() === this.runningEvery) return;
     this.stop();
     this.wake();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.unwatch?.();
+    this.unwatch = undefined;
   }
-}
-
-/** A sweep interval for these timeouts: a quarter of the shortest, within 25 ms and 1 s. */
-export function sweepInterval(...timeouts: number[]): number {
-  const shortest = Math.min(...timeouts.filter((t) => t > 0));
-  return Number.isFinite(shortest) ? Math.max(25, Math.min(1000, Math.floor(shortest / 4))) : 1000;
 }

@@ -25,7 +25,8 @@ import { EgressFiles, type FileEvent } from './files.js';
 import { exchange, UpstreamPool, type ClientResponse, type ExchangeResult } from './upstream.js';
 import { serveFast, type FastConnection, type FastHandlers, type ProxyRequest } from './fast-front.js';
 import { EgressSession, type ByteCounts } from './session.js';
-import { IdleSweep, sweepInterval } from './idle-sweep.js';
+import { IdleSweep } from './idle-sweep.js';
+import { idleInterval } from '../../pipeline/idle-watch.js';
 import type { CloseReason } from '../../pipeline/sessions.js';
 import type { EgressMetrics } from './metrics.js';
 import {
@@ -79,7 +80,7 @@ export class EgressProxy {
   readonly files: EgressFiles;
   private readonly upstreams = new UpstreamPool(() => this.idleSweep.wake());
   private readonly idleSweep = new IdleSweep(
-    () => sweepInterval(this.settings.headersTimeout, this.settings.idleTimeout, KEEP_ALIVE_TIMEOUT),
+    () => idleInterval(this.settings.headersTimeout, this.settings.idleTimeout, KEEP_ALIVE_TIMEOUT),
     (now) => {
       for (const c of this.fastConnections) c.sweep(now);
       this.upstreams.sweep(now);

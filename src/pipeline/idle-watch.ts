@@ -1,0 +1,43 @@
+// Idle checks on coarse shared timers: one setInterval per distinct interval for the whole
+// process, rather than a timer per socket or per session. Node re-arms a socket's timeout on every
+// read and write (measured at about 5% of the egress proxy's plain-HTTP throughput), and a timer
+// per session adds up with thousands of tunnels. Checks sample byte counters or state and compare
+// against the monotonic clock (performance.now), so a limit fires up to one interval late.
+
+type Check = (now: number) => void;
+
+interface Group {
+  readonly timer: NodeJS.Timeout;
+  readonly checks: Set<Check>;
+}
+
+const groups = new Map<number, Group>();
+
+/** Calls `check(now)` every `everyMs` until the returned function is called (idempotent). */
+export function watchIdle(everyMs: number, check: Check): () => void {
+  let group = groups.get(everyMs);
+  if (!group) {
+    const checks = new Set<Check>();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      for (const c of checks) c(now);
+    }, everyMs);
+    // Never what keeps the process alive.
+    timer.unref();
+    group = { timer, checks };
+    groups.set(everyMs, group);
+  }
+  const g = group;
+  g.checks.add(check);
+  return () => {
+    if (!g.checks.delete(check) || g.checks.size > 0) return;
+    clearInterval(g.timer);
+    if (groups.get(everyMs) === g) groups.delete(everyMs);
+  };
+}
+
+/** A sampling interval for these limits: a quarter of the shortest, within 25 ms and 1 s. */
+export function idleInterval(...limitsMs: number[]): number {
+  const shortest = Math.min(...limitsMs.filter((t) => t > 0));
+  return Number.isFinite(shortest) ? Math.max(25, Math.min(1000, Math.floor(shortest / 4))) : 1000;
+}

@@ -36,6 +36,28 @@ export function watchIdle(everyMs: number, check: Check): () => void {
   };
 }
 
+/**
+ * How long a sampled mark (a byte count, a request count, the request in flight) has stayed the
+ * same, as seen by the sweeps: the one rule the relay's, the front's and the upstream pool's idle
+ * checks share.
+ */
+export class IdleClock {
+  constructor(
+    private since: number,
+    private mark: unknown,
+  ) {}
+
+  /** 0 when `mark` changed since the last look (the idle time starts now), else how long it held. */
+  idleFor(now: number, mark: unknown): number {
+    if (mark !== this.mark) {
+      this.mark = mark;
+      this.since = now;
+      return 0;
+    }
+    return now - this.since;
+  }
+}
+
 /** A sampling interval for these limits: a quarter of the shortest, within 25 ms and 1 s. */
 export function idleInterval(...limitsMs: number[]): number {
   const shortest = Math.min(...limitsMs.filter((t) => t > 0));

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { ReadPump } from './read-pump.js';
 import type { CloseReason } from './sessions.js';
-import { idleInterval, watchIdle } from './idle-watch.js';
+import { IdleClock, idleInterval, watchIdle } from './idle-watch.js';
 
 export interface RelayResult {
   readonly reason: CloseReason;
@@ -155,16 +155,10 @@ export function relay(client: Side, target: Side, opts: RelayOptions): Relay {
     // than with socket.setTimeout(), which re-arms a timer on every read and write of the hot
     // path. A session closes between idleTimeout and idleTimeout plus one interval after its last
     // byte.
-    let lastTotal = -1;
-    let lastChange = performance.now();
+    const clock = new IdleClock(performance.now(), -1);
     const unwatch = watchIdle(idleInterval(opts.idleTimeout), (now) => {
-      const total = bytesRead(client) + bytesWritten(client);
-      if (total !== lastTotal) {
-        lastTotal = total;
-        lastChange = now;
-      } else if (now - lastChange >= opts.idleTimeout) {
+      if (clock.idleFor(now, bytesRead(client) + bytesWritten(client)) >= opts.idleTimeout)
         close('idle_timeout');
-      }
     });
     void done.then(unwatch);
   }

@@ -2,7 +2,7 @@
 // share a timer, and an old unwatch never removes a newer group.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { idleInterval, watchIdle } from '../../src/pipeline/idle-watch.js';
+import { IdleClock, idleInterval, watchIdle } from '../../src/pipeline/idle-watch.js';
 
 /** The idle timers are unref'd (they never keep a process alive): a test holds the loop open. */
 async function holding<T>(body: () => Promise<T>): Promise<T> {
@@ -74,4 +74,15 @@ test('idle interval: a quarter of the shortest limit, within 25 ms and 1 s; 0 me
   assert.equal(idleInterval(40), 25);
   assert.equal(idleInterval(0, 800), 200);
   assert.equal(idleInterval(0), 1000);
+});
+
+test('idle clock: time since the mark last changed, restarting at each change', () => {
+  const c = new IdleClock(100, 0);
+  assert.equal(c.idleFor(150, 0), 50, 'unchanged since the start');
+  assert.equal(c.idleFor(200, 7), 0, 'a change restarts it');
+  assert.equal(c.idleFor(260, 7), 60);
+  const busy = {};
+  assert.equal(c.idleFor(300, busy), 0, 'an object mark (a request in flight) is a change');
+  assert.equal(c.idleFor(400, busy), 100);
+  assert.equal(c.idleFor(450, 7), 0, 'back to the same count after it is still a change');
 });

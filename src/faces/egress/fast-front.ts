@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { parseRequestHead, type RequestHead } from '../../protocols/http-request-head.js';
 import { hasControlChar, isToken } from '../../protocols/http-syntax.js';
+import { IdleClock } from '../../pipeline/idle-watch.js';
 import type { ClientResponse } from './upstream.js';
 
 /** A request as the proxy's decision code sees it, from this front or from Node's server. */
@@ -60,9 +61,8 @@ export class FastConnection {
   private released = false;
   private closeAfter = false;
   private served = 0;
-  /** When the sweeper first saw the connection idle (0: busy); the accept time for the first head. */
-  private idleSince = 0;
-  private servedAtSweep = 0;
+  /** Idle time as the sweeps see it, from the accept for the first head (see sweep()). */
+  private readonly idle = new IdleClock(performance.now(), 0);
   /** Inside the request handler: a response that completes there must not re-enter next(). */
   private dispatching = false;
   /** The last response went out (or was cut short): nothing more is read on this connection. */
@@ -77,7 +77,6 @@ export class FastConnection {
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
     socket.on('error', noop);
-    this.idleSince = performance.now();
   }
 
   /** Idle: close now. Busy: close after the response in flight. */
@@ -124,20 +123,14 @@ export class FastConnection {
    */
   sweep(now: number): void {
     if (this.released) return;
-    if (this.current || this.buf) {
-      this.idleSince = 0;
-      return;
-    }
-    // (A connection that is over has no buf: what it read after its last response was dropped.)
-    // Requests served since the last look: the idle time starts now.
-    if (this.idleSince === 0 || this.servedAtSweep !== this.served) {
-      this.servedAtSweep = this.served;
-      this.idleSince = now;
-      return;
-    }
+    // The mark is the request in flight (or unread bytes) while there is one, else the count
+    // served: a request started or finished since the last look restarts the idle time. (A
+    // connection that is over has no buf: what it read after its last response was dropped.)
+    const idleFor = this.idle.idleFor(now, this.current ?? this.buf ?? this.served);
+    if (this.current || this.buf) return;
     const limit = this.served === 0 ? this.h.headersTimeout() : this.h.keepAliveTimeout;
     // 0 turns the limit off, as it does for Node's server and for socket timeouts.
-    if (limit <= 0 || now - this.idleSince < limit) return;
+    if (limit <= 0 || idleFor < limit) return;
     if (this.served > 0) return void this.socket.destroy();
     this.release();
     this.h.headTimeout(this.socket);

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { GatehouseError, isGatehouseError } from '../../errors.js';
 import { formatHostPort } from '../../net/address.js';
 import { dial } from '../../pipeline/dial.js';
+import { IdleClock } from '../../pipeline/idle-watch.js';
 import { ReadPump } from '../../pipeline/read-pump.js';
 import { ChunkedDecoder, parseResponseHead, type ResponseHead } from './response-parser.js';
 
@@ -20,10 +21,8 @@ const MAX_HEAD = 64 * 1024;
  */
 class UpstreamConnection {
   exchange: Exchange | undefined;
-  // What the pool's sweep saw last (see UpstreamPool.sweep): no per-request timer or clock read.
-  private seenExchange: Exchange | undefined;
-  private seenBytes = -1;
-  private seenSince = 0;
+  /** Bytes either way as the pool's sweeps saw them: no per-request timer or clock read. */
+  private readonly idle = new IdleClock(0, -1);
 
   constructor(
     readonly socket: net.Socket,
@@ -46,11 +45,14 @@ class UpstreamConnection {
       return true;
     });
     socket.on('end', () => (this.exchange ? this.exchange.onEnd() : this.drop()));
-    socket.on('close', () => (this.exchange ? this.exchange.onClose() : this.drop()));
+    socket.on('close', () => {
+      pool.untrack(this);
+      if (this.exchange) this.exchange.onClose();
+      else this.drop();
+    });
     socket.on('error', (err: NodeJS.ErrnoException) =>
       this.exchange ? this.exchange.onError(err) : this.drop(),
     );
-    socket.on('close', () => pool.untrack(this));
     pool.track(this);
   }
 
@@ -61,17 +63,11 @@ class UpstreamConnection {
    */
   sweep(now: number): void {
     if (this.idleTimeout <= 0) return; // 0: no idle limit
-    const ex = this.exchange;
-    // Bytes as well as the exchange: a pooled connection may have carried requests between sweeps.
+    // Bytes alone mark activity: every exchange starts by writing its request head, so a new one,
+    // or requests carried between two sweeps, always move the count.
     const bytes = this.socket.bytesRead + this.socket.bytesWritten;
-    if (ex !== this.seenExchange || bytes !== this.seenBytes) {
-      this.seenExchange = ex;
-      this.seenBytes = bytes;
-      this.seenSince = now;
-      return;
-    }
-    if (now - this.seenSince < this.idleTimeout) return;
-    if (ex) ex.onTimeout();
+    if (this.idle.idleFor(now, bytes) < this.idleTimeout) return;
+    if (this.exchange) this.exchange.onTimeout();
     else this.drop();
   }
 

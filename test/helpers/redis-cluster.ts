@@ -11,6 +11,12 @@ export interface RedisCluster {
   readonly dir: string;
   /** Start one more empty cluster-enabled node (not yet part of the cluster). */
   addServer(): Promise<Server>;
+  /**
+   * Resolve once every live node knows every other, reports the cluster ok, and all agree on the
+   * configuration: what `redis-cli --cluster rebalance` and `reshard` need before they move slots.
+   * Gossip takes a few node timeouts to spread a new node.
+   */
+  waitConsistent(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -103,6 +109,46 @@ export async function startRedisCluster(
     nodes,
     dir,
     addServer: startNode,
+    async waitConsistent(timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      const cli = (port: number, ...args: string[]) =>
+        run('redis-cli', ['-h', host, '-p', String(port), ...args], ns);
+      for (;;) {
+        // `--cluster check` compares only masters that hold slots, so an empty new master that
+        // some node has not met yet passes it, and rebalance from that node leaves it out: first
+        // every live node must know every other one, past the handshake.
+        const live = nodes.filter((n) => n.proc.exitCode === null && n.proc.signalCode === null);
+        if (live.length === 0) throw new Error('no live cluster node');
+        const ids = await Promise.all(
+          live.map(async (n) => (await cli(n.port, 'CLUSTER', 'MYID')).stdout.trim()),
+        );
+        const views = await Promise.all(live.map((n) => cli(n.port, 'CLUSTER', 'NODES')));
+        const everyoneMet = views.every((v) => {
+          // CLUSTER NODES lines: "<id> <addr> <flags> …"
+          const flagsById = new Map(
+            v.stdout.split('\n').map((l) => [l.split(' ')[0], l.split(' ')[2] ?? '']),
+          );
+          return ids.every((id) => {
+            const flags = flagsById.get(id);
+            return flags !== undefined && !/handshake|noaddr/.test(flags);
+          });
+        });
+        // A new master also reports the cluster down for a while after it starts (Redis holds a
+        // master back before it turns writable), and a slot migration to it fails until then.
+        const infos = await Promise.all(live.map((n) => cli(n.port, 'CLUSTER', 'INFO')));
+        const allOk = infos.every((i) => i.stdout.includes('cluster_state:ok'));
+        const check =
+          everyoneMet && allOk
+            ? await run('redis-cli', ['--cluster', 'check', `${host}:${live[0]!.port}`], ns)
+            : undefined;
+        if (check?.code === 0) return;
+        if (Date.now() > deadline)
+          throw new Error(
+            `cluster not consistent after ${timeoutMs} ms:\n${views.map((v) => v.stdout).join('\n')}${check?.stdout ?? ''}`,
+          );
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
     async stop() {
       await Promise.all(nodes.map((n) => n.stop()));
       fs.rmSync(dir, { recursive: true, force: true });

@@ -231,6 +231,7 @@ const routes: Route[] = [
       );
       sendJson(res, 200, {
         revoked: { name: r.name, serial: r.serial, revokedAt: r.revokedAt.toISOString(), reason: r.reason },
+        removed: r.removed,
         crl: { path: crl.path, revoked: crl.revokedCount, nextUpdate: crl.nextUpdate.toISOString() },
       });
     },

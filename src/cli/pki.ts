@@ -156,7 +156,9 @@ for easy-rsa habits. Nothing prints a private key.`,
 
   pki
     .command('revoke')
-    .description('revoke NAME: mark it R in index.txt and move its files to revoked/*_by_serial/')
+    .description(
+      'revoke NAME: mark it R in index.txt, move its files to revoked/*_by_serial/, delete its PKCS and inline exports',
+    )
     .argument('<name>', 'the name used with build-*-full')
     .argument('[reason]', 'easy-rsa style positional reason (same values as --reason)')
     .addOption(new Option('--reason <reason>', 'CRL reason').choices(Object.keys(REVOCATION_REASONS)))
@@ -172,6 +174,7 @@ for easy-rsa habits. Nothing prints a private key.`,
         const reason = reasonWord === undefined ? undefined : parseReason(reasonWord);
         const r = await revoke(globals(cmd).pki, name, reason === undefined ? {} : { reason });
         out(`revoked ${r.name} (serial ${r.serial}${r.reason ? `, reason ${r.reason}` : ''})`);
+        for (const f of r.removed) out(`removed ${f} (made from the revoked key and certificate)`);
         out('next: gatehouse pki gen-crl, then give the new crl.pem to everything that checks clients');
       }),
     );

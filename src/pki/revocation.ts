@@ -1,6 +1,9 @@
 // revoke and gen-crl. Revoke marks the index line R (with time and reason) and then moves the
 // certificate, key and request to revoked/{certs,private,reqs}_by_serial/SERIAL.{crt,key,req}, as
-// easy-rsa does, so the name can be issued again. The CRL is only rebuilt by gen-crl.
+// easy-rsa does, so the name can be issued again. Like easy-rsa 3.2 it then deletes what was made
+// from them (PKCS exports, inline files): a revoked client's ready-to-use bundle must not stay
+// beside the valid ones, and a re-issued name must not pick up the old one. The CRL is only
+// rebuilt by gen-crl.
 import * as fs from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { GatehouseError } from '../errors.js';
@@ -36,6 +39,8 @@ export interface Revoked {
   readonly serial: string;
   readonly revokedAt: Date;
   readonly reason: RevocationReason | undefined;
+  /** Derived credential files (PKCS exports, inline files) that were deleted. */
+  readonly removed: readonly string[];
 }
 
 export async function revoke(dir: string, name: string, opts: { reason?: RevocationReason } = {}): Promise<Revoked> {
@@ -77,7 +82,9 @@ export async function revoke(dir: string, name: string, opts: { reason?: Revocat
     for (const [d, mode] of caDirs(l)) ensureDir(d, mode);
     for (const [from, to] of moves) moveFile(from, to);
     removeFile(l.certBySerial(serial));
-    return { name, serial, revokedAt, reason: opts.reason };
+    const removed = l.derivedCredentials(name).filter((f) => fs.existsSync(f));
+    for (const f of removed) removeFile(f);
+    return { name, serial, revokedAt, reason: opts.reason, removed };
   });
 }
 

@@ -36,7 +36,14 @@ export interface PkiLayout {
   revokedCert(serial: string): string;
   revokedKey(serial: string): string;
   revokedReq(serial: string): string;
+  /**
+   * Files easy-rsa derives from a name's key and certificate: PKCS#12/#7/#8/#1 exports in issued/
+   * and private/, OpenVPN inline files (3.2: inline/, inline/private/; 3.1: NAME.creds).
+   */
+  derivedCredentials(name: string): string[];
 }
+
+const PKCS_EXPORTS = ['p12', 'p7b', 'p8', 'p1'] as const;
 
 export function pkiLayout(root: string): PkiLayout {
   const r = path.resolve(root);
@@ -63,6 +70,12 @@ export function pkiLayout(root: string): PkiLayout {
     revokedCert: (s) => j('revoked', 'certs_by_serial', `${s}.crt`),
     revokedKey: (s) => j('revoked', 'private_by_serial', `${s}.key`),
     revokedReq: (s) => j('revoked', 'reqs_by_serial', `${s}.req`),
+    derivedCredentials: (n) => [
+      ...PKCS_EXPORTS.flatMap((ext) => [j('issued', `${n}.${ext}`), j('private', `${n}.${ext}`)]),
+      j('inline', `${n}.inline`),
+      j('inline', 'private', `${n}.inline`),
+      j(`${n}.creds`),
+    ],
   };
 }
 

@@ -255,6 +255,7 @@ test('PKI: certificates are listed; revoke writes the CRL, which closes the live
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.revoked.reason, 'keyCompromise');
   assert.equal(r.body.crl.revoked, 1);
+  assert.deepEqual(r.body.removed, [], 'no exports of alice to delete');
   assert.ok(fs.statSync(path.join(dir, 'pki', 'crl.pem')).mtimeMs >= crlBefore);
   await liveClosed; // the endpoint saw the new CRL and closed alice's live session
   await lab.gh.waitForAudit((l) => l.event === 'closed' && l.reason === 'revoked');

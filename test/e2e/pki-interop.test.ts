@@ -168,6 +168,38 @@ test(
 );
 
 test(
+  "revoking what easy-rsa exported (PKCS#12, inline credentials) deletes the revoked name's bundles only",
+  { skip: noEasyRsa || noOpenssl },
+  (t) => {
+    const pki = path.join(tmpdir(t), 'pki');
+    easyrsa(pki, 'init-pki');
+    easyrsa(pki, 'build-ca', 'nopass');
+    const bundles = (name: string) => [
+      path.join(pki, `${name}.creds`),
+      path.join(pki, 'private', `${name}.p12`),
+    ];
+    for (const name of ['leaver', 'stayer']) {
+      easyrsa(pki, 'build-client-full', name, 'nopass', 'inline');
+      easyrsa(pki, 'export-p12', name, 'nopass');
+      for (const f of bundles(name)) assert.ok(fs.existsSync(f), `easy-rsa wrote ${f}`);
+    }
+    const serial = serialOf(path.join(pki, 'issued', 'leaver.crt'));
+    const said = ghOk(pki, 'revoke', 'leaver');
+    for (const f of bundles('leaver')) {
+      assert.ok(!fs.existsSync(f), `${f} is gone`);
+      assert.ok(said.includes(`removed ${f}`), `the CLI names ${f}:\n${said}`);
+    }
+    for (const f of bundles('stayer')) assert.ok(fs.existsSync(f), `${f} stays`);
+    assert.ok(fs.existsSync(path.join(pki, 'revoked', 'private_by_serial', `${serial}.key`)));
+    // The name can be issued again, by either tool, with a fresh bundle.
+    easyrsa(pki, 'build-client-full', 'leaver', 'nopass', 'inline');
+    ghOk(pki, 'gen-crl');
+    assertRevoked(pki, serial);
+    assertGood(pki, 'leaver', 'stayer');
+  },
+);
+
+test(
   'encrypted CA keys: gatehouse --passout, easy-rsa --passin and back',
   { skip: noEasyRsa || noOpenssl },
   (t) => {

@@ -197,9 +197,24 @@ test('verbs: the easy-rsa layout, modes, index lines, serial and statuses', asyn
   const creds = loadCredentials(dir, 'gw.example.com');
   assert.ok(new X509Certificate(creds.cert).checkPrivateKey(createPrivateKey(creds.key)));
 
-  // Revoke moves the files where easy-rsa keeps them; the name can be issued again.
+  // Exports and inline files as easy-rsa 3.2 (inline/) and 3.1 (NAME.creds) leave them.
+  const exported = (name: string) => [
+    path.join(dir, 'private', `${name}.p12`),
+    path.join(dir, 'issued', `${name}.p7b`),
+    path.join(dir, 'inline', `${name}.inline`),
+    path.join(dir, 'inline', 'private', `${name}.inline`),
+    path.join(dir, `${name}.creds`),
+  ];
+  fs.mkdirSync(path.join(dir, 'inline', 'private'), { recursive: true });
+  for (const f of [...exported('bob'), ...exported('alice')]) fs.writeFileSync(f, 'bundle');
+
+  // Revoke moves the files where easy-rsa keeps them and deletes what was made from them; the
+  // name can be issued again.
   const r = await revoke(dir, 'bob', { reason: 'superseded' });
   assert.equal(r.serial, bob.serial);
+  assert.deepEqual([...r.removed].sort(), exported('bob').sort());
+  for (const f of exported('bob')) assert.ok(!fs.existsSync(f), `${f} was removed`);
+  for (const f of exported('alice')) assert.ok(fs.existsSync(f), `${f} of a valid name stays`);
   assert.ok(!fs.existsSync(l.issued('bob')) && !fs.existsSync(l.key('bob')) && !fs.existsSync(l.req('bob')));
   assert.ok(fs.existsSync(l.revokedCert(bob.serial)));
   assert.ok(fs.existsSync(l.revokedKey(bob.serial)));

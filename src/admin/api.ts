@@ -5,10 +5,16 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { parseAuditQuery } from '../audit/query.js';
 import type { SqliteAuditStore } from '../audit/sqlite-store.js';
-import { GatehouseError } from '../errors.js';
+import { GatehouseError, isGatehouseError } from '../errors.js';
 import { formatHostPort, parseHostPort } from '../net/address.js';
 import { parseIp } from '../net/cidr.js';
-import { genCrl, listCertificates, parseReason, revoke } from '../pki/index.js';
+import {
+  listCertificates,
+  parseReason,
+  resolvePassSpec,
+  revokeAndPublish,
+  type RevocationReason,
+} from '../pki/index.js';
 import { explain } from '../policy/explain.js';
 import { describeDecision } from '../policy/decision.js';
 import { compileSecurityPolicy } from '../policy/security-groups.js';
@@ -50,6 +56,27 @@ function pkiDir(ctx: ApiContext): string {
   const loaded = ctx.runtime.inspect().loaded;
   if (!loaded) throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', ['running config']);
   return path.resolve(loaded.baseDir, loaded.config.pki);
+}
+
+/**
+ * Revoke and publish the CRL, signed with the CA passphrase the daemon has: EASYRSA_PASSIN in its
+ * environment, as easy-rsa and `gatehouse pki` read it (pass:, env: or file:; read at each use, so
+ * a rotated file counts). Without one, an encrypted CA key refuses before anything changes.
+ */
+async function revokeSigned(dir: string, name: string, reason: RevocationReason | undefined) {
+  const spec = process.env.EASYRSA_PASSIN;
+  try {
+    return await revokeAndPublish(dir, name, {
+      ...(reason ? { reason } : {}),
+      ...(spec ? { passin: resolvePassSpec(spec, 'EASYRSA_PASSIN') } : {}),
+    });
+  } catch (err) {
+    if (!isGatehouseError(err) || err.code !== 'GH_ERR_PKI_PASSPHRASE') throw err;
+    throw new GatehouseError('GH_ERR_PKI_PASSPHRASE', [`${err.message}; nothing was revoked`], {
+      cause: err,
+      hint: 'start the daemon with EASYRSA_PASSIN=file:PATH (or env:VAR) so it can sign the CRL, or revoke with `gatehouse pki revoke NAME` then `gatehouse pki gen-crl --passin …`',
+    });
+  }
 }
 
 function sessionsView(ctx: ApiContext) {
@@ -221,12 +248,10 @@ const routes: Route[] = [
       const name = typeof body.name === 'string' ? body.name : '';
       if (!name) throw badRequest('name: give the certificate name to revoke');
       const reason = typeof body.reason === 'string' && body.reason ? parseReason(body.reason) : undefined;
-      const dir = pkiDir(ctx);
-      const r = await revoke(dir, name, reason ? { reason } : {});
+      const { revoked: r, crl } = await revokeSigned(pkiDir(ctx), name, reason);
       // The access endpoints watch crl.pem and close the live sessions of this certificate.
-      const crl = await genCrl(dir);
       ctx.log.info(
-        { name: r.name, serial: r.serial, reason: r.reason, crl: crl.path },
+        { name: r.name, serial: r.serial, reason: r.reason, crl: crl.path, removed: r.removed },
         'certificate revoked from the admin API',
       );
       sendJson(res, 200, {

@@ -25,5 +25,15 @@ export {
 } from './inventory.js';
 export { DEFAULT_KEY_TYPE, KEY_TYPES, parseKeyType, type KeyType } from './keys.js';
 export { resolvePassSpec } from './passphrase.js';
-export { genCrl, loadCaCertificatePem, loadCrlPem, parseReason, revoke, type GeneratedCrl, type Revoked } from './revocation.js';
+export {
+  genCrl,
+  loadCaCertificatePem,
+  loadCrlPem,
+  parseReason,
+  revoke,
+  revokeAndPublish,
+  type GeneratedCrl,
+  type Published,
+  type Revoked,
+} from './revocation.js';
 export { pkiLayout, type PkiLayout } from './store.js';

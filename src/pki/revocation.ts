@@ -133,6 +133,29 @@ export async function genCrl(dir: string, opts: GenCrlOptions = {}): Promise<Gen
   });
 }
 
+export interface Published {
+  readonly revoked: Revoked;
+  readonly crl: GeneratedCrl;
+}
+
+/**
+ * revoke, then gen-crl, for a caller that must not leave a revocation unpublished (the admin
+ * API: a revoked but unpublished certificate still gets in, and a retry only says "already
+ * revoked"). The CA key is opened first, so a missing or wrong passphrase changes nothing.
+ */
+export async function revokeAndPublish(
+  dir: string,
+  name: string,
+  opts: { reason?: RevocationReason } & GenCrlOptions = {},
+): Promise<Published> {
+  const l = pkiLayout(dir);
+  assertCa(l);
+  await loadCaSigner(l, opts.passin);
+  const revoked = await revoke(dir, name, opts.reason ? { reason: opts.reason } : {});
+  const crl = await genCrl(dir, opts);
+  return { revoked, crl };
+}
+
 /** crl.pem as text, for Node's TLS `crl` option; undefined when no CRL was generated yet. */
 export function loadCrlPem(dir: string): string | undefined {
   const l = pkiLayout(dir);

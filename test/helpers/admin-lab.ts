@@ -19,7 +19,10 @@ export interface AdminLab {
   ): Promise<{ status: number; body: Json }>;
 }
 
-export async function startAdminLab(config: string, opts: { dir?: string } = {}): Promise<AdminLab> {
+export async function startAdminLab(
+  config: string,
+  opts: { dir?: string; env?: Record<string, string> } = {},
+): Promise<AdminLab> {
   const gh = await startGatehouse(config, opts);
   const line = await gh.waitForLog((l) => l.msg === 'admin API listening');
   const url = `http://${String(line.admin)}`;

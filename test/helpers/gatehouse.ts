@@ -67,7 +67,7 @@ function collect(stream: NodeJS.ReadableStream, into: Line[], raw: string[]): Ev
 
 export async function startGatehouse(
   config: string,
-  opts: { netns?: string; dir?: string } = {},
+  opts: { netns?: string; dir?: string; env?: Record<string, string> } = {},
 ): Promise<Gatehouse> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gh-test-'));
   const configPath = path.join(dir, 'gatehouse.yaml');
@@ -76,7 +76,13 @@ export async function startGatehouse(
   const [cmd, argv] = opts.netns
     ? ['ip', ['netns', 'exec', opts.netns, process.execPath, ...args]]
     : [process.execPath, args];
-  const proc = track(spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir }));
+  const proc = track(
+    spawn(cmd, argv, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: dir,
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    }),
+  );
   const audit: Line[] = [];
   const logs: Line[] = [];
   const rawErr: string[] = [];

@@ -20,6 +20,16 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
+/** Whether every node on these ports reports cluster_state:ok. */
+async function clusterOk(host: string, ports: number[], netns: string | undefined): Promise<boolean> {
+  const states = await Promise.all(
+    ports.map((p) =>
+      run('redis-cli', ['-h', host, '-p', String(p), 'CLUSTER', 'INFO'], netns ? { netns } : {}),
+    ),
+  );
+  return states.every((s) => s.stdout.includes('cluster_state:ok'));
+}
+
 async function waitClusterOk(
   host: string,
   ports: number[],
@@ -28,12 +38,7 @@ async function waitClusterOk(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const states = await Promise.all(
-      ports.map((p) =>
-        run('redis-cli', ['-h', host, '-p', String(p), 'CLUSTER', 'INFO'], netns ? { netns } : {}),
-      ),
-    );
-    if (states.every((s) => s.stdout.includes('cluster_state:ok'))) return;
+    if (await clusterOk(host, ports, netns)) return;
     if (Date.now() > deadline) throw new Error(`cluster not ok after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -111,36 +116,38 @@ export async function startRedisCluster(
     addServer: startNode,
     async waitConsistent(timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
-      const cli = (port: number, ...args: string[]) =>
-        run('redis-cli', ['-h', host, '-p', String(port), ...args], ns);
       for (;;) {
         // `--cluster check` compares only masters that hold slots, so an empty new master that
         // some node has not met yet passes it, and rebalance from that node leaves it out: first
         // every live node must know every other one, past the handshake.
         const live = nodes.filter((n) => n.proc.exitCode === null && n.proc.signalCode === null);
         if (live.length === 0) throw new Error('no live cluster node');
-        const ids = await Promise.all(
-          live.map(async (n) => (await cli(n.port, 'CLUSTER', 'MYID')).stdout.trim()),
+        const views = await Promise.all(
+          live.map((n) => run('redis-cli', ['-h', host, '-p', String(n.port), 'CLUSTER', 'NODES'], ns)),
         );
-        const views = await Promise.all(live.map((n) => cli(n.port, 'CLUSTER', 'NODES')));
-        const everyoneMet = views.every((v) => {
-          // CLUSTER NODES lines: "<id> <addr> <flags> …"
-          const flagsById = new Map(
-            v.stdout.split('\n').map((l) => [l.split(' ')[0], l.split(' ')[2] ?? '']),
-          );
-          return ids.every((id) => {
-            const flags = flagsById.get(id);
+        // CLUSTER NODES lines: "<id> <addr> <flags> …"; each node's own line is flagged myself.
+        const flagsById = views.map(
+          (v) => new Map(v.stdout.split('\n').map((l) => [l.split(' ')[0], l.split(' ')[2] ?? ''])),
+        );
+        const ids = flagsById.map((m) => [...m].find(([, flags]) => flags.includes('myself'))?.[0]);
+        const everyoneMet = flagsById.every((m) =>
+          ids.every((id) => {
+            const flags = id === undefined ? undefined : m.get(id);
             return flags !== undefined && !/handshake|noaddr/.test(flags);
-          });
-        });
+          }),
+        );
         // A new master also reports the cluster down for a while after it starts (Redis holds a
         // master back before it turns writable), and a slot migration to it fails until then.
-        const infos = await Promise.all(live.map((n) => cli(n.port, 'CLUSTER', 'INFO')));
-        const allOk = infos.every((i) => i.stdout.includes('cluster_state:ok'));
-        const check =
-          everyoneMet && allOk
-            ? await run('redis-cli', ['--cluster', 'check', `${host}:${live[0]!.port}`], ns)
-            : undefined;
+        const ready =
+          everyoneMet &&
+          (await clusterOk(
+            host,
+            live.map((n) => n.port),
+            opts.netns,
+          ));
+        const check = ready
+          ? await run('redis-cli', ['--cluster', 'check', `${host}:${live[0]!.port}`], ns)
+          : undefined;
         if (check?.code === 0) return;
         if (Date.now() > deadline)
           throw new Error(

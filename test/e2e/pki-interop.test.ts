@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { opensslVerify as verify } from '../helpers/access-pki.js';
 import { CLI } from '../helpers/gatehouse.js';
 
 const EASYRSA = '/usr/share/easy-rsa/easyrsa';
@@ -48,13 +49,6 @@ function easyrsa(pki: string, ...args: string[]): string {
   });
   assert.equal(r.status, 0, `easyrsa ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
   return r.stdout + r.stderr;
-}
-
-function verify(pki: string, cert: string, withCrl: boolean): { ok: boolean; out: string } {
-  const args = ['verify', '-CAfile', path.join(pki, 'ca.crt')];
-  if (withCrl) args.push('-crl_check', '-CRLfile', path.join(pki, 'crl.pem'));
-  const r = spawnSync('openssl', [...args, cert], { encoding: 'utf8' });
-  return { ok: r.status === 0, out: r.stdout + r.stderr };
 }
 
 function assertGood(pki: string, ...names: string[]): void {

@@ -1,5 +1,6 @@
 // A PKI minted per test run for the access endpoint tests: a CA, a server certificate for the
 // gateway, and client certificates with groups. ECDSA P-256 keys: fast.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,4 +75,12 @@ export async function mintPki(serverSans: string[], root?: string): Promise<Test
       await genCrl(dir);
     },
   };
+}
+
+/** `openssl verify` of CERT against the PKI's CA, and with -crl_check against its crl.pem. */
+export function opensslVerify(pki: string, cert: string, withCrl: boolean): { ok: boolean; out: string } {
+  const args = ['verify', '-CAfile', path.join(pki, 'ca.crt')];
+  if (withCrl) args.push('-crl_check', '-CRLfile', path.join(pki, 'crl.pem'));
+  const r = spawnSync('openssl', [...args, cert], { encoding: 'utf8' });
+  return { ok: r.status === 0, out: r.stdout + r.stderr };
 }

@@ -20,6 +20,17 @@ export const AuditField = {
   bytesToClient: 'bytesToClient',
   durationMs: 'durationMs',
   error: 'error',
+  // The access endpoints' connection log (AWS Client VPN's, in our names).
+  endpoint: 'endpoint',
+  clientIp: 'clientIp',
+  clientPort: 'clientPort',
+  connectionId: 'connectionId',
+  commonName: 'commonName',
+  serial: 'serial',
+  groups: 'groups',
+  status: 'status',
+  startTime: 'startTime',
+  endTime: 'endTime',
 } as const;
 
 export type AuditEventName = 'accepted' | 'denied' | 'dialed' | 'dial_failed' | 'closed';
@@ -43,7 +54,31 @@ export interface AuditEvent {
   readonly bytesToClient?: number;
   readonly durationMs?: number;
   readonly error?: string;
+  /** Access endpoint name (connection log). */
+  readonly endpoint?: string;
+  readonly clientIp?: string;
+  readonly clientPort?: number;
+  /** The client connection a target session of an access endpoint rides on. */
+  readonly connectionId?: string;
+  readonly commonName?: string;
+  /** Client certificate serial (upper-case hex). */
+  readonly serial?: string;
+  /** The client's groups, as its certificate names them. */
+  readonly groups?: readonly string[];
+  /** Connection-log status: succeeded, failed, closed. */
+  readonly status?: 'succeeded' | 'failed' | 'closed';
+  readonly startTime?: string;
+  readonly endTime?: string;
 }
+
+/** An event before the audit stamps its time: what faces build. */
+export type AuditEventInput = Omit<AuditEvent, 'time'>;
+
+// Every field of AuditEvent is named in AuditField and nothing else is: a new field that is not
+// added to both fails to compile here.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const fieldsNamed: Same<keyof AuditEvent, keyof typeof AuditField> = true;
+void fieldsNamed;
 
 export interface AuditSink {
   write(event: AuditEvent): void;
@@ -73,7 +108,7 @@ export class Audit {
     return this.lastIso;
   }
 
-  emit(event: Omit<AuditEvent, 'time'>): void {
+  emit(event: AuditEventInput): void {
     this.record({ time: this.now(), ...event });
   }
 

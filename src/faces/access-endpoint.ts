@@ -8,7 +8,7 @@ import path from 'node:path';
 import type tls from 'node:tls';
 import { formatHostPort } from '../net/address.js';
 import { watchFile, type FileWatcher } from '../config/watch.js';
-import type { CloseReason } from '../pipeline/sessions.js';
+import type { CloseReason } from '../pipeline/session-registry.js';
 import { compileAuthorization } from '../policy/authorization.js';
 import type { ClientConnection, EndpointSpec } from './access/connection.js';
 import { makeDirect, type DirectSpec } from './access/direct.js';

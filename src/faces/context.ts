@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Audit } from '../audit/events.js';
 import type { HostPort } from '../net/address.js';
-import type { SessionRegistry } from '../pipeline/sessions.js';
+import type { SessionRegistry } from '../pipeline/session-registry.js';
 import type { ClusterRegistry } from '../cluster/registry.js';
 import type { SecurityPolicy } from '../policy/security-groups.js';
 

@@ -6,7 +6,6 @@ import { isGatehouseError } from '../errors.js';
 import { dial, type DialDenied } from '../pipeline/dial.js';
 import { admit, peerLabel } from '../pipeline/admit.js';
 import { relay } from '../pipeline/relay.js';
-import { newSessionId } from '../pipeline/sessions.js';
 import { planPortForwards, type ForwardPlanEntry } from '../policy/forward-plan.js';
 import { decideEgress } from '../policy/security-groups.js';
 import type { FaceContext } from './context.js';
@@ -45,7 +44,7 @@ export function handlePortForward(
     return;
   }
   const target = resolveTarget(entry, ports);
-  const id = newSessionId();
+  const id = ctx.sessions.newId();
   const targetLabel = target
     ? formatHostPort(target.host, target.port)
     : `cluster:${String(entry.target.kind === 'cluster' && entry.target.cluster)}`;
@@ -81,7 +80,7 @@ export function handlePortForward(
   socket.on('error', () => {}); // an error before the relay owns the socket ends in 'close' above
   dial(target, {
     connectTimeout: entry.connectTimeout,
-    checkEgress: (ip, port) => decideEgress(ctx.policy, entry.groups, ip, port),
+    guard: (ip, port) => decideEgress(ctx.policy, entry.groups, ip, port),
   }).then(
     ({ socket: upstream }) => {
       socket.removeListener('close', onEarlyClose);

@@ -1,6 +1,9 @@
 // Admit: the first step of every face. Security groups decide on the source address and the local
-// port of the accepted socket, before any byte is read.
+// port of the accepted socket, before any byte is read. A refusal is one path for every face: the
+// socket is reset and a `denied` line is audited, always (whatever a face's own logging settings).
 import type { Socket } from 'node:net';
+import type { Audit, AuditEventInput } from '../audit/events.js';
+import { decisionFields } from '../audit/record.js';
 import { formatHostPort } from '../net/address.js';
 import { parseIp } from '../net/cidr.js';
 import type { Decision } from '../policy/decision.js';
@@ -19,4 +22,42 @@ export function admit(policy: SecurityPolicy, groups: readonly string[], socket:
 export function peerLabel(socket: Socket): string {
   const ip = socket.remoteAddress ? (parseIp(socket.remoteAddress)?.toString() ?? socket.remoteAddress) : '?';
   return formatHostPort(ip, socket.remotePort ?? 0);
+}
+
+/** Where a connection arrived: the face, the listener's label and its security groups. */
+export interface AdmitSite {
+  readonly face: string;
+  readonly listener: string;
+  readonly groups: readonly string[];
+}
+
+export interface AdmitDeps {
+  readonly policy: SecurityPolicy;
+  readonly audit: Audit;
+}
+
+/**
+ * Admit or refuse: the admitting decision, or undefined once a refused socket has been reset and
+ * its `denied` line audited. `extra` adds a face's own fields to that line (the access endpoints'
+ * connection-log fields).
+ */
+export function admitOrRefuse(
+  deps: AdmitDeps,
+  site: AdmitSite,
+  socket: Socket,
+  source: string = peerLabel(socket),
+  extra?: Partial<AuditEventInput>,
+): Decision | undefined {
+  const admission = admit(deps.policy, site.groups, socket);
+  if (admission.allowed) return admission;
+  socket.resetAndDestroy();
+  deps.audit.emit({
+    event: 'denied',
+    face: site.face,
+    listener: site.listener,
+    source,
+    ...extra,
+    ...decisionFields(admission),
+  });
+  return undefined;
 }

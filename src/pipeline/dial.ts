@@ -1,18 +1,21 @@
-// Dial a target: resolve once, check the resolved address against egress policy, then connect to
-// exactly that address (no second lookup between check and connect).
-import dns from 'node:dns/promises';
+// Dial: connect to an address that was already decided (resolve.ts), with a timeout, an abort
+// signal (the client went away while we dialed) and the reused-buffer reader of the relay.
 import net from 'node:net';
-import { GatehouseError } from '../errors.js';
+import type { AuditEventInput } from '../audit/events.js';
+import { decisionFields } from '../audit/record.js';
+import { GatehouseError, isGatehouseError } from '../errors.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
-import { parseIp, type IpAddress } from '../net/cidr.js';
 import type { Decision } from '../policy/decision.js';
+import { DialDenied, resolveAndGuard, resolveHost, type AddressGuard } from './resolve.js';
+
+export { DialDenied } from './resolve.js';
 
 export interface DialOptions {
   readonly connectTimeout: number;
-  /** Egress check on the resolved address; a denial fails the dial with GH_ERR_DENIED. */
-  readonly checkEgress?: (ip: IpAddress, port: number) => Decision;
   /** Read into a reused buffer instead of 'data' events (see read-pump.ts). */
   readonly onread?: net.OnReadOpts;
+  /** Aborting destroys the socket being dialed and fails the dial with `signal.reason`. */
+  readonly signal?: AbortSignal;
 }
 
 export interface Dialed {
@@ -21,77 +24,83 @@ export interface Dialed {
   readonly egress?: Decision;
 }
 
-export class DialDenied extends GatehouseError {
-  constructor(
-    readonly target: string,
-    readonly decision: Decision,
-  ) {
-    super('GH_ERR_DENIED', [`egress to ${target} (${decision.reason})`]);
-  }
-}
-
-async function resolve(host: string): Promise<IpAddress> {
-  const literal = parseIp(host);
-  if (literal) return literal;
-  try {
-    const { address } = await dns.lookup(host, { verbatim: true });
-    const ip = parseIp(address);
-    if (ip) return ip;
-  } catch (err) {
-    throw new GatehouseError('GH_ERR_DIAL_FAILED', [host], {
-      cause: err,
-      hint: `the name "${host}" does not resolve`,
-    });
-  }
-  throw new GatehouseError('GH_ERR_DIAL_FAILED', [host]);
-}
-
-/**
- * One lookup, for faces that guard the address themselves before they dial it: the address text
- * exactly as the resolver returned it (an IPv4-mapped IPv6 answer stays mapped), or the literal
- * itself. Dial the returned address afterwards; never the name again.
- */
-export async function lookupOnce(host: string): Promise<string> {
-  if (net.isIP(host)) return host;
-  try {
-    const { address } = await dns.lookup(host, { verbatim: true });
-    return address;
-  } catch (err) {
-    throw new GatehouseError('GH_ERR_DIAL_FAILED', [host], {
-      cause: err,
-      hint: `the name "${host}" does not resolve`,
-    });
-  }
-}
-
-export async function dial(target: HostPort, opts: DialOptions): Promise<Dialed> {
-  const label = formatHostPort(target.host, target.port);
-  const ip = await resolve(target.host);
-  const egress = opts.checkEgress?.(ip, target.port);
-  if (egress && !egress.allowed) throw new DialDenied(label, egress);
-  const address = ip.toString();
-  return new Promise<Dialed>((resolveDial, reject) => {
+/** Connect to `address` (an IP literal: the decided one) and `port`. */
+export function dialAddress(address: string, port: number, opts: DialOptions): Promise<net.Socket> {
+  const label = formatHostPort(address, port);
+  return new Promise<net.Socket>((resolveDial, reject) => {
+    const { signal } = opts;
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const socket = net.connect({
       host: address,
-      port: target.port,
+      port,
       allowHalfOpen: true,
       noDelay: true,
       ...(opts.onread ? { onread: opts.onread } : {}),
     });
+    const settle = () => {
+      clearTimeout(timer);
+      socket.removeListener('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+    };
     const timer = setTimeout(() => {
+      settle();
       socket.destroy();
       reject(new GatehouseError('GH_ERR_DIAL_TIMEOUT', [label]));
     }, opts.connectTimeout);
+    const onAbort = () => {
+      settle();
+      socket.destroy();
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeListener('error', onError);
-      resolveDial({ socket, address, ...(egress ? { egress } : {}) });
+      settle();
+      resolveDial(socket);
     });
     const onError = (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
+      settle();
       const code = err.code === 'ECONNREFUSED' ? 'GH_ERR_DIAL_REFUSED' : 'GH_ERR_DIAL_FAILED';
       reject(new GatehouseError(code, [label], { cause: err }));
     };
     socket.once('error', onError);
   });
+}
+
+/** Resolve once, guard the address (security-group egress), connect to exactly that address. */
+export async function dial(
+  target: HostPort,
+  opts: DialOptions & { readonly guard?: AddressGuard },
+): Promise<Dialed> {
+  const { address, decision } = await resolveAndGuard(target, opts.guard);
+  const socket = await dialAddress(address, target.port, opts);
+  return { socket, address, ...(decision ? { egress: decision } : {}) };
+}
+
+export interface DialFailure {
+  /** The audit fields: `denied` with the deciding rule, or `dial_failed` with the error code. */
+  readonly fields: Pick<AuditEventInput, 'event' | 'allowed' | 'reason' | 'rule' | 'where' | 'error'>;
+  /** The guard's decision when it refused the address. */
+  readonly denied: Decision | undefined;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** How a failed dial is audited and answered. */
+export function dialFailure(err: unknown): DialFailure {
+  const denied = err instanceof DialDenied ? err.decision : undefined;
+  const code = isGatehouseError(err) ? err.code : 'GH_ERR_DIAL_FAILED';
+  const message = err instanceof Error ? err.message : String(err);
+  const fields = denied
+    ? ({ event: 'denied', ...decisionFields(denied), error: message } as const)
+    : ({ event: 'dial_failed', reason: code, error: message } as const);
+  return { fields, denied, code, message };
+}
+
+/** Transitional for the egress face: one lookup, the address text to dial. */
+export async function lookupOnce(host: string): Promise<string> {
+  if (net.isIP(host)) return host;
+  return (await resolveHost(host)).address;
 }

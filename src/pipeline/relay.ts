@@ -7,7 +7,7 @@
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { ReadPump } from './read-pump.js';
-import type { CloseReason } from './sessions.js';
+import type { CloseReason } from './session-registry.js';
 import { IdleClock, idleInterval, watchIdle } from './idle-watch.js';
 
 export interface RelayResult {

@@ -8,7 +8,7 @@ import { resolveAdminToken } from '../admin/token.js';
 import type { SqliteAuditStore } from '../audit/sqlite-store.js';
 import type { LoadedConfig } from '../config/load.js';
 import { formatHostPort } from '../net/address.js';
-import type { SessionInfo } from '../pipeline/sessions.js';
+import type { SessionInfo } from '../pipeline/session-registry.js';
 
 export interface RuntimeService {
   apply(loaded: LoadedConfig): Promise<void>;

@@ -12,7 +12,7 @@ import { createPortForwardFace } from '../faces/port-forward.js';
 import { createAccessEndpointFace } from '../faces/access-endpoint.js';
 import { createEgressProxyFace } from '../faces/egress-proxy.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
-import { SessionRegistry } from '../pipeline/sessions.js';
+import { SessionRegistry } from '../pipeline/session-registry.js';
 import { ClusterRegistry } from '../cluster/registry.js';
 import { compileSecurityPolicy } from '../policy/security-groups.js';
 import type { ReloadOutcome, RuntimeInspection, RuntimeService } from './admin-host.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SessionRegistry, type Session } from '../../src/pipeline/sessions.js';
+import { SessionRegistry, type Session } from '../../src/pipeline/session-registry.js';
 
 function fake(id: string, closed: string[]): Session {
   return {

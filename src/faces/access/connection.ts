@@ -1,7 +1,6 @@
 // One client connection of an access endpoint, after the TLS handshake: who it is, what it may
 // reach, and the target sessions it carries (one for a direct listener, one per CONNECT stream for
 // the tunnel). Authorize → dial → relay → audit for one target lives here, shared by both.
-import dns from 'node:dns/promises';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -9,9 +8,10 @@ import type { AccessEndpointConfig } from '../../config/schema.js';
 import { isGatehouseError } from '../../errors.js';
 import { formatHostPort, type HostPort } from '../../net/address.js';
 import { parseIp, type IpAddress } from '../../net/cidr.js';
+import { resolveHost } from '../../pipeline/resolve.js';
 import { dial, type DialDenied } from '../../pipeline/dial.js';
 import { relay, type Relay, type RelayOptions } from '../../pipeline/relay.js';
-import { newSessionId, type CloseReason } from '../../pipeline/sessions.js';
+import type { CloseReason } from '../../pipeline/session-registry.js';
 import {
   decideAuthorization,
   describeAuthorization,
@@ -95,7 +95,7 @@ export function logRefusedCertificate(
   cert?: { commonName?: string; serial?: string },
 ): void {
   logEvent(ctx, spec, listener, peer, 'denied', {
-    session: newSessionId(),
+    session: ctx.sessions.newId(),
     allowed: false,
     status: 'failed',
     reason,
@@ -110,12 +110,10 @@ export type TargetOutcome =
   | { ok: true; upstream: Socket; sessionId: string; target: string }
   | { ok: false; status: 400 | 403 | 502 | 504; reason: string; message: string };
 
-async function resolveHost(host: string): Promise<IpAddress | undefined> {
-  const literal = parseIp(host);
-  if (literal) return literal;
+/** The one address a target resolves to, or undefined when the name does not resolve. */
+async function resolveTargetIp(host: string): Promise<IpAddress | undefined> {
   try {
-    const { address } = await dns.lookup(host, { verbatim: true });
-    return parseIp(address);
+    return (await resolveHost(host)).ip;
   } catch {
     return undefined;
   }
@@ -128,7 +126,7 @@ export async function openTarget(
   conn: ClientConnection,
   target: HostPort,
 ): Promise<TargetOutcome> {
-  const sessionId = newSessionId();
+  const sessionId = ctx.sessions.newId();
   const label = formatHostPort(target.host, target.port);
   const base = {
     session: sessionId,
@@ -139,7 +137,7 @@ export async function openTarget(
     serial: conn.identity.serial,
     startTime: new Date().toISOString(),
   };
-  const ip = await resolveHost(target.host);
+  const ip = await resolveTargetIp(target.host);
   if (!ip) {
     const message = `target ${label} does not resolve`;
     logEvent(ctx, spec, conn.listener, conn, 'dial_failed', {
@@ -172,7 +170,7 @@ export async function openTarget(
       { host: ip.toString(), port: target.port },
       {
         connectTimeout: spec.config.connectTimeout,
-        checkEgress: (addr, port) => decideEgress(ctx.policy, spec.config.securityGroups, addr, port),
+        guard: (addr, port) => decideEgress(ctx.policy, spec.config.securityGroups, addr, port),
       },
     );
     logEvent(ctx, spec, conn.listener, conn, 'accepted', {

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { admit } from '../../pipeline/admit.js';
 import type { Relay } from '../../pipeline/relay.js';
-import { newSessionId, type CloseReason } from '../../pipeline/sessions.js';
+import type { CloseReason } from '../../pipeline/session-registry.js';
 import type { FaceContext } from '../context.js';
 import {
   logEvent,
@@ -109,7 +109,7 @@ export function makeTlsFront(
     }
     const relays = new Set<Relay>();
     const conn: ClientConnection = {
-      id: newSessionId(),
+      id: ctx.sessions.newId(),
       endpoint: spec.name,
       listener,
       ...peer,

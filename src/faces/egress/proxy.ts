@@ -27,7 +27,7 @@ import { serveFast, type FastConnection, type FastHandlers, type ProxyRequest } 
 import { EgressSession, type ByteCounts } from './session.js';
 import { IdleSweep } from './idle-sweep.js';
 import { idleInterval } from '../../pipeline/idle-watch.js';
-import type { CloseReason } from '../../pipeline/sessions.js';
+import type { CloseReason } from '../../pipeline/session-registry.js';
 import type { EgressMetrics } from './metrics.js';
 import {
   parseAbsoluteUrl,

@@ -3,7 +3,7 @@
 // policy, resolve once and guard the address, dial it, relay, log. The runtime owns the listeners;
 // each proxy here is an EgressProxy fed the sockets the runtime accepted.
 import type { Socket } from 'node:net';
-import { admit, peerLabel } from '../pipeline/admit.js';
+import { admitOrRefuse } from '../pipeline/admit.js';
 import type { FaceContext } from './context.js';
 import type { Face } from './face.js';
 import { compileProxy, type ProxySettings } from './egress/compile.js';
@@ -13,20 +13,8 @@ import { EgressProxy } from './egress/proxy.js';
 const FACE = 'egressProxy';
 
 function handle(proxy: EgressProxy, settings: ProxySettings, socket: Socket, ctx: FaceContext): void {
-  const admission = admit(ctx.policy, settings.groups, socket);
-  if (!admission.allowed) {
-    socket.resetAndDestroy();
-    ctx.audit.emit({
-      event: 'denied',
-      face: FACE,
-      listener: settings.listener,
-      source: peerLabel(socket),
-      allowed: false,
-      reason: admission.reason,
-      ...(admission.rule ? { rule: admission.rule.text, where: admission.rule.where } : {}),
-    });
-    return;
-  }
+  const site = { face: FACE, listener: settings.listener, groups: settings.groups };
+  if (!admitOrRefuse(ctx, site, socket)) return;
   proxy.accept(socket, ctx);
 }
 

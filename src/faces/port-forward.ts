@@ -2,10 +2,11 @@
 // anonymous identity, fixed target per port, raw relay, audit.
 import type { Socket } from 'node:net';
 import { formatHostPort, type HostPort } from '../net/address.js';
-import { isGatehouseError } from '../errors.js';
-import { dial, type DialDenied } from '../pipeline/dial.js';
-import { admit, peerLabel } from '../pipeline/admit.js';
+import { dial, dialFailure } from '../pipeline/dial.js';
+import { LiveSession } from '../pipeline/session-registry.js';
+import { admitOrRefuse, peerLabel } from '../pipeline/admit.js';
 import { relay } from '../pipeline/relay.js';
+import { decisionFields, errorText } from '../audit/record.js';
 import { planPortForwards, type ForwardPlanEntry } from '../policy/forward-plan.js';
 import { decideEgress } from '../policy/security-groups.js';
 import type { FaceContext } from './context.js';
@@ -29,20 +30,8 @@ export function handlePortForward(
 ): void {
   const listener = `${entry.name}@${formatHostPort(entry.bind.host, entry.bind.port)}`;
   const source = peerLabel(socket);
-  const admission = admit(ctx.policy, entry.groups, socket);
-  if (!admission.allowed) {
-    socket.resetAndDestroy();
-    ctx.audit.emit({
-      event: 'denied',
-      face: FACE,
-      listener,
-      source,
-      allowed: false,
-      reason: admission.reason,
-      ...(admission.rule ? { rule: admission.rule.text, where: admission.rule.where } : {}),
-    });
-    return;
-  }
+  const admission = admitOrRefuse(ctx, { face: FACE, listener, groups: entry.groups }, socket, source);
+  if (!admission) return;
   const target = resolveTarget(entry, ports);
   const id = ctx.sessions.newId();
   const targetLabel = target
@@ -55,9 +44,7 @@ export function handlePortForward(
     listener,
     source,
     target: targetLabel,
-    allowed: true,
-    reason: admission.reason,
-    ...(admission.rule ? { rule: admission.rule.text, where: admission.rule.where } : {}),
+    ...decisionFields(admission),
   });
   if (!target) {
     socket.destroy();
@@ -102,23 +89,11 @@ export function handlePortForward(
       const clusterLine = entry.target.kind === 'cluster';
       if (clusterLine) ports.sessionStarted(entry.bind.port);
       socket.resume();
-      const startedAt = new Date();
-      ctx.sessions.add({
-        id,
-        face: FACE,
-        listener,
-        source,
-        target: targetLabel,
-        identity: undefined,
-        startedAt,
-        get bytesFromClient() {
-          return r.bytesFromClient;
-        },
-        get bytesToClient() {
-          return r.bytesToClient;
-        },
-        close: (reason) => r.close(reason),
-      });
+      ctx.sessions.add(
+        new LiveSession(id, FACE, listener, source, targetLabel, undefined, Date.now(), r, (reason) =>
+          r.close(reason),
+        ),
+      );
       void r.done.then((result) => {
         ctx.sessions.remove(id);
         if (clusterLine) ports.sessionEnded(entry.bind.port);
@@ -133,32 +108,20 @@ export function handlePortForward(
           bytesFromClient: result.bytesFromClient,
           bytesToClient: result.bytesToClient,
           durationMs: result.durationMs,
-          ...(result.error
-            ? { error: (result.error as NodeJS.ErrnoException).code ?? result.error.message }
-            : {}),
+          ...(result.error ? { error: errorText(result.error) } : {}),
         });
       });
     },
     (err: unknown) => {
       socket.removeListener('close', onEarlyClose);
       socket.destroy();
-      const denied =
-        isGatehouseError(err) && err.code === 'GH_ERR_DENIED' ? (err as DialDenied).decision : undefined;
       ctx.audit.emit({
-        event: denied ? 'denied' : 'dial_failed',
         session: id,
         face: FACE,
         listener,
         source,
         target: targetLabel,
-        ...(denied
-          ? {
-              allowed: false,
-              reason: denied.reason,
-              ...(denied.rule ? { rule: denied.rule.text, where: denied.rule.where } : {}),
-            }
-          : { reason: isGatehouseError(err) ? err.code : 'GH_ERR_DIAL_FAILED' }),
-        error: err instanceof Error ? err.message : String(err),
+        ...dialFailure(err).fields,
       });
     },
   );

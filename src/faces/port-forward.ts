@@ -121,7 +121,7 @@ export function handlePortForward(
         listener,
         source,
         target: targetLabel,
-        ...dialFailure(err).fields,
+        ...dialFailure(err),
       });
     },
   );

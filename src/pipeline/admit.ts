@@ -1,8 +1,8 @@
 // Admit: the first step of every face. Security groups decide on the source address and the local
-// port of the accepted socket, before any byte is read. A refusal is one path for every face: the
-// socket is reset and a `denied` line is audited, always (whatever a face's own logging settings).
+// port of the accepted socket, before any byte is read. admitOrRefuse is the refusal path: the
+// socket is reset and a `denied` line is audited (the access face still refuses on its own path).
 import type { Socket } from 'node:net';
-import type { Audit, AuditEventInput } from '../audit/events.js';
+import type { Audit } from '../audit/events.js';
 import { decisionFields } from '../audit/record.js';
 import { formatHostPort } from '../net/address.js';
 import { parseIp } from '../net/cidr.js';
@@ -38,15 +38,13 @@ export interface AdmitDeps {
 
 /**
  * Admit or refuse: the admitting decision, or undefined once a refused socket has been reset and
- * its `denied` line audited. `extra` adds a face's own fields to that line (the access endpoints'
- * connection-log fields).
+ * its `denied` line audited.
  */
 export function admitOrRefuse(
   deps: AdmitDeps,
   site: AdmitSite,
   socket: Socket,
   source: string = peerLabel(socket),
-  extra?: Partial<AuditEventInput>,
 ): Decision | undefined {
   const admission = admit(deps.policy, site.groups, socket);
   if (admission.allowed) return admission;
@@ -56,7 +54,6 @@ export function admitOrRefuse(
     face: site.face,
     listener: site.listener,
     source,
-    ...extra,
     ...decisionFields(admission),
   });
   return undefined;

@@ -1,5 +1,5 @@
-// Dial: connect to an address that was already decided (resolve.ts), with a timeout, an abort
-// signal (the client went away while we dialed) and the reused-buffer reader of the relay.
+// Dial: connect to an address that was already decided (resolve.ts), with a timeout and the
+// reused-buffer reader of the relay.
 import net from 'node:net';
 import type { AuditEventInput } from '../audit/events.js';
 import { decisionFields } from '../audit/record.js';
@@ -14,8 +14,6 @@ export interface DialOptions {
   readonly connectTimeout: number;
   /** Read into a reused buffer instead of 'data' events (see read-pump.ts). */
   readonly onread?: net.OnReadOpts;
-  /** Aborting destroys the socket being dialed and fails the dial with `signal.reason`. */
-  readonly signal?: AbortSignal;
 }
 
 export interface Dialed {
@@ -28,11 +26,6 @@ export interface Dialed {
 export function dialAddress(address: string, port: number, opts: DialOptions): Promise<net.Socket> {
   const label = formatHostPort(address, port);
   return new Promise<net.Socket>((resolveDial, reject) => {
-    const { signal } = opts;
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
     const socket = net.connect({
       host: address,
       port,
@@ -43,19 +36,12 @@ export function dialAddress(address: string, port: number, opts: DialOptions): P
     const settle = () => {
       clearTimeout(timer);
       socket.removeListener('error', onError);
-      signal?.removeEventListener('abort', onAbort);
     };
     const timer = setTimeout(() => {
       settle();
       socket.destroy();
       reject(new GatehouseError('GH_ERR_DIAL_TIMEOUT', [label]));
     }, opts.connectTimeout);
-    const onAbort = () => {
-      settle();
-      socket.destroy();
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {
       settle();
       resolveDial(socket);
@@ -79,24 +65,17 @@ export async function dial(
   return { socket, address, ...(decision ? { egress: decision } : {}) };
 }
 
-export interface DialFailure {
-  /** The audit fields: `denied` with the deciding rule, or `dial_failed` with the error code. */
-  readonly fields: Pick<AuditEventInput, 'event' | 'allowed' | 'reason' | 'rule' | 'where' | 'error'>;
-  /** The guard's decision when it refused the address. */
-  readonly denied: Decision | undefined;
-  readonly code: string;
-  readonly message: string;
-}
-
-/** How a failed dial is audited and answered. */
-export function dialFailure(err: unknown): DialFailure {
-  const denied = err instanceof DialDenied ? err.decision : undefined;
-  const code = isGatehouseError(err) ? err.code : 'GH_ERR_DIAL_FAILED';
+/** The audit fields of a failed dial: `denied` with the deciding rule, or `dial_failed` with its code. */
+export function dialFailure(
+  err: unknown,
+): Pick<AuditEventInput, 'event' | 'allowed' | 'reason' | 'rule' | 'where' | 'error'> {
   const message = err instanceof Error ? err.message : String(err);
-  const fields = denied
-    ? ({ event: 'denied', ...decisionFields(denied), error: message } as const)
-    : ({ event: 'dial_failed', reason: code, error: message } as const);
-  return { fields, denied, code, message };
+  if (err instanceof DialDenied) return { event: 'denied', ...decisionFields(err.decision), error: message };
+  return {
+    event: 'dial_failed',
+    reason: isGatehouseError(err) ? err.code : 'GH_ERR_DIAL_FAILED',
+    error: message,
+  };
 }
 
 /** Transitional for the egress face: one lookup, the address text to dial. */

@@ -24,10 +24,9 @@ import type { ProxySettings } from './compile.js';
 import { EgressFiles, type FileEvent } from './files.js';
 import { exchange, UpstreamPool, type ClientResponse, type ExchangeResult } from './upstream.js';
 import { serveFast, type FastConnection, type FastHandlers, type ProxyRequest } from './fast-front.js';
-import { EgressSession, type ByteCounts } from './session.js';
 import { IdleSweep } from './idle-sweep.js';
 import { idleInterval } from '../../pipeline/idle-watch.js';
-import type { CloseReason } from '../../pipeline/session-registry.js';
+import { LiveSession, type ByteCounts, type CloseReason } from '../../pipeline/session-registry.js';
 import type { EgressMetrics } from './metrics.js';
 import {
   parseAbsoluteUrl,
@@ -170,9 +169,10 @@ export class EgressProxy {
     start: number,
     counts: ByteCounts,
     close: (reason: CloseReason) => void,
-  ): EgressSession {
-    return new EgressSession(
+  ): LiveSession {
+    return new LiveSession(
       id,
+      FACE,
       this.settings.listener,
       formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0),
       formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assignPorts, EMPTY_ASSIGNMENT } from '../../src/cluster/port-map.js';
+import { assignPorts, EMPTY_ASSIGNMENT } from '../../src/cluster/port-assignment.js';
 import { parseClusterNodes, parseClusterShards, type ClusterNode } from '../../src/cluster/topology.js';
 
 const node = (id: string, port: number, host = '10.0.1.1'): ClusterNode => ({

@@ -7,8 +7,8 @@ import type { FaceContext } from '../context.js';
 import { openTarget, startSession, type EndpointSpec } from './connection.js';
 import { closeAfter, makeTlsFront, type AccessState, type TlsFront } from './handshake.js';
 import { refusalMessage } from './identity.js';
-import type { ClusterPorts } from '../cluster-ports.js';
-import { clusterRelayHooks } from '../cluster-relay.js';
+import type { ClusterPorts } from '../cluster/node-ports.js';
+import { clusterRelayHooks } from '../cluster/cluster-relay.js';
 
 export interface DirectSpec {
   readonly endpoint: EndpointSpec;

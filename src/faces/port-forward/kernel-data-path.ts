@@ -5,18 +5,18 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
-import { formatHostPort } from '../net/address.js';
-import { parseIp } from '../net/cidr.js';
-import type { ForwardPlanEntry } from '../policy/forward-plan.js';
-import { planKernelForwards, renderNftables, type KernelPlan } from '../policy/kernel-plan.js';
-import { decideIngress } from '../policy/security-groups.js';
+import { formatHostPort } from '../../net/address.js';
+import { parseIp } from '../../net/cidr.js';
+import type { ForwardPlanEntry } from '../../policy/forward-plan.js';
+import { planKernelForwards, renderNftables, type KernelPlan } from '../../policy/kernel-plan.js';
+import { decideIngress } from '../../policy/security-groups.js';
 import {
   parseConntrackBytes,
   parseConntrackEvent,
   type ConntrackEvent,
-} from '../protocols/conntrack-events.js';
-import type { FaceContext } from './context.js';
-import type { Snapshot } from './face.js';
+} from '../../protocols/conntrack-events.js';
+import type { FaceContext } from '../context.js';
+import type { Snapshot } from '../face.js';
 
 const execFileP = promisify(execFile);
 const FACE = 'portForward';

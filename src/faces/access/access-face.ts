@@ -6,14 +6,14 @@
 // watcher, live verified connections (what revocation and the session timeout close).
 import path from 'node:path';
 import type tls from 'node:tls';
-import { formatHostPort } from '../net/address.js';
-import { watchFile, type FileWatcher } from '../config/watch.js';
-import type { CloseReason } from '../pipeline/session-registry.js';
-import { compileAuthorization } from '../policy/authorization.js';
-import type { ClientConnection, EndpointSpec } from './access/connection.js';
-import { makeDirect, type DirectSpec } from './access/direct.js';
-import type { AccessState, TlsFront } from './access/handshake.js';
-import { makeTunnel } from './access/tunnel.js';
+import { formatHostPort } from '../../net/address.js';
+import { watchFile, type FileWatcher } from '../../config/watch.js';
+import type { CloseReason } from '../../pipeline/session-registry.js';
+import { compileAuthorization } from '../../policy/authorization.js';
+import type { ClientConnection, EndpointSpec } from './connection.js';
+import { makeDirect, type DirectSpec } from './direct.js';
+import type { AccessState, TlsFront } from './handshake.js';
+import { makeTunnel } from './tunnel.js';
 import {
   crlPath,
   loadServerCredentials,
@@ -22,10 +22,10 @@ import {
   type ServerCredentials,
   tlsOptionsFor,
   type Trust,
-} from './access/trust.js';
-import type { FaceContext } from './context.js';
-import type { Face, ListenerRoute } from './face.js';
-import { ClusterPorts, type ClusterLine } from './cluster-ports.js';
+} from './trust.js';
+import type { FaceContext } from '../context.js';
+import type { Face, ListenerRoute } from '../face.js';
+import { ClusterPorts, type ClusterLine } from '../cluster/node-ports.js';
 
 export interface AccessEndpointFace extends Face {
   /** Live verified client connections (for the admin API and tests). */

@@ -1,19 +1,19 @@
 // The port forward face (the NAT instance's DNAT rules, done in the open): admit by security group,
 // anonymous identity, fixed target per port, raw relay, audit.
 import type { Socket } from 'node:net';
-import { formatHostPort, type HostPort } from '../net/address.js';
-import { dial, dialFailure } from '../pipeline/dial.js';
-import { LiveSession } from '../pipeline/session-registry.js';
-import { admitOrRefuse, peerLabel } from '../pipeline/admit.js';
-import { relay } from '../pipeline/relay.js';
-import { decisionFields, errorText } from '../audit/record.js';
-import { planPortForwards, type ForwardPlanEntry } from '../policy/forward-plan.js';
-import { decideEgress } from '../policy/security-groups.js';
-import type { FaceContext } from './context.js';
-import type { Face, Snapshot } from './face.js';
+import { formatHostPort, type HostPort } from '../../net/address.js';
+import { dial, dialFailure } from '../../pipeline/dial.js';
+import { LiveSession } from '../../pipeline/session-registry.js';
+import { admitOrRefuse, peerLabel } from '../../pipeline/admit.js';
+import { relay } from '../../pipeline/relay.js';
+import { decisionFields, errorText } from '../../audit/record.js';
+import { planPortForwards, type ForwardPlanEntry } from '../../policy/forward-plan.js';
+import { decideEgress } from '../../policy/security-groups.js';
+import type { FaceContext } from '../context.js';
+import type { Face, Snapshot } from '../face.js';
 import { KernelDataPath } from './kernel-data-path.js';
-import { ClusterPorts, forwardLines } from './cluster-ports.js';
-import { clusterRelayHooks } from './cluster-relay.js';
+import { ClusterPorts, forwardLines } from '../cluster/node-ports.js';
+import { clusterRelayHooks } from '../cluster/cluster-relay.js';
 
 const FACE = 'portForward';
 

@@ -2,10 +2,10 @@
 // A node keeps its port while it exists; a new or replacing node gets a free one; a removed
 // node's port is retired only once the sessions on it have drained.
 import type { Logger } from 'pino';
-import { assignPorts, EMPTY_ASSIGNMENT, type PortAssignment } from '../cluster/port-map.js';
-import type { ClusterRegistry } from '../cluster/registry.js';
-import type { ClusterNode } from '../cluster/topology.js';
-import type { ForwardPlanEntry } from '../policy/forward-plan.js';
+import { assignPorts, EMPTY_ASSIGNMENT, type PortAssignment } from '../../cluster/port-assignment.js';
+import type { ClusterRegistry } from '../../cluster/registry.js';
+import type { ClusterNode } from '../../cluster/topology.js';
+import type { ForwardPlanEntry } from '../../policy/forward-plan.js';
 
 /** A run of public ports that fronts one cluster: a forward line, or a direct listener range. */
 export interface ClusterLine {

@@ -3,12 +3,12 @@
 // policy, resolve once and guard the address, dial it, relay, log. The runtime owns the listeners;
 // each proxy here is an EgressProxy fed the sockets the runtime accepted.
 import type { Socket } from 'node:net';
-import { admitOrRefuse } from '../pipeline/admit.js';
-import type { FaceContext } from './context.js';
-import type { Face } from './face.js';
-import { compileProxy, type ProxySettings } from './egress/compile.js';
-import { EgressMetrics } from './egress/metrics.js';
-import { EgressProxy } from './egress/proxy.js';
+import { admitOrRefuse } from '../../pipeline/admit.js';
+import type { FaceContext } from '../context.js';
+import type { Face } from '../face.js';
+import { compileProxy, type ProxySettings } from './compile.js';
+import { EgressMetrics } from './metrics.js';
+import { EgressProxy } from './proxy.js';
 
 const FACE = 'egressProxy';
 

@@ -2,12 +2,12 @@
 // sees of the cluster is the gateway's public address and each node's public port, never a
 // private node address.
 import type { Socket } from 'node:net';
-import { parseIp } from '../net/cidr.js';
-import type { RelayOptions } from '../pipeline/relay.js';
-import { clusterConfigReply, createDiscoveryInterceptor } from '../protocols/memcached-discovery.js';
-import { createRespRewriteSession } from '../protocols/resp-rewrite.js';
-import type { FaceContext } from './context.js';
-import type { ClusterPorts } from './cluster-ports.js';
+import { parseIp } from '../../net/cidr.js';
+import type { RelayOptions } from '../../pipeline/relay.js';
+import { clusterConfigReply, createDiscoveryInterceptor } from '../../protocols/memcached-discovery.js';
+import { createRespRewriteSession } from '../../protocols/resp-rewrite.js';
+import type { FaceContext } from '../context.js';
+import type { ClusterPorts } from './node-ports.js';
 
 type Hooks = Pick<RelayOptions, 'transformToClient' | 'transformToTarget' | 'flushToClient'>;
 

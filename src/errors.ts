@@ -1,6 +1,10 @@
 // One error catalog: every error a user or a client can meet has a stable code, a message that
 // quotes the bad value, a hint with the next step and, where it meets a wire, its status.
-// Callers match on `code`, never on message text. docs/errors.md documents every code (a test checks).
+// Callers match on `code`, never on message text. toWire() is the one mapping of an error to a
+// wire reply (egress proxy, access tunnel, admin API). docs/errors.md documents every code (a test
+// checks).
+
+import { STATUS_CODES } from 'node:http';
 
 export interface ErrorSpec {
   readonly message: string;
@@ -48,42 +52,52 @@ export const ERRORS = {
   GH_ERR_PKI: {
     message: '%s',
     hint: 'run `gatehouse pki --help`',
+    status: 409,
   },
   GH_ERR_PKI_NOT_INITIALISED: {
     message: 'no PKI at %s',
     hint: 'run `gatehouse pki --pki DIR init-pki` first, or point --pki at an existing easy-rsa pki/ directory',
+    status: 409,
   },
   GH_ERR_PKI_NO_CA: {
     message: 'the PKI at %s has no CA (%s is missing)',
     hint: 'run `gatehouse pki --pki DIR build-ca` first',
+    status: 409,
   },
   GH_ERR_PKI_EXISTS: {
     message: '%s already exists: %s',
     hint: 'pick another name, or revoke the old certificate first (`gatehouse pki revoke NAME`)',
+    status: 409,
   },
   GH_ERR_PKI_NOT_ISSUED: {
     message: 'no issued certificate named %s in %s',
     hint: 'run `gatehouse pki list` to see the issued names',
+    status: 409,
   },
   GH_ERR_PKI_BAD_INPUT: {
     message: '%s',
     hint: 'see `gatehouse pki COMMAND --help` for the accepted values',
+    status: 409,
   },
   GH_ERR_PKI_PASSPHRASE: {
     message: '%s',
     hint: 'give the passphrase with --passin pass:…|env:VAR|file:PATH (or EASYRSA_PASSIN), --passout for new keys',
+    status: 409,
   },
   GH_ERR_PKI_CORRUPT: {
     message: '%s',
     hint: 'fix or restore the file named above (easy-rsa and openssl refuse it too), then retry',
+    status: 409,
   },
   GH_ERR_PKI_IO: {
     message: 'cannot %s %s',
     hint: 'check the path and its permissions',
+    status: 409,
   },
   GH_ERR_PKI_LOCKED: {
     message: 'the PKI at %s is locked by process %s',
     hint: 'wait for the other command to finish; if it died, remove the lock file named above',
+    status: 409,
   },
   GH_ERR_ACCESS_CRL: {
     message: 'CRL %s refused: %s',
@@ -97,6 +111,16 @@ export const ERRORS = {
     message: 'the access endpoint refused %s: %s',
     hint: 'a revoked or expired certificate needs a new one (`gatehouse pki build-client-full`); an unauthorized target needs an authorization rule for one of your groups',
     status: 403,
+  },
+  GH_ERR_ACCESS_BAD_TARGET: {
+    message: 'CONNECT needs HOST:PORT (%s)',
+    hint: 'connect to a target as HOST:PORT, e.g. `gatehouse connect ENDPOINT 10.0.1.5:6379`',
+    status: 400,
+  },
+  GH_ERR_ACCESS_METHOD: {
+    message: 'this endpoint only serves CONNECT',
+    hint: 'use `gatehouse connect` or an HTTP CONNECT client; plain requests are not proxied',
+    status: 405,
   },
   GH_ERR_PROXY_AUTH_REQUIRED: {
     message: 'proxy authentication required (%s)',
@@ -154,6 +178,11 @@ export const ERRORS = {
     message: 'cannot reach the admin API at %s: %s',
     hint: 'is `gatehouse serve` running with admin.enabled? Point --admin at admin.listen, give --token or GATEHOUSE_ADMIN_TOKEN',
   },
+  GH_ERR_INTERNAL: {
+    message: 'internal error; see the daemon log',
+    hint: 'this is a bug: report it with the daemon log line of the same time',
+    status: 500,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -181,6 +210,50 @@ export class GatehouseError extends Error {
     this.status = spec.status;
     this.details = opts.details ?? [];
   }
+}
+
+/** The header that names the reason (a decision reason or an error code) on every wire reply. */
+export const REASON_HEADER = 'X-Gatehouse-Reason';
+
+/** The status a code shows on a wire: the catalog's, 500 for a code the catalog gives none. */
+export function statusOf(code: ErrorCode): number {
+  return (ERRORS[code] as ErrorSpec).status ?? 500;
+}
+
+/** An error as a wire reply shows it: one shape for the egress proxy, the access tunnel and the admin API. */
+export interface WireError {
+  readonly status: number;
+  readonly statusText: string;
+  readonly code: ErrorCode;
+  /** What REASON_HEADER carries: a decision reason where one decided, else the code. */
+  readonly reason: string;
+  readonly message: string;
+  readonly hint: string;
+  readonly details: readonly string[];
+}
+
+/**
+ * The one error-to-wire mapper. A GatehouseError keeps its code, message and hint, and its status
+ * comes from the catalog; anything else (a bug, an unexpected throw) is GH_ERR_INTERNAL, 500,
+ * with a message that says nothing of the internals.
+ */
+export function toWire(err: unknown, reason?: string): WireError {
+  const e = isGatehouseError(err) ? err : new GatehouseError('GH_ERR_INTERNAL');
+  return { ...wireFor(e.code, reason ?? e.code, e.message), hint: e.hint, details: e.details };
+}
+
+/** The wire reply for `code` in a decision's own words (an authorization rule's, a certificate check's). */
+export function wireFor(code: ErrorCode, reason: string, message: string): WireError {
+  const status = statusOf(code);
+  return {
+    status,
+    statusText: STATUS_CODES[status] ?? 'Error',
+    code,
+    reason,
+    message,
+    hint: ERRORS[code].hint,
+    details: [],
+  };
 }
 
 export function isGatehouseError(err: unknown): err is GatehouseError {

@@ -1,6 +1,6 @@
 // Small HTTP helpers of the admin server: JSON in and out, one function mapping errors to the wire.
 import type http from 'node:http';
-import { GatehouseError, isGatehouseError } from '../errors.js';
+import { GatehouseError, toWire } from '../errors.js';
 
 const MAX_BODY = 64 * 1024;
 
@@ -32,25 +32,21 @@ export function sendStatic(res: http.ServerResponse, type: string, body: Buffer)
   res.end(body);
 }
 
-/** The one mapping of an error to the wire: its status (500 when it has none) and a JSON body with its code. */
+/** An error as JSON: status and code from the error catalog (toWire), never chosen here. */
 export function sendError(res: http.ServerResponse, err: unknown): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  if (isGatehouseError(err)) {
-    const status = err.status ?? (err.code.startsWith('GH_ERR_PKI') ? 409 : 500);
-    sendJson(res, status, {
-      error: {
-        code: err.code,
-        message: err.message,
-        hint: err.hint,
-        ...(err.details.length ? { details: err.details } : {}),
-      },
-    });
-    return;
-  }
-  sendJson(res, 500, { error: { code: 'GH_ERR_INTERNAL', message: 'internal error; see the daemon log' } });
+  const w = toWire(err);
+  sendJson(res, w.status, {
+    error: {
+      code: w.code,
+      message: w.message,
+      hint: w.hint,
+      ...(w.details.length ? { details: w.details } : {}),
+    },
+  });
 }
 
 export function badRequest(what: string): GatehouseError {

@@ -1,7 +1,9 @@
 // A face is an arrangement of pipeline steps behind some listeners. The runtime owns the sockets
 // (plain TCP servers: TLS, where a face wants it, is layered on the accepted socket so security
-// groups admit before any handshake) and asks each face, per config snapshot, which binds it
-// wants and what a connection on each does.
+// groups admit before any handshake) and asks each face once per config snapshot for its plan:
+// which binds it wants, what a connection on each does, and whatever else the face derives from
+// the config (cluster lines, the kernel plan). Everything the face does under that snapshot reads
+// the plan; nothing recomputes it.
 import type { Socket } from 'node:net';
 import type { LoadedConfig } from '../config/load.js';
 import type { HostPort } from '../net/address.js';
@@ -19,12 +21,17 @@ export interface ListenerRoute {
   handle(socket: Socket, ctx: FaceContext): void;
 }
 
-export interface Face {
+/** What a face derived from one snapshot; a face extends it with what its other parts read. */
+export interface FacePlan {
+  readonly routes: readonly ListenerRoute[];
+}
+
+export interface Face<P extends FacePlan = FacePlan> {
   readonly name: string;
-  /** The listeners this face wants under `snapshot`; built before anything changes. */
-  routes(snapshot: Snapshot): ListenerRoute[];
-  /** After a snapshot is in force: start or adjust watchers and timers. */
-  applied?(snapshot: Snapshot, ctx: FaceContext): void | Promise<void>;
+  /** The face's plan under `snapshot`, built once, before anything changes. */
+  plan(snapshot: Snapshot): P;
+  /** After a snapshot is in force: start or adjust watchers and timers from its plan. */
+  applied?(plan: P, snapshot: Snapshot, ctx: FaceContext): void | Promise<void>;
   /** Stop watchers and timers (sessions are closed by the runtime). Idempotent. */
   shutdown?(): void | Promise<void>;
 }

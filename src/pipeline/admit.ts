@@ -1,8 +1,8 @@
 // Admit: the first step of every face. Security groups decide on the source address and the local
-// port of the accepted socket, before any byte is read. admitOrRefuse is the refusal path: the
-// socket is reset and a `denied` line is audited (the access face still refuses on its own path).
+// port of the accepted socket, before any byte is read. admitOrRefuse is the refusal path of every
+// face: the socket is reset and a `denied` line is audited.
 import type { Socket } from 'node:net';
-import type { Audit } from '../audit/events.js';
+import type { Audit, AuditEventInput } from '../audit/events.js';
 import { decisionFields } from '../audit/record.js';
 import { formatHostPort } from '../net/address.js';
 import { parseIp } from '../net/cidr.js';
@@ -36,15 +36,19 @@ export interface AdmitDeps {
   readonly audit: Audit;
 }
 
+/** Fields a face adds to its denied line (the access endpoints' connection-log fields). */
+export type DeniedExtra = Pick<AuditEventInput, 'endpoint' | 'clientIp' | 'clientPort' | 'status'>;
+
 /**
  * Admit or refuse: the admitting decision, or undefined once a refused socket has been reset and
- * its `denied` line audited.
+ * its `denied` line audited. The one denial path of every face, always audited.
  */
 export function admitOrRefuse(
   deps: AdmitDeps,
   site: AdmitSite,
   socket: Socket,
   source: string = peerLabel(socket),
+  extra?: DeniedExtra,
 ): Decision | undefined {
   const admission = admit(deps.policy, site.groups, socket);
   if (admission.allowed) return admission;
@@ -52,6 +56,7 @@ export function admitOrRefuse(
   deps.audit.emit({
     event: 'denied',
     face: site.face,
+    ...extra,
     listener: site.listener,
     source,
     ...decisionFields(admission),

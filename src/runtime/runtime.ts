@@ -7,7 +7,7 @@ import { Audit } from '../audit/events.js';
 import type { LoadedConfig } from '../config/load.js';
 import { GatehouseError } from '../errors.js';
 import type { FaceContext } from '../faces/context.js';
-import type { Face, ListenerRoute, Snapshot } from '../faces/face.js';
+import type { Face, FacePlan, ListenerRoute, Snapshot } from '../faces/face.js';
 import { createPortForwardFace } from '../faces/port-forward/port-forward-face.js';
 import { createAccessEndpointFace } from '../faces/access/access-face.js';
 import { createEgressProxyFace } from '../faces/egress/egress-face.js';
@@ -20,6 +20,8 @@ import type { ReloadOutcome, RuntimeInspection, RuntimeService } from './admin-h
 interface RoutedSnapshot extends Snapshot {
   /** By bind key ("0.0.0.0:6380"): what a connection on that listener does now. */
   readonly routes: ReadonlyMap<string, ListenerRoute>;
+  /** Each face's plan under this snapshot, in the order of `faces`. */
+  readonly plans: readonly FacePlan[];
   readonly context: FaceContext;
 }
 
@@ -108,9 +110,8 @@ export class Runtime {
     const policy = compileSecurityPolicy(loaded.config, loaded.source);
     const base: Snapshot = { loaded, policy };
     const routes = new Map<string, ListenerRoute>();
-    for (const face of this.faces) {
-      for (const route of face.routes(base)) routes.set(bindKey(route.bind), route);
-    }
+    const plans = this.faces.map((face) => face.plan(base));
+    for (const plan of plans) for (const route of plan.routes) routes.set(bindKey(route.bind), route);
     const clusters = this.clusters;
     const context: FaceContext = {
       policy,
@@ -120,7 +121,7 @@ export class Runtime {
       clusters,
       clusterNode: (cluster, index) => clusters.node(cluster, index),
     };
-    return { ...base, routes, context };
+    return { ...base, routes, plans, context };
   }
 
   private onConnection(key: string, socket: net.Socket): void {
@@ -178,7 +179,7 @@ export class Runtime {
       }
     }
     await this.clusters.reconcile(loaded.config);
-    for (const face of this.faces) await face.applied?.(next, next.context);
+    for (const [i, face] of this.faces.entries()) await face.applied?.(next.plans[i]!, next, next.context);
     for (const service of this.services) await service.apply(loaded);
     return report;
   }

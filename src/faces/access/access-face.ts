@@ -24,10 +24,15 @@ import {
   type Trust,
 } from './trust.js';
 import type { FaceContext } from '../context.js';
-import type { Face, ListenerRoute } from '../face.js';
+import type { Face, FacePlan, ListenerRoute } from '../face.js';
 import { ClusterPorts, type ClusterLine } from '../cluster/node-ports.js';
 
-export interface AccessEndpointFace extends Face {
+interface AccessPlan extends FacePlan {
+  /** Direct listeners that front a cluster with a port range: one public port per node. */
+  readonly lines: readonly ClusterLine[];
+}
+
+export interface AccessEndpointFace extends Face<AccessPlan> {
   /** Live verified client connections (for the admin API and tests). */
   connections(): readonly ClientConnection[];
   /** Close every connection (and its sessions) of a certificate serial; returns how many. */
@@ -47,9 +52,8 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   let timer: NodeJS.Timeout | undefined;
   let lastCtx: FaceContext | undefined;
   // Per-node public ports of direct listeners that front a cluster with a port range.
-  let clusterPorts: ClusterPorts | undefined;
+  const clusterPorts = new ClusterPorts();
   let unsubscribeClusters: (() => void) | undefined;
-  let clusterLines: ClusterLine[] = [];
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
 
@@ -175,7 +179,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
     connections: () => [...live],
     closeBySerial: (serial, reason) => closeWhere((c) => c.identity.serial === serial, reason),
 
-    routes(snapshot) {
+    plan(snapshot) {
       const { config, source } = snapshot.loaded;
       const routes: ListenerRoute[] = [];
       const lines: ClusterLine[] = [];
@@ -222,17 +226,15 @@ export function createAccessEndpointFace(): AccessEndpointFace {
           }
         });
       }
-      clusterLines = lines;
-      return routes;
+      return { routes, lines };
     },
 
-    async applied(snapshot, ctx) {
+    async applied(plan, snapshot, ctx) {
       lastCtx = ctx;
-      clusterPorts ??= new ClusterPorts(ctx.log);
-      clusterPorts.setLines(clusterLines, ctx.clusters);
+      clusterPorts.setLines(plan.lines, ctx.clusters, ctx.log);
       unsubscribeClusters?.();
       unsubscribeClusters = ctx.clusters.onChange((cluster) =>
-        clusterPorts?.topologyChanged(cluster, ctx.clusters),
+        clusterPorts.topologyChanged(cluster, ctx.clusters),
       );
       const { config, baseDir } = snapshot.loaded;
       const endpoints = Object.entries(config.accessEndpoints);

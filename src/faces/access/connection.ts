@@ -5,12 +5,15 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { AccessEndpointConfig } from '../../config/schema.js';
-import { isGatehouseError } from '../../errors.js';
+import type { AuditEventInput } from '../../audit/events.js';
+import { closedFields, decisionFields } from '../../audit/record.js';
+import { toWire, wireFor, type WireError } from '../../errors.js';
 import { formatHostPort, type HostPort } from '../../net/address.js';
-import { parseIp, type IpAddress } from '../../net/cidr.js';
-import { resolveHost } from '../../pipeline/resolve.js';
-import { dial, type DialDenied } from '../../pipeline/dial.js';
-import { relay, type Relay, type RelayOptions } from '../../pipeline/relay.js';
+import { parseIp } from '../../net/cidr.js';
+import { DialDenied, resolveHost, type Resolved } from '../../pipeline/resolve.js';
+import { dialAddress } from '../../pipeline/dial.js';
+import type { Relay, RelayOptions } from '../../pipeline/relay.js';
+import { runRelay } from '../../pipeline/session-runner.js';
 import type { CloseReason } from '../../pipeline/session-registry.js';
 import {
   decideAuthorization,
@@ -46,8 +49,11 @@ export interface ClientConnection {
   close(reason: CloseReason): void;
 }
 
-/** Extra connection-log fields (AWS Client VPN's connection log, in our names). */
-type LogFields = Record<string, string | number | boolean | readonly string[] | undefined>;
+/** The fields of a connection-log line that the caller fills in; the rest come from the connection. */
+type LogFields = Omit<
+  AuditEventInput,
+  'event' | 'face' | 'endpoint' | 'listener' | 'source' | 'clientIp' | 'clientPort'
+>;
 
 export interface Peer {
   readonly source: string;
@@ -71,7 +77,7 @@ export function logEvent(
   fields: LogFields,
 ): void {
   if (!spec.config.connectionLog) return;
-  const line = {
+  const line: AuditEventInput = {
     event,
     face: FACE,
     endpoint: spec.name,
@@ -81,7 +87,7 @@ export function logEvent(
     clientPort: peer.clientPort,
     ...fields,
   };
-  ctx.audit.emit(line as Parameters<FaceContext['audit']['emit']>[0]);
+  ctx.audit.emit(line);
 }
 
 /** A refused handshake or certificate: logged with the client address. */
@@ -107,19 +113,12 @@ export function logRefusedCertificate(
 }
 
 export type TargetOutcome =
-  | { ok: true; upstream: Socket; sessionId: string; target: string }
-  | { ok: false; status: 400 | 403 | 502 | 504; reason: string; message: string };
+  { ok: true; upstream: Socket; sessionId: string; target: string } | { ok: false; refusal: WireError };
 
-/** The one address a target resolves to, or undefined when the name does not resolve. */
-async function resolveTargetIp(host: string): Promise<IpAddress | undefined> {
-  try {
-    return (await resolveHost(host)).ip;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Authorize `target` for this connection's groups, then dial it. Logs the attempt. */
+/**
+ * Resolve the target once, authorize that address for this connection's groups, hold it against
+ * the endpoint's security-group egress, and dial exactly it. Logs the attempt.
+ */
 export async function openTarget(
   ctx: FaceContext,
   spec: EndpointSpec,
@@ -137,8 +136,10 @@ export async function openTarget(
     serial: conn.identity.serial,
     startTime: new Date().toISOString(),
   };
-  const ip = await resolveTargetIp(target.host);
-  if (!ip) {
+  let resolved: Resolved;
+  try {
+    resolved = await resolveHost(target.host);
+  } catch {
     const message = `target ${label} does not resolve`;
     logEvent(ctx, spec, conn.listener, conn, 'dial_failed', {
       ...base,
@@ -146,58 +147,50 @@ export async function openTarget(
       reason: 'GH_ERR_DIAL_FAILED',
       error: message,
     });
-    return { ok: false, status: 502, reason: 'GH_ERR_DIAL_FAILED', message };
+    return { ok: false, refusal: wireFor('GH_ERR_DIAL_FAILED', 'GH_ERR_DIAL_FAILED', message) };
   }
-  const decision = decideAuthorization(spec.authz, conn.identity.groups, ip, target.port);
+  const decision = decideAuthorization(spec.authz, conn.identity.groups, resolved.ip, target.port);
   if (!decision.allowed) {
     logEvent(ctx, spec, conn.listener, conn, 'denied', {
       ...base,
-      allowed: false,
+      ...decisionFields(decision),
       status: 'failed',
-      reason: decision.reason,
       groups: conn.identity.groups,
-      ...(decision.rule ? { rule: decision.rule.text, where: decision.rule.where } : {}),
     });
-    return {
-      ok: false,
-      status: 403,
-      reason: decision.reason,
-      message: `${conn.identity.commonName} may not reach ${label}: ${describeAuthorization(decision)}`,
-    };
+    const message = `${conn.identity.commonName} may not reach ${label}: ${describeAuthorization(decision)}`;
+    return { ok: false, refusal: wireFor('GH_ERR_DENIED', decision.reason, message) };
+  }
+  const egress = decideEgress(ctx.policy, spec.config.securityGroups, resolved.ip, target.port);
+  if (!egress.allowed) {
+    const err = new DialDenied(label, egress);
+    logEvent(ctx, spec, conn.listener, conn, 'denied', {
+      ...base,
+      ...decisionFields(egress),
+      status: 'failed',
+      error: err.message,
+    });
+    return { ok: false, refusal: toWire(err, egress.reason) };
   }
   try {
-    const { socket } = await dial(
-      { host: ip.toString(), port: target.port },
-      {
-        connectTimeout: spec.config.connectTimeout,
-        guard: (addr, port) => decideEgress(ctx.policy, spec.config.securityGroups, addr, port),
-      },
-    );
+    const socket = await dialAddress(resolved.address, target.port, {
+      connectTimeout: spec.config.connectTimeout,
+    });
     logEvent(ctx, spec, conn.listener, conn, 'accepted', {
       ...base,
-      allowed: true,
+      ...decisionFields(decision),
       status: 'succeeded',
-      reason: decision.reason,
       groups: conn.identity.groups,
-      rule: decision.rule!.text,
-      where: decision.rule!.where,
     });
     return { ok: true, upstream: socket, sessionId, target: label };
   } catch (err) {
-    const denied =
-      isGatehouseError(err) && err.code === 'GH_ERR_DENIED' ? (err as DialDenied).decision : undefined;
-    const code = isGatehouseError(err) ? err.code : 'GH_ERR_DIAL_FAILED';
-    const message = err instanceof Error ? err.message : String(err);
-    logEvent(ctx, spec, conn.listener, conn, denied ? 'denied' : 'dial_failed', {
+    const refusal = toWire(err);
+    logEvent(ctx, spec, conn.listener, conn, 'dial_failed', {
       ...base,
-      allowed: denied ? false : undefined,
       status: 'failed',
-      reason: denied ? denied.reason : code,
-      error: message,
-      ...(denied?.rule ? { rule: denied.rule.text, where: denied.rule.where } : {}),
+      reason: refusal.code,
+      error: refusal.message,
     });
-    if (denied) return { ok: false, status: 403, reason: denied.reason, message };
-    return { ok: false, status: code === 'GH_ERR_DIAL_TIMEOUT' ? 504 : 502, reason: code, message };
+    return { ok: false, refusal };
   }
 }
 
@@ -211,10 +204,8 @@ export function startSession(
   hooks: Pick<RelayOptions, 'transformToClient' | 'transformToTarget' | 'flushToClient'> = {},
 ): Relay {
   const { upstream, sessionId: id, target } = opened;
-  const r = relay(client, upstream, { idleTimeout: spec.config.idleTimeout, ...hooks });
   const startedAt = new Date();
-  conn.relays.add(r);
-  ctx.sessions.add({
+  const start = {
     id,
     face: FACE,
     listener: conn.listener,
@@ -222,38 +213,44 @@ export function startSession(
     target,
     identity: conn.identity.commonName,
     serial: conn.identity.serial,
-    startedAt,
-    // The upstream socket counts both ways for every kind of client stream.
+    startMs: startedAt.getTime(),
+  };
+  // The upstream socket counts both ways for every kind of client stream (an HTTP/2 stream has no
+  // byte counters of its own).
+  const counts = {
     get bytesFromClient() {
       return upstream.bytesWritten;
     },
     get bytesToClient() {
       return upstream.bytesRead;
     },
-    close: (reason) => r.close(reason),
-  });
-  void r.done.then((result) => {
-    conn.relays.delete(r);
-    ctx.sessions.remove(id);
-    const endTime = new Date();
-    logEvent(ctx, spec, conn.listener, conn, 'closed', {
-      session: id,
-      connectionId: conn.id,
-      target,
-      identity: conn.identity.commonName,
-      commonName: conn.identity.commonName,
-      serial: conn.identity.serial,
-      status: 'closed',
-      reason: result.reason,
-      startTime: startedAt.toISOString(),
-      endTime: endTime.toISOString(),
-      durationMs: result.durationMs,
-      bytesFromClient: upstream.bytesWritten,
-      bytesToClient: upstream.bytesRead,
-      ...(result.error
-        ? { error: (result.error as NodeJS.ErrnoException).code ?? result.error.message }
-        : {}),
-    });
-  });
+  };
+  const r = runRelay(
+    ctx.sessions,
+    start,
+    client,
+    upstream,
+    { idleTimeout: spec.config.idleTimeout, counts, ...hooks },
+    (result) => {
+      conn.relays.delete(r);
+      logEvent(ctx, spec, conn.listener, conn, 'closed', {
+        session: id,
+        connectionId: conn.id,
+        target,
+        identity: conn.identity.commonName,
+        commonName: conn.identity.commonName,
+        serial: conn.identity.serial,
+        status: 'closed',
+        startTime: startedAt.toISOString(),
+        endTime: new Date().toISOString(),
+        ...closedFields({
+          ...result,
+          bytesFromClient: upstream.bytesWritten,
+          bytesToClient: upstream.bytesRead,
+        }),
+      });
+    },
+  );
+  conn.relays.add(r);
   return r;
 }

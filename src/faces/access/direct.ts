@@ -59,7 +59,10 @@ export function makeDirect(
     // reported a FIN that came in between, and its target connection stayed open for good.
     void openTarget(ctx, spec.endpoint, conn, target).then((opened) => {
       if (!opened.ok) {
-        closeAfter(conn.socket, errorLine(spec.dialect, `${opened.status} ${opened.message}`));
+        closeAfter(
+          conn.socket,
+          errorLine(spec.dialect, `${opened.refusal.status} ${opened.refusal.message}`),
+        );
         return;
       }
       if (conn.socket.destroyed) {

@@ -3,13 +3,14 @@
 // SecureContext, then the client certificate checked and turned into an identity.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { admit } from '../../pipeline/admit.js';
+import { admitOrRefuse } from '../../pipeline/admit.js';
 import type { Relay } from '../../pipeline/relay.js';
 import type { CloseReason } from '../../pipeline/session-registry.js';
 import type { FaceContext } from '../context.js';
 import {
-  logEvent,
+  FACE,
   logRefusedCertificate,
   peerOf,
   type ClientConnection,
@@ -128,17 +129,16 @@ export function makeTlsFront(
 
   const handle = (socket: Socket): void => {
     const peer = peerOf(socket);
-    const admission = admit(ctx.policy, spec.config.securityGroups, socket);
-    if (!admission.allowed) {
-      socket.resetAndDestroy();
-      logEvent(ctx, spec, listener, peer, 'denied', {
-        allowed: false,
-        status: 'failed',
-        reason: admission.reason,
-        ...(admission.rule ? { rule: admission.rule.text, where: admission.rule.where } : {}),
-      });
-      return;
-    }
+    // Refused before any TLS byte, and always audited (whatever connectionLog says): a security
+    // group denial is the same record on every face.
+    const site = { face: FACE, listener, groups: spec.config.securityGroups };
+    const connectionLog = {
+      endpoint: spec.name,
+      clientIp: peer.clientIp,
+      clientPort: peer.clientPort,
+      status: 'failed',
+    } as const;
+    if (!admitOrRefuse(ctx, site, socket, peer.source, connectionLog)) return;
     socket.on('error', () => {}); // the TLS socket reports; this keeps a reset from being unhandled
     if (!server) {
       const opts = state.tlsOptions(spec.name);
@@ -167,5 +167,12 @@ export function makeTlsFront(
 export function closeAfter(socket: tls.TLSSocket, lastWords: string): void {
   socket.resume(); // drain what the client sends so the close is not a reset
   socket.end(lastWords);
-  setTimeout(() => socket.destroy(), 2000).unref();
+  destroyAfter(socket, 2000);
+}
+
+/** Destroy `socket` after `ms` unless it closed first (the timer goes with it: no timer outlives it). */
+export function destroyAfter(socket: Duplex, ms: number): void {
+  if (socket.destroyed) return;
+  const timer = setTimeout(() => socket.destroy(), ms).unref();
+  socket.once('close', () => clearTimeout(timer));
 }

@@ -7,16 +7,16 @@ import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { GatehouseError, REASON_HEADER, toWire, wireFor, type WireError } from '../../errors.js';
 import { parseHostPort } from '../../net/address.js';
 import type { FaceContext } from '../context.js';
 import { openTarget, startSession, type ClientConnection, type EndpointSpec } from './connection.js';
-import { makeTlsFront, type AccessState, type TlsFront } from './handshake.js';
+import { destroyAfter, makeTlsFront, type AccessState, type TlsFront } from './handshake.js';
 import { refusalMessage, type CertificateRefusal } from './identity.js';
 
 /** Flow-control windows: Node's 64 KiB default starves bulk streams over a real link. */
 export const H2_STREAM_WINDOW = 4 * 1024 * 1024;
 export const H2_SESSION_WINDOW = 32 * 1024 * 1024;
-export const REASON_HEADER = 'x-gatehouse-reason';
 
 const kState = Symbol('gatehouse.access.connection');
 type ConnState = { conn: ClientConnection } | { refused: CertificateRefusal };
@@ -27,23 +27,14 @@ export interface TunnelSpec {
   readonly listener: string;
 }
 
-interface Reply {
-  readonly status: number;
-  readonly reason: string;
-  readonly message: string;
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  403: 'Forbidden',
-  405: 'Method Not Allowed',
-  502: 'Bad Gateway',
-  504: 'Gateway Timeout',
-};
+/** Status, reason header and message of every refusal come from the error catalog (errors.ts). */
+type Reply = WireError;
 
 function refusalReply(reason: CertificateRefusal): Reply {
-  return { status: 403, reason, message: refusalMessage(reason) };
+  return wireFor('GH_ERR_ACCESS_REFUSED', reason, refusalMessage(reason));
 }
+
+const NOT_CONNECT: Reply = toWire(new GatehouseError('GH_ERR_ACCESS_METHOD'), 'method_not_allowed');
 
 /** Decide a CONNECT on a connection: a target to relay to, or the reply that refuses it. */
 async function connectTarget(
@@ -53,13 +44,13 @@ async function connectTarget(
   authority: string | undefined,
   client: () => Duplex,
 ): Promise<Reply | undefined> {
-  if (!state) return { status: 403, reason: 'no_certificate', message: 'connection not verified' };
+  if (!state) return wireFor('GH_ERR_ACCESS_REFUSED', 'no_certificate', 'connection not verified');
   if ('refused' in state) return refusalReply(state.refused);
   const target = authority ? parseHostPort(authority) : 'no authority';
   if (typeof target === 'string')
-    return { status: 400, reason: 'bad_target', message: `CONNECT needs HOST:PORT (${target})` };
+    return toWire(new GatehouseError('GH_ERR_ACCESS_BAD_TARGET', [target]), 'bad_target');
   const opened = await openTarget(ctx, spec.endpoint, state.conn, target);
-  if (!opened.ok) return opened;
+  if (!opened.ok) return opened.refusal;
   const stream = client();
   if (stream.destroyed) {
     opened.upstream.destroy();
@@ -72,7 +63,7 @@ async function connectTarget(
 function h1Reply(r: Reply): string {
   const body = `${r.message}\n`;
   return (
-    `HTTP/1.1 ${r.status} ${STATUS_TEXT[r.status] ?? 'Error'}\r\n` +
+    `HTTP/1.1 ${r.status} ${r.statusText}\r\n` +
     `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
     `${REASON_HEADER}: ${r.reason}\r\nConnection: close\r\n\r\n${body}`
   );
@@ -91,16 +82,13 @@ function makeH1Server(ctx: FaceContext, spec: TunnelSpec): http.Server {
     }).then((reply) => {
       if (reply && !socket.destroyed) {
         socket.end(h1Reply(reply));
-        setTimeout(() => socket.destroy(), 2000).unref();
+        destroyAfter(socket, 2000);
       }
     });
   });
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const state = (req.socket as Tagged)[kState];
-    const reply: Reply =
-      state && 'refused' in state
-        ? refusalReply(state.refused)
-        : { status: 405, reason: 'method_not_allowed', message: 'this endpoint only serves CONNECT' };
+    const reply: Reply = state && 'refused' in state ? refusalReply(state.refused) : NOT_CONNECT;
     res.writeHead(reply.status, {
       'content-type': 'text/plain; charset=utf-8',
       [REASON_HEADER]: reply.reason,
@@ -134,11 +122,7 @@ function makeH2Server(ctx: FaceContext, spec: TunnelSpec): http2.Http2Server {
       stream.end(`${r.message}\n`);
     };
     if (headers[':method'] !== 'CONNECT') {
-      respond(
-        state && 'refused' in state
-          ? refusalReply(state.refused)
-          : { status: 405, reason: 'method_not_allowed', message: 'this endpoint only serves CONNECT' },
-      );
+      respond(state && 'refused' in state ? refusalReply(state.refused) : NOT_CONNECT);
       return;
     }
     stream.pause();
@@ -166,7 +150,7 @@ export function makeTunnel(ctx: FaceContext, spec: TunnelSpec, state: AccessStat
     else {
       // A refused client still gets an HTTP reply saying why, on its first request.
       hand(accepted.socket, { refused: accepted.reason });
-      setTimeout(() => accepted.socket.destroy(), 10_000).unref();
+      destroyAfter(accepted.socket, 10_000);
     }
   });
 }

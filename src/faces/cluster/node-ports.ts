@@ -36,10 +36,12 @@ export class ClusterPorts {
   private lines = new Map<string, Line>();
   private readonly sessionsOnPort = new Map<number, number>();
 
-  constructor(private readonly log: Logger) {}
+  /** Set by setLines: connections may look ports up before the first snapshot is applied. */
+  private log: Logger | undefined;
 
   /** Take a new set of lines, keeping the assignments of lines that did not change. */
-  setLines(lines: readonly ClusterLine[], clusters: ClusterRegistry): void {
+  setLines(lines: readonly ClusterLine[], clusters: ClusterRegistry, log: Logger): void {
+    this.log = log;
     const next = new Map<string, Line>();
     for (const l of lines) {
       const old = this.lines.get(l.key);
@@ -79,7 +81,7 @@ export class ClusterPorts {
       if (prev.byNode.get(id) !== port) {
         changed = true;
         const n = line.assignment.byPort.get(port)!;
-        this.log.info(
+        this.log?.info(
           { line: key, node: `${n.host}:${n.port}`, id, port },
           'cluster node gets a public port',
         );
@@ -88,7 +90,7 @@ export class ClusterPorts {
     for (const [id, port] of prev.byNode) {
       if (!line.assignment.byNode.has(id)) {
         changed = true;
-        this.log.info(
+        this.log?.info(
           { line: key, id, port, draining: draining.has(port) },
           'cluster node gone; its public port is retired',
         );
@@ -96,7 +98,7 @@ export class ClusterPorts {
     }
     if (changed) line.version++;
     for (const id of line.assignment.unplaced)
-      this.log.warn({ line: key, id }, 'no free public port for a cluster node; widen the listen range');
+      this.log?.warn({ line: key, id }, 'no free public port for a cluster node; widen the listen range');
     return changed;
   }
 

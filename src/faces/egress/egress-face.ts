@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import { admitOrRefuse } from '../../pipeline/admit.js';
 import type { FaceContext } from '../context.js';
-import type { Face } from '../face.js';
+import type { Face, FacePlan } from '../face.js';
 import { compileProxy, type ProxySettings } from './compile.js';
 import { EgressMetrics } from './metrics.js';
 import { EgressProxy } from './proxy.js';
@@ -18,18 +18,21 @@ function handle(proxy: EgressProxy, settings: ProxySettings, socket: Socket, ctx
   proxy.accept(socket, ctx);
 }
 
-export function createEgressProxyFace(): Face {
+interface EgressPlan extends FacePlan {
+  /** Every proxy of the snapshot, compiled once, by name. */
+  readonly proxies: ReadonlyMap<string, ProxySettings>;
+}
+
+export function createEgressProxyFace(): Face<EgressPlan> {
   const proxies = new Map<string, EgressProxy>();
   const metrics = new EgressMetrics();
-  let latest = new Map<string, ProxySettings>();
   return {
     name: FACE,
-    routes(snapshot) {
+    plan(snapshot) {
       const next = new Map<string, ProxySettings>();
       for (const [name, cfg] of Object.entries(snapshot.loaded.config.egressProxies))
         next.set(name, compileProxy(name, cfg, snapshot.loaded));
-      latest = next;
-      return [...next.values()].map((settings) => {
+      const routes = [...next.values()].map((settings) => {
         // Files are loaded here, before the listener can accept, so the first request already
         // meets the allowlist (an unloadable file denies: fail closed).
         let proxy = proxies.get(settings.name);
@@ -43,10 +46,11 @@ export function createEgressProxyFace(): Face {
           handle: (socket: Socket, ctx: FaceContext) => handle(p, settings, socket, ctx),
         };
       });
+      return { routes, proxies: next };
     },
-    async applied(_snapshot, ctx) {
+    async applied(plan, _snapshot, ctx) {
       for (const [name, proxy] of proxies) {
-        if (latest.has(name)) proxy.applied(ctx);
+        if (plan.proxies.has(name)) proxy.applied(ctx);
         else {
           proxies.delete(name);
           await proxy.shutdown();

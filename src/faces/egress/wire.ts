@@ -1,11 +1,11 @@
-// The one place an egress decision or error meets the wire: standard status codes only (400, 403,
-// 407, 408, 431, 502, 504), one header naming the reason, and the X-Squid-Error header that
-// monitoring built for Squid looks for. Bodies are small HTML pages in the spirit of Squid's
+// Where an egress decision or error meets the wire: the status and the reason header come from the
+// error catalog (errors.ts), standard status codes only (400, 403, 407, 408, 431, 502, 504), plus
+// the X-Squid-Error header that monitoring built for Squid looks for. Bodies are small HTML pages in the spirit of Squid's
 // ERR_* pages; they never carry stack traces.
-import { ERRORS, isGatehouseError, type ErrorCode } from '../../errors.js';
+import { STATUS_CODES } from 'node:http';
+import { ERRORS, isGatehouseError, REASON_HEADER, statusOf, type ErrorCode } from '../../errors.js';
 import type { EgressDecision } from '../../policy/egress-decision.js';
 
-export const REASON_HEADER = 'X-Gatehouse-Reason';
 export const SQUID_ERROR_HEADER = 'X-Squid-Error';
 
 export interface WireReply {
@@ -18,16 +18,6 @@ export interface WireReply {
   readonly headers: readonly [string, string][];
   readonly body: string;
 }
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  403: 'Forbidden',
-  407: 'Proxy Authentication Required',
-  408: 'Request Timeout',
-  431: 'Request Header Fields Too Large',
-  502: 'Bad Gateway',
-  504: 'Gateway Timeout',
-};
 
 const SQUID_ERROR: Partial<Record<ErrorCode, string>> = {
   GH_ERR_DENIED: 'ERR_ACCESS_DENIED 0',
@@ -56,7 +46,7 @@ function page(title: string, lines: string[]): string {
 
 /** What a client sees for a code: status, reason headers, page. `detail` lines go in the page. */
 export function replyForCode(code: ErrorCode, reason: string, detail: string[], realm?: string): WireReply {
-  const status = (ERRORS[code] as { status?: number }).status ?? 502;
+  const status = statusOf(code);
   const squidError = SQUID_ERROR[code] ?? 'ERR_CONNECT_FAIL 0';
   const headers: [string, string][] = [
     [SQUID_ERROR_HEADER, squidError],
@@ -68,7 +58,7 @@ export function replyForCode(code: ErrorCode, reason: string, detail: string[], 
     headers.push(['Proxy-Authenticate', `Basic realm="${(realm ?? 'gatehouse').replace(/"/g, '')}"`]);
   const squidName = squidError.split(' ')[0]!;
   const body = page(squidName, [...detail, `${squidName} (${reason})`]);
-  return { status, statusText: STATUS_TEXT[status] ?? 'Error', reason, squidError, headers, body };
+  return { status, statusText: STATUS_CODES[status] ?? 'Error', reason, squidError, headers, body };
 }
 
 /** The reply for a denying decision: 407 for auth, 403 (ERR_ACCESS_DENIED) otherwise. */

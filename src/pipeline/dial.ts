@@ -6,7 +6,7 @@ import { decisionFields } from '../audit/record.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
 import type { Decision } from '../policy/decision.js';
-import { DialDenied, resolveAndGuard, resolveHost, type AddressGuard } from './resolve.js';
+import { DialDenied, resolveAndGuard, type AddressGuard } from './resolve.js';
 
 export { DialDenied } from './resolve.js';
 
@@ -76,10 +76,4 @@ export function dialFailure(
     reason: isGatehouseError(err) ? err.code : 'GH_ERR_DIAL_FAILED',
     error: message,
   };
-}
-
-/** Transitional for the egress face: one lookup, the address text to dial. */
-export async function lookupOnce(host: string): Promise<string> {
-  if (net.isIP(host)) return host;
-  return (await resolveHost(host)).address;
 }

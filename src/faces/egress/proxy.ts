@@ -10,10 +10,10 @@ import type { Logger } from 'pino';
 import { GatehouseError, isGatehouseError } from '../../errors.js';
 import { formatHostPort } from '../../net/address.js';
 import { parseIp, type IpAddress } from '../../net/cidr.js';
-import { dial, lookupOnce } from '../../pipeline/dial.js';
+import { dialAddress } from '../../pipeline/dial.js';
+import { resolveHost } from '../../pipeline/resolve.js';
+import { openSession, runRelay, type OpenSession } from '../../pipeline/session-runner.js';
 import { ReadPump } from '../../pipeline/read-pump.js';
-import { relay } from '../../pipeline/relay.js';
-import { randomBytes } from 'node:crypto';
 import { parseBasic } from '../../auth/htpasswd.js';
 import { normalizeHost, type InvalidHost, type NormalizedHost } from '../../policy/egress-host.js';
 import { decideDestination, decideEgressRequest, type EgressDecision } from '../../policy/egress-decision.js';
@@ -26,7 +26,7 @@ import { exchange, UpstreamPool, type ClientResponse, type ExchangeResult } from
 import { serveFast, type FastConnection, type FastHandlers, type ProxyRequest } from './fast-front.js';
 import { IdleSweep } from './idle-sweep.js';
 import { idleInterval } from '../../pipeline/idle-watch.js';
-import { LiveSession, type ByteCounts, type CloseReason } from '../../pipeline/session-registry.js';
+import type { ByteCounts, CloseReason } from '../../pipeline/session-registry.js';
 import type { EgressMetrics } from './metrics.js';
 import {
   parseAbsoluteUrl,
@@ -88,9 +88,6 @@ export class EgressProxy {
   );
   private readonly inflight: { inc(): void; dec(): void };
   private readonly tunnels: { inc(): void; dec(): void };
-  /** Session ids: a random prefix per proxy and a counter (one random draw per request costs). */
-  private readonly idPrefix = randomBytes(4).toString('hex');
-  private idCounter = 0;
   private readonly fastConnections = new Set<FastConnection>();
   private readonly fast: FastHandlers = {
     maxHeaderSize: () => this.settings.maxHeaderSize,
@@ -156,28 +153,38 @@ export class EgressProxy {
     return ip;
   }
 
-  private nextSessionId(): string {
-    return `${this.idPrefix}${(++this.idCounter).toString(16).padStart(8, '0')}`;
+  /** Who asked for what, since when: one request or tunnel as the session registry lists it. */
+  private sessionStart(
+    id: string,
+    req: ProxyRequest,
+    target: ProxyTarget,
+    user: string | undefined,
+    startMs: number,
+  ) {
+    return {
+      id,
+      face: FACE,
+      listener: this.settings.listener,
+      source: formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0),
+      target: formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
+      identity: user,
+      startMs,
+    };
   }
 
-  /** The registry's view of one request or tunnel: who asked, for what, since when, how much. */
-  private session(
-    id: string,
+  /** Register one request (its bytes are an HTTP exchange, not a relay) until its response ends. */
+  private openRequest(
     req: ProxyRequest,
     target: ProxyTarget,
     user: string | undefined,
     start: number,
     counts: ByteCounts,
     close: (reason: CloseReason) => void,
-  ): LiveSession {
-    return new LiveSession(
-      id,
-      FACE,
-      this.settings.listener,
-      formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0),
-      formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
-      user,
-      start,
+  ): OpenSession {
+    const sessions = this.ctx!.sessions;
+    return openSession(
+      sessions,
+      this.sessionStart(sessions.newId(), req, target, user, start),
       counts,
       close,
     );
@@ -343,8 +350,8 @@ export class EgressProxy {
     });
     if (!decision.allowed || target.host.kind === 'invalid') return { denied: decision, user };
     if (target.host.kind === 'ip') return this.check(target, target.host.text, decision, user);
-    return lookupOnce(target.host.text).then(
-      (address) => this.check(target, address, decision, user),
+    return resolveHost(target.host.text).then(
+      ({ address }) => this.check(target, address, decision, user),
       (error: unknown) => ({ error }),
     );
   }
@@ -480,9 +487,7 @@ export class EgressProxy {
     hasBody: boolean,
   ): void {
     const name = this.settings.name;
-    const ctx = this.ctx!;
     const url = req.url!;
-    const id = this.nextSessionId();
     let bytesIn = 0;
     let bytesOut = 0;
     let status = 0;
@@ -560,14 +565,13 @@ export class EgressProxy {
         return bytesOut;
       },
     };
-    ctx.sessions.add(
-      this.session(id, preq, target, ready.user, start, counts, () => {
-        up.destroy();
-        res.destroy();
-      }),
-    );
+    const session = this.openRequest(preq, target, ready.user, start, counts, () => {
+      up.destroy();
+      res.destroy();
+    });
+    const id = session.id;
     res.once('close', () => {
-      ctx.sessions.remove(id);
+      session.end();
       this.inflight.dec();
       if (!res.writableFinished) up.destroy();
       this.metrics.countBytes(name, bytesIn, bytesOut);
@@ -595,14 +599,12 @@ export class EgressProxy {
     start: number,
     done: () => void,
   ): void {
-    const ctx = this.ctx!;
-    const id = this.nextSessionId();
     const method = req.method;
     const counts = { bytesFromClient: 0, bytesToClient: 0 };
     this.inflight.inc();
     const headers = requestHeadersForUpstream(req.rawHeaders, target.authority, false);
     headers.push('Connection', 'keep-alive');
-    ctx.sessions.add(this.session(id, req, target, ready.user, start, counts, () => res.destroy()));
+    const session = this.openRequest(req, target, ready.user, start, counts, () => res.destroy());
     const draining = () => this.draining;
     exchange(
       {
@@ -622,7 +624,7 @@ export class EgressProxy {
       },
       (r) => {
         try {
-          this.afterExchange(req, ready, start, id, counts, r, res);
+          this.afterExchange(req, ready, start, session, counts, r, res);
         } catch (err) {
           this.failed(err, req.socket);
         }
@@ -635,7 +637,7 @@ export class EgressProxy {
     req: ProxyRequest,
     ready: Ready,
     start: number,
-    id: string,
+    session: OpenSession,
     counts: { bytesToClient: number },
     r: ExchangeResult,
     res: ClientResponse,
@@ -646,7 +648,7 @@ export class EgressProxy {
       failure = replyForError(r.error, req.url);
       this.sendReply(res, failure);
     }
-    this.ctx!.sessions.remove(id);
+    session.end();
     this.inflight.dec();
     this.metrics.countBytes(this.settings.name, 0, r.bytesToClient);
     this.finish('http', {
@@ -660,7 +662,7 @@ export class EgressProxy {
       ...(failure
         ? { reply: failure }
         : { status: r.status, bytes: r.bytesToClient, contentType: r.contentType }),
-      session: id,
+      session: session.id,
       bytesIn: 0,
     });
   }
@@ -732,10 +734,11 @@ export class EgressProxy {
     // Tunnels carry raw bytes: the target's reads go through a pump (no allocation per read).
     const pump = new ReadPump();
     try {
-      ({ socket: upstream } = await dial(
-        { host: ready.address, port: target.port },
-        { connectTimeout: this.settings.connectTimeout, onread: pump.onread },
-      ));
+      // The address that was decided and guarded, exactly: never looked up again.
+      upstream = await dialAddress(ready.address, target.port, {
+        connectTimeout: this.settings.connectTimeout,
+        onread: pump.onread,
+      });
     } catch (err) {
       return refuse(replyForError(err, url), {
         decision: ready.decision,
@@ -755,30 +758,39 @@ export class EgressProxy {
     if (head.length > 0) upstream.write(head);
     const name = this.settings.name;
     this.tunnels.inc();
-    const r = relay(socket, upstream, { idleTimeout: this.settings.idleTimeout, targetPump: pump });
-    // The fast front hands CONNECT sockets over paused, so nothing is read before relay() listens.
-    socket.resume();
-    const id = this.nextSessionId();
     const ctx = this.ctx!;
-    ctx.sessions.add(this.session(id, req, target, ready.user, start, r, (reason) => r.close(reason)));
-    const result = await r.done;
-    ctx.sessions.remove(id);
-    this.tunnels.dec();
-    this.metrics.countBytes(name, result.bytesFromClient, result.bytesToClient);
-    this.finish(kind, {
-      start,
-      client,
-      method,
-      url,
-      decision: ready.decision,
-      user: ready.user,
-      peer: ready.address,
-      status: kind === 'connect' ? 200 : 101,
-      bytes: result.bytesToClient,
-      bytesIn: result.bytesFromClient,
-      session: id,
-      closeReason: result.reason,
-    });
+    const id = ctx.sessions.newId();
+    runRelay(
+      ctx.sessions,
+      this.sessionStart(id, req, target, ready.user, start),
+      socket,
+      upstream,
+      { idleTimeout: this.settings.idleTimeout, targetPump: pump },
+      (result) => {
+        this.tunnels.dec();
+        this.metrics.countBytes(name, result.bytesFromClient, result.bytesToClient);
+        try {
+          this.finish(kind, {
+            start,
+            client,
+            method,
+            url,
+            decision: ready.decision,
+            user: ready.user,
+            peer: ready.address,
+            status: kind === 'connect' ? 200 : 101,
+            bytes: result.bytesToClient,
+            bytesIn: result.bytesFromClient,
+            session: id,
+            closeReason: result.reason,
+          });
+        } catch (err) {
+          this.failed(err, socket);
+        }
+      },
+    );
+    // The fast front hands CONNECT sockets over paused, so nothing is read before the relay listens.
+    socket.resume();
   }
 
   private onClientError(err: { code?: string | undefined }, socket: Duplex): void {

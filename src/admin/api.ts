@@ -18,7 +18,7 @@ import {
 import { explain } from '../policy/explain.js';
 import { describeDecision } from '../policy/decision.js';
 import { compileSecurityPolicy } from '../policy/security-groups.js';
-import type { AdminRuntime } from '../runtime/admin-host.js';
+import type { AdminRuntime } from '../runtime/admin-view.js';
 import { badRequest, readJsonBody, sendJson } from './http.js';
 import { configSummary, policyView } from './views.js';
 

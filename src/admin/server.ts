@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { auditChannel } from '../audit/events.js';
 import type { SqliteAuditStore } from '../audit/sqlite-store.js';
 import { GatehouseError } from '../errors.js';
-import type { AdminRuntime } from '../runtime/admin-host.js';
+import type { AdminRuntime } from '../runtime/admin-view.js';
 import { handleApi, sessionsView, type ApiContext } from './api.js';
 import { parseCookies, readJsonBody, sendError, sendJson, sendStatic } from './http.js';
 import { tokenMatches } from './token.js';

@@ -2,7 +2,7 @@
 // (security groups, authorization rules) as plain JSON, each rule with its FILE:LINE. Pure.
 import type { LoadedConfig } from '../config/load.js';
 import { formatHostPort } from '../net/address.js';
-import { listConfiguredListeners } from '../policy/listeners.js';
+import { listConfiguredListeners } from '../config/listeners.js';
 
 /** Config values as JSON: CIDRs and port sets as their text, addresses as host:port, sg refs as sg:NAME. */
 export function plain(value: unknown): unknown {

@@ -5,9 +5,8 @@ import { jsonLinesSink } from '../audit/jsonl-sink.js';
 import { openAuditStore, type SqliteAuditStore } from '../audit/sqlite-store.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { configWarnings } from '../config/warnings.js';
-import { watchFile } from '../config/watch.js';
-import { isGatehouseError } from '../errors.js';
-import { AdminHost, type ReloadOutcome } from '../runtime/admin-host.js';
+import { AdminHost } from '../admin/admin-host.js';
+import { watchConfig } from '../runtime/config-reload.js';
 import { Runtime } from '../runtime/runtime.js';
 import { exitCodeFor, printError } from './output.js';
 
@@ -69,38 +68,8 @@ export function registerServe(program: Command): void {
       }
       log.info({ listeners: runtime.listening() }, 'ready');
 
-      let reloading: Promise<ReloadOutcome> = Promise.resolve({ ok: true, trigger: 'start' });
-      const reload = (trigger: string): Promise<ReloadOutcome> => {
-        reloading = reloading.then(async (): Promise<ReloadOutcome> => {
-          let next: LoadedConfig;
-          try {
-            next = loadConfig(opts.config);
-          } catch (err) {
-            const details = isGatehouseError(err) ? err.details : [];
-            log.error(
-              { trigger, code: isGatehouseError(err) ? err.code : undefined, problems: details },
-              `config rejected, keeping the last good config: ${err instanceof Error ? err.message : String(err)}`,
-            );
-            const message = err instanceof Error ? err.message : String(err);
-            return {
-              ok: false,
-              trigger,
-              error: { code: isGatehouseError(err) ? err.code : undefined, message, problems: details },
-            };
-          }
-          for (const w of configWarnings(next)) log.warn(w);
-          const r = await runtime.apply(next);
-          log.info(
-            { trigger, ...r },
-            r.failed.length ? 'config reloaded with listener errors' : 'config reloaded',
-          );
-          return { ok: r.failed.length === 0, trigger, report: r };
-        });
-        return reloading;
-      };
-      runtime.setReloader(reload);
-      const watcher = watchFile(opts.config, () => void reload('file'));
-      process.on('SIGHUP', () => void reload('SIGHUP'));
+      const watcher = watchConfig(runtime, opts.config, log);
+      process.on('SIGHUP', () => void runtime.reload('SIGHUP'));
       const stop = (signal: string) => {
         log.info({ signal }, 'shutting down');
         watcher.close();

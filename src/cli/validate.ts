@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { configWarnings } from '../config/warnings.js';
-import { listConfiguredListeners } from '../policy/listeners.js';
+import { listConfiguredListeners } from '../config/listeners.js';
 import { exitCodeFor, printError } from './output.js';
 
 export function registerValidate(program: Command): void {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Config } from './schema.js';
 import type { ConfigPath } from './source.js';
 import { bindsCollide, formatHostPort } from '../net/address.js';
-import { listConfiguredListeners, type ListenerEntry } from '../policy/listeners.js';
+import { listConfiguredListeners, type ListenerEntry } from './listeners.js';
 import { rangeSize } from '../net/ports.js';
 
 export interface Problem {

@@ -7,7 +7,7 @@ import { parseIp, type IpAddress } from '../net/cidr.js';
 import { describeDecision, type Decision } from './decision.js';
 import { compileAuthorization, decideAuthorization, describeAuthorization } from './authorization.js';
 import { planPortForwards } from './forward-plan.js';
-import { listConfiguredListeners, type ListenerEntry } from './listeners.js';
+import { listConfiguredListeners, type ListenerEntry } from '../config/listeners.js';
 import { decideEgress, decideIngress, type SecurityPolicy } from './security-groups.js';
 
 export interface ExplainStep {

@@ -15,7 +15,7 @@ import { formatHostPort, type HostPort } from '../net/address.js';
 import { SessionRegistry } from '../pipeline/session-registry.js';
 import { ClusterRegistry } from '../cluster/registry.js';
 import { compileSecurityPolicy } from '../policy/security-groups.js';
-import type { ReloadOutcome, RuntimeInspection, RuntimeService } from './admin-host.js';
+import type { ReloadOutcome, RuntimeInspection, RuntimeService } from './admin-view.js';
 
 interface RoutedSnapshot extends Snapshot {
   /** By bind key ("0.0.0.0:6380"): what a connection on that listener does now. */

@@ -1,49 +1,14 @@
 // The admin listener as a service the runtime owns: started when the config enables it, moved when
 // admin.listen changes on reload, stopped at shutdown. The admin API sees the runtime only through
-// AdminRuntime below: a narrow read view and three commands.
+// AdminRuntime (runtime/admin-view.ts): a narrow read view and three commands.
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { createAdminServer, type AdminServer } from '../admin/server.js';
-import { resolveAdminToken } from '../admin/token.js';
+import { createAdminServer, type AdminServer } from './server.js';
+import { resolveAdminToken } from './token.js';
 import type { SqliteAuditStore } from '../audit/sqlite-store.js';
 import type { LoadedConfig } from '../config/load.js';
 import { formatHostPort } from '../net/address.js';
-import type { SessionInfo } from '../pipeline/session-registry.js';
-
-export interface RuntimeService {
-  apply(loaded: LoadedConfig): Promise<void>;
-  close(): Promise<void>;
-}
-
-export interface ReloadOutcome {
-  readonly ok: boolean;
-  readonly trigger: string;
-  readonly error?: {
-    readonly code?: string | undefined;
-    readonly message: string;
-    readonly problems?: readonly string[];
-  };
-  readonly report?: {
-    readonly started: string[];
-    readonly stopped: string[];
-    readonly kept: string[];
-    readonly failed: { bind: string; error: string }[];
-  };
-}
-
-export interface RuntimeInspection {
-  readonly startedAt: Date;
-  readonly loaded: LoadedConfig | undefined;
-  readonly listeners: { bind: string; port: number }[];
-  readonly sessions: SessionInfo[];
-}
-
-/** What the admin API may ask of the runtime. */
-export interface AdminRuntime {
-  inspect(): RuntimeInspection;
-  terminate(id: string): boolean;
-  reload(trigger: string): Promise<ReloadOutcome>;
-}
+import type { AdminRuntime, RuntimeService } from '../runtime/admin-view.js';
 
 export class AdminHost implements RuntimeService {
   private server: AdminServer | undefined;

@@ -1,7 +1,7 @@
 // Every listener the config asks for, of every face, in one list: used to find collisions at load
 // and to answer `explain` for an address and port.
-import type { Config } from '../config/schema.js';
-import type { ConfigPath } from '../config/source.js';
+import type { Config } from './schema.js';
+import type { ConfigPath } from './source.js';
 import type { HostPort } from '../net/address.js';
 
 export interface ListenerEntry {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { makeProfile } from '../client/make-profile.js';
-import { writeProfile } from '../client/profile.js';
+import { makeProfile } from '../access-client/make-profile.js';
+import { writeProfile } from '../access-client/profile.js';
 import { loadConfig } from '../config/load.js';
 import { resolvePassSpec } from '../pki/index.js';
 import { exitCodeFor, printError } from './output.js';

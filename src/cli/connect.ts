@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { connect, parseForward, type ForwardSpec } from '../client/connect.js';
-import { readProfile } from '../client/profile.js';
+import { connect, parseForward, type ForwardSpec } from '../access-client/connect.js';
+import { readProfile } from '../access-client/profile.js';
 import { GatehouseError } from '../errors.js';
 import { exitCodeFor, printError } from './output.js';
 

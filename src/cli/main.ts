@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { registerAdminClient } from './admin-client.js';
+import { registerAdminClient } from './admin-commands.js';
 import { registerClientConfig } from './client-config.js';
 import { registerConnect } from './connect.js';
 import { registerExplain } from './explain.js';

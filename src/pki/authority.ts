@@ -13,9 +13,9 @@ import {
   requestPem,
   type SanEntry,
 } from './certs.js';
-import { findBySerial, INDEX_ATTR, readIndexStrict, writeIndex, writeSerialAfter } from './database.js';
+import { findBySerial, INDEX_ATTR, readIndexStrict, writeIndex, writeSerialAfter } from './ca-index-store.js';
 import { isValidGroupName } from './identity.js';
-import { formatOpensslTime } from './index-txt.js';
+import { formatOpensslTime } from './ca-index-format.js';
 import {
   DEFAULT_KEY_TYPE,
   generateKey,

@@ -4,7 +4,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { authorityKeyIdFromCa } from './certs.js';
-import { type IndexEntry, parseRevocation, REVOCATION_REASONS } from './index-txt.js';
+import { type IndexEntry, parseRevocation, REVOCATION_REASONS } from './ca-index-format.js';
 import type { WebSigner } from './keys.js';
 import { x509 } from './x509.js';
 

@@ -12,7 +12,7 @@ export {
 } from './authority.js';
 export { parseSan, type SanEntry } from './certs.js';
 export { GROUP_URI_PREFIX, groupsFromCertificate, isValidGroupName } from './identity.js';
-export { REVOCATION_REASONS, type RevocationReason } from './index-txt.js';
+export { REVOCATION_REASONS, type RevocationReason } from './ca-index-format.js';
 export {
   listCertificates,
   loadCaCertificate,

@@ -9,8 +9,8 @@ import { X509Certificate } from 'node:crypto';
 import { GatehouseError } from '../errors.js';
 import { addDays, checkDays, DEFAULT_CRL_DAYS, loadCaSigner, nowSeconds } from './authority.js';
 import { createCrl, crlPem, nextCrlNumber, parseCrl } from './crl.js';
-import { findBySerial, readIndexStrict, writeIndex } from './database.js';
-import { formatRevocation, normaliseSerial, REVOCATION_REASONS, type RevocationReason } from './index-txt.js';
+import { findBySerial, readIndexStrict, writeIndex } from './ca-index-store.js';
+import { formatRevocation, normaliseSerial, REVOCATION_REASONS, type RevocationReason } from './ca-index-format.js';
 import { checkLookupName } from './names.js';
 import {
   assertCa,

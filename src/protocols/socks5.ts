@@ -1,6 +1,6 @@
 // SOCKS5 (RFC 1928), the parts a local forwarder serves: the method greeting and the CONNECT
 // request, no authentication. Pure and bounded: bytes in, { consumed, value } | more | error out;
-// the socket glue lives in src/client/socks.ts. Frames are at most 257 (greeting) and 262
+// the socket glue lives in src/access-client/local.ts. Frames are at most 257 (greeting) and 262
 // (request) bytes by construction: every length is one byte.
 
 export const SOCKS_VERSION = 5;

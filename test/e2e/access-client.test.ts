@@ -11,7 +11,7 @@ import path from 'node:path';
 import { freePort, run, startRedis, stopProcess, track, type Server } from '../helpers/procs.js';
 import { CLI, startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { mintPki, type TestPki } from '../helpers/access-pki.js';
-import { parseProfile } from '../../src/client/profile.js';
+import { parseProfile } from '../../src/access-client/profile.js';
 
 let pki: TestPki;
 let redis: Server;

@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { connect, explainRefusal, parseForward } from '../../src/client/connect.js';
-import { parseProfile, PROFILE_KIND, type ClientProfile } from '../../src/client/profile.js';
-import { RefusedError, TunnelClient } from '../../src/client/tunnel.js';
+import { connect, explainRefusal, parseForward } from '../../src/access-client/connect.js';
+import { parseProfile, PROFILE_KIND, type ClientProfile } from '../../src/access-client/profile.js';
+import { RefusedError, TunnelClient } from '../../src/access-client/tunnel.js';
 import { mintPki } from '../helpers/access-pki.js';
 import { freePort } from '../helpers/procs.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { adminTarget } from '../../src/admin/client.js';
+import { adminTarget } from '../../src/admin/api-client.js';
 import { humanBytes, humanDuration, table } from '../../src/admin/format.js';
 
 test('tables pad every column but the last', () => {

@@ -32,7 +32,7 @@ import {
   parseIndexLine,
   parseOpensslTime,
   parseRevocation,
-} from '../../src/pki/index-txt.js';
+} from '../../src/pki/ca-index-format.js';
 import { createFileAtomic, writeFileAtomic } from '../../src/pki/store.js';
 import { x509 } from '../../src/pki/x509.js';
 

@@ -1,7 +1,7 @@
 // CLI verbs for the admin API of a running daemon: status, sessions, terminate, audit, egress,
 // reload. They talk HTTP to admin.listen with the admin token, and print readable tables (or --json).
 import type { Command } from 'commander';
-import { adminCall as call, adminTarget } from '../admin/client.js';
+import { adminCall as call, adminTarget } from '../admin/api-client.js';
 import { humanBytes, humanDuration, table } from '../admin/format.js';
 import { exitCodeFor, printError } from './output.js';
 

@@ -1,6 +1,7 @@
-// index.txt, index.txt.attr and serial: read and written as `openssl ca` does for easy-rsa.
+// The CA database files (index.txt, index.txt.attr, serial), read and written as `openssl ca`
+// does for easy-rsa; the line format itself is ca-index-format.ts.
 import { GatehouseError } from '../errors.js';
-import { formatIndex, type IndexEntry, normaliseSerial, parseIndex, type ParsedIndex } from './index-txt.js';
+import { formatIndex, type IndexEntry, normaliseSerial, parseIndex, type ParsedIndex } from './ca-index-format.js';
 import { type PkiLayout, PUBLIC_FILE_MODE, readText, writeFileAtomic } from './store.js';
 
 /** For reading (list, show): bad lines come back as problems to warn about. */

@@ -19,7 +19,8 @@ import { normalizeHost, type InvalidHost, type NormalizedHost } from '../../poli
 import { decideDestination, decideEgressRequest, type EgressDecision } from '../../policy/egress-decision.js';
 import { decideEgress } from '../../policy/security-groups.js';
 import type { FaceContext } from '../context.js';
-import { openAccessLog, type AccessLog, type AccessRecord } from './access-log.js';
+import { openAccessLog, type AccessLog } from './access-log.js';
+import { recordRequest, type FinishInput, type Kind, type RecordSite } from './record.js';
 import type { ProxySettings } from './compile.js';
 import { EgressFiles, type FileEvent } from './files.js';
 import { exchange, UpstreamPool, type ClientResponse, type ExchangeResult } from './upstream.js';
@@ -39,7 +40,6 @@ import {
 import { rawReply, replyForCode, replyForDecision, replyForError, type WireReply } from './wire.js';
 
 const FACE = 'egressProxy';
-type Kind = 'http' | 'connect' | 'upgrade';
 /** Idle keep-alive connections close after this long (Node's server uses the same). */
 const KEEP_ALIVE_TIMEOUT = 60_000;
 
@@ -72,6 +72,7 @@ export class EgressProxy {
     timeout: 60_000,
   });
   private ctx: FaceContext | undefined;
+  private site: RecordSite;
   private accessLog: AccessLog | undefined;
   private accessLogKey: string | undefined;
   private draining = false;
@@ -125,6 +126,7 @@ export class EgressProxy {
     private settings: ProxySettings,
     private readonly metrics: EgressMetrics,
   ) {
+    this.site = { settings, metrics, accessLog: undefined, log: undefined, audit: undefined };
     this.files = new EgressFiles((e) => this.onFileEvent(e));
     this.inflight = metrics.inflightChild(settings.name);
     this.tunnels = metrics.tunnelsChild(settings.name);
@@ -419,7 +421,7 @@ export class EgressProxy {
     if (typeof target === 'string') {
       const r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]);
       this.sendReply(res, r);
-      this.finish('http', {
+      this.record('http', {
         start,
         client: req.socket.remoteAddress ?? '-',
         method: req.method,
@@ -456,7 +458,7 @@ export class EgressProxy {
           ? replyForDecision(ready.denied, req.url, this.settings.auth?.realm)
           : replyForError(ready.error, req.url);
       this.sendReply(res, r);
-      this.finish('http', {
+      this.record('http', {
         start,
         client: req.socket.remoteAddress ?? '-',
         method: req.method,
@@ -575,7 +577,7 @@ export class EgressProxy {
       this.inflight.dec();
       if (!res.writableFinished) up.destroy();
       this.metrics.countBytes(name, bytesIn, bytesOut);
-      this.finish('http', {
+      this.record('http', {
         start,
         client: req.socket.remoteAddress ?? '-',
         method: req.method ?? '-',
@@ -651,7 +653,7 @@ export class EgressProxy {
     session.end();
     this.inflight.dec();
     this.metrics.countBytes(this.settings.name, 0, r.bytesToClient);
-    this.finish('http', {
+    this.record('http', {
       start,
       client: req.socket.remoteAddress ?? '-',
       method: req.method,
@@ -665,6 +667,25 @@ export class EgressProxy {
       session: session.id,
       bytesIn: 0,
     });
+  }
+
+  private record(kind: Kind, f: FinishInput): void {
+    // One site object, refreshed when what it names changes: nothing is built per request.
+    const site = this.site;
+    if (
+      site.settings !== this.settings ||
+      site.accessLog !== this.accessLog ||
+      site.audit !== this.ctx?.audit ||
+      site.log !== this.log
+    )
+      this.site = {
+        settings: this.settings,
+        metrics: this.metrics,
+        accessLog: this.accessLog,
+        log: this.log,
+        audit: this.ctx?.audit,
+      };
+    recordRequest(this.site, kind, f);
   }
 
   private sendReply(res: ClientResponse, r: WireReply): void {
@@ -717,7 +738,7 @@ export class EgressProxy {
         // Read (and drop) to the client's FIN, so the half-open socket closes.
         socket.resume();
       }
-      this.finish(kind, { start, client, method, url, reply: r, ...extra });
+      this.record(kind, { start, client, method, url, reply: r, ...extra });
     };
     if (typeof target === 'string')
       return refuse(replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]));
@@ -770,7 +791,7 @@ export class EgressProxy {
         this.tunnels.dec();
         this.metrics.countBytes(name, result.bytesFromClient, result.bytesToClient);
         try {
-          this.finish(kind, {
+          this.record(kind, {
             start,
             client,
             method,
@@ -812,7 +833,7 @@ export class EgressProxy {
     }
     this.metrics.clientErrors.inc({ proxy: this.settings.name, status: String(r.status) });
     socket.end(rawReply(r));
-    this.finish('http', {
+    this.record('http', {
       start: Date.now(),
       client: (socket as Socket).remoteAddress ?? '-',
       method: '-',
@@ -820,94 +841,6 @@ export class EgressProxy {
       reply: r,
     });
   }
-
-  // ---- one record per request: access log, audit, metrics ----
-
-  private finish(kind: Kind, f: FinishInput): void {
-    const d = f.decision;
-    const status = f.reply?.status ?? f.status ?? 0;
-    const denied = f.reply !== undefined && d !== undefined && !d.allowed;
-    const reason = f.reply?.reason ?? d?.reason ?? 'unknown';
-    const decisionLabel = d?.wouldDeny
-      ? 'report_only'
-      : denied || (f.reply && !d)
-        ? 'denied'
-        : d?.allowed
-          ? 'allowed'
-          : 'error';
-    this.metrics.countRequest(this.settings.name, kind, decisionLabel, reason);
-    const action =
-      denied || status === 407
-        ? 'TCP_DENIED'
-        : !d
-          ? 'NONE_NONE'
-          : kind === 'http'
-            ? 'TCP_MISS'
-            : 'TCP_TUNNEL';
-    // Built field by field, not with conditional spreads: this runs once per request, and an absent
-    // field is undefined here (JSON.stringify leaves it out).
-    const record: AccessRecord = {
-      start: f.start,
-      elapsedMs: Date.now() - f.start,
-      client: f.client,
-      action,
-      status,
-      bytes: f.reply ? Buffer.byteLength(f.reply.body) : (f.bytes ?? 0),
-      method: f.method,
-      url: f.url,
-      user: f.user,
-      hierarchy: f.peer ? 'HIER_DIRECT' : 'HIER_NONE',
-      peer: f.peer,
-      contentType: f.reply ? 'text/html' : f.contentType,
-      reason,
-      rule: d?.rule?.text,
-      where: d?.rule?.where,
-      policy: d?.policy,
-      wouldDeny: d?.wouldDeny,
-    };
-    this.accessLog?.write(record);
-    if (d?.wouldDeny)
-      this.log?.warn(
-        { proxy: this.settings.name, url: f.url, wouldDeny: d.wouldDeny, client: f.client },
-        'report-only: would deny',
-      );
-    const audit = this.ctx?.audit;
-    audit?.record({
-      time: audit.now(),
-      event: denied ? 'denied' : 'closed',
-      session: f.session,
-      face: FACE,
-      listener: this.settings.listener,
-      source: f.client,
-      target: f.url,
-      identity: f.user,
-      allowed: d ? d.allowed && !f.reply : false,
-      reason: d?.wouldDeny ? `report_only:${d.wouldDeny}` : reason,
-      rule: d?.rule?.text,
-      where: d?.rule?.where,
-      bytesFromClient: f.bytesIn,
-      bytesToClient: record.bytes,
-      durationMs: record.elapsedMs,
-      error: f.reply && !denied ? f.reply.reason : undefined,
-    });
-  }
-}
-
-interface FinishInput {
-  start: number;
-  client: string;
-  method: string;
-  url: string;
-  reply?: WireReply;
-  decision?: EgressDecision;
-  user?: string | undefined;
-  peer?: string;
-  status?: number;
-  bytes?: number;
-  bytesIn?: number;
-  contentType?: string | undefined;
-  session?: string;
-  closeReason?: string;
 }
 
 /** What Node's server reports when request headers do not arrive in time. */

@@ -1,4 +1,4 @@
-// The config interface of ../shared/DESIGN.md as one strict schema. Unknown keys are errors, values
+// The config interface (docs/configuration.md) as one strict schema. Unknown keys are errors, values
 // are normalised here (CIDRs, port sets, durations) so nothing downstream parses config text again,
 // and every default lives in this file. The TypeScript types are inferred from it, not declared twice.
 import { z } from 'zod';

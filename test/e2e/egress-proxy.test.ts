@@ -308,6 +308,9 @@ test('upstream framing: close-delimited, chunked with trailers, interim 1xx, ref
     let buf = '';
     let served = 0;
     c.on('data', (d: Buffer) => {
+      // A request that raced our FIN (the proxy reused the connection before it saw the close)
+      // finds this side ended: the proxy must retry it elsewhere, and writing here would throw.
+      if (c.writableEnded) return;
       buf += d.toString();
       const m = /^GET (\S+) HTTP\/1\.1\r\n[\s\S]*?\r\n\r\n/.exec(buf);
       if (!m) return;

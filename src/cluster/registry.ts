@@ -10,6 +10,30 @@ import { staticTopology, type ClusterNode, type Topology } from './topology.js';
 
 type Listener = (cluster: string, topology: Topology) => void;
 
+/**
+ * What faces read of cluster topology: the registry that discovers it (one process per host), or a
+ * replica that the discovering process keeps current (a worker).
+ */
+export interface Topologies {
+  topology(name: string): Topology | undefined;
+  /** The index-th node, masters first: what a single fixed-port listener for a cluster dials. */
+  node(name: string, index: number): ClusterNode | undefined;
+  /** Ask for a refresh soon (debounced): a relay saw a sign that the topology moved. */
+  refreshSoon(name: string): void;
+  /** Called after every change of a cluster's topology; returns the unsubscribe. */
+  onChange(listener: Listener): () => void;
+}
+
+/** The index-th node of a topology, masters first. */
+export function nthNode(t: Topology | undefined, index: number): ClusterNode | undefined {
+  const nodes = t?.nodes ?? [];
+  const ordered = [
+    ...nodes.filter((n) => n.role !== 'replica'),
+    ...nodes.filter((n) => n.role === 'replica'),
+  ];
+  return ordered[index];
+}
+
 /** A topology's identity for change detection: who is where, with which role and slots. */
 function signature(t: Topology): string {
   return t.nodes
@@ -86,7 +110,7 @@ class TrackedCluster {
   }
 }
 
-export class ClusterRegistry {
+export class ClusterRegistry implements Topologies {
   private readonly clusters = new Map<string, TrackedCluster>();
   private readonly listeners = new Set<Listener>();
 
@@ -129,12 +153,14 @@ export class ClusterRegistry {
 
   /** The index-th node, masters first: what a single fixed-port listener for a cluster dials. */
   node(name: string, index: number): ClusterNode | undefined {
-    const nodes = this.topology(name)?.nodes ?? [];
-    const ordered = [
-      ...nodes.filter((n) => n.role !== 'replica'),
-      ...nodes.filter((n) => n.role === 'replica'),
-    ];
-    return ordered[index];
+    return nthNode(this.topology(name), index);
+  }
+
+  /** Every known topology, for replicas in other processes. */
+  topologies(): [string, Topology][] {
+    const out: [string, Topology][] = [];
+    for (const [name, c] of this.clusters) if (c.topology) out.push([name, c.topology]);
+    return out;
   }
 
   refreshSoon(name: string): void {

@@ -1,10 +1,11 @@
 // What a face needs from the runtime to handle one connection: the current policy snapshot, the
-// audit trail, the session registry, and cluster lookups. Faces never reach the runtime itself.
+// audit trail, the session registry, and cluster lookups and port maps. Faces never reach the runtime itself.
 import type { Logger } from 'pino';
 import type { Audit } from '../audit/events.js';
 import type { HostPort } from '../net/address.js';
 import type { SessionRegistry } from '../pipeline/session-registry.js';
-import type { ClusterRegistry } from '../cluster/registry.js';
+import type { NodePortMap } from '../cluster/node-ports.js';
+import type { Topologies } from '../cluster/registry.js';
 import type { SecurityPolicy } from '../policy/security-groups.js';
 
 export interface FaceContext {
@@ -14,7 +15,9 @@ export interface FaceContext {
   /** Operational log (stderr); audit events go through `audit`. */
   readonly log: Logger;
   /** Live topology of the configured clusters. */
-  readonly clusters: ClusterRegistry;
+  readonly clusters: Topologies;
+  /** The node ⇄ public port maps of cluster lines (one computation per host, the same in every worker). */
+  readonly nodePorts: NodePortMap;
   /** The index-th node of a cluster (masters first), or undefined when there is none. */
   clusterNode(cluster: string, index: number): HostPort | undefined;
 }

@@ -7,12 +7,26 @@
 import type { Socket } from 'node:net';
 import type { LoadedConfig } from '../config/load.js';
 import type { HostPort } from '../net/address.js';
-import type { SecurityPolicy } from '../policy/security-groups.js';
+import { clusterLines, type ClusterLine } from '../policy/cluster-lines.js';
+import { planPortForwards, type ForwardPlanEntry } from '../policy/forward-plan.js';
+import { compileSecurityPolicy, type SecurityPolicy } from '../policy/security-groups.js';
 import type { FaceContext } from './context.js';
 
+/** One config and what every part derives from it alike, computed once per process and reload. */
 export interface Snapshot {
   readonly loaded: LoadedConfig;
   readonly policy: SecurityPolicy;
+  /** One entry per public port of every port forward: its routes, the kernel rules and the lines read it. */
+  readonly forwardPlan: readonly ForwardPlanEntry[];
+  /** Every run of public ports that fronts a cluster (port forwards and access direct listeners). */
+  readonly clusterLines: readonly ClusterLine[];
+}
+
+/** The snapshot of a loaded config: nothing is started or changed. */
+export function makeSnapshot(loaded: LoadedConfig): Snapshot {
+  const policy = compileSecurityPolicy(loaded.config, loaded.source);
+  const forwardPlan = planPortForwards(loaded.config, loaded.source);
+  return { loaded, policy, forwardPlan, clusterLines: clusterLines(loaded.config, forwardPlan) };
 }
 
 export interface ListenerRoute {

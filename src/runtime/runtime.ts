@@ -1,21 +1,24 @@
-// The one object that owns every listener, watcher and timer. A config change builds a complete
-// new snapshot first, then reconciles: listeners whose bind is unchanged are kept (their sockets
-// untouched; new connections see the new snapshot), removed ones stop accepting, new ones start.
+// The one object per process that owns every listener, watcher and timer of the faces. A config
+// change builds a complete new snapshot first (prepare), then reconciles (commit): listeners whose
+// bind is unchanged are kept (their sockets untouched; new connections see the new snapshot),
+// removed ones stop accepting, new ones start. What must be one per host (audit writer, cluster
+// discovery and port maps, the kernel data path) is reached through SharedState: the Host in one
+// process, a replica of the primary's in a worker.
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { Audit } from '../audit/events.js';
+import type { Audit } from '../audit/events.js';
 import type { LoadedConfig } from '../config/load.js';
 import { GatehouseError } from '../errors.js';
 import type { FaceContext } from '../faces/context.js';
-import type { Face, FacePlan, ListenerRoute, Snapshot } from '../faces/face.js';
+import { makeSnapshot, type Face, type FacePlan, type ListenerRoute, type Snapshot } from '../faces/face.js';
 import { createPortForwardFace } from '../faces/port-forward/port-forward-face.js';
 import { createAccessEndpointFace } from '../faces/access/access-face.js';
 import { createEgressProxyFace } from '../faces/egress/egress-face.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
-import { SessionRegistry } from '../pipeline/session-registry.js';
-import { ClusterRegistry } from '../cluster/registry.js';
-import { compileSecurityPolicy } from '../policy/security-groups.js';
+import type { SessionRegistry } from '../pipeline/session-registry.js';
 import type { ReloadOutcome, RuntimeInspection, RuntimeService } from './admin-view.js';
+import { Host } from './host.js';
+import type { SharedState } from './shared-state.js';
 
 interface RoutedSnapshot extends Snapshot {
   /** By bind key ("0.0.0.0:6380"): what a connection on that listener does now. */
@@ -42,16 +45,25 @@ function bindKey(b: HostPort): string {
   return formatHostPort(b.host, b.port);
 }
 
+/** A snapshot built and checked, not yet in force (the first phase of a reload). */
+export interface PreparedSnapshot {
+  readonly snapshot: RoutedSnapshot;
+}
+
+/** How listeners bind: alone, or with SO_REUSEPORT beside the other workers' sockets. */
+export interface ListenOptions {
+  readonly reusePort?: boolean;
+}
+
 export class Runtime {
-  readonly sessions = new SessionRegistry();
-  readonly audit = new Audit();
+  readonly sessions: SessionRegistry;
+  readonly audit: Audit;
   /** Every face this runtime serves; each is an arrangement of the shared pipeline steps. */
   private readonly faces: readonly Face[] = [
     createPortForwardFace(),
     createAccessEndpointFace(),
     createEgressProxyFace(),
   ];
-  private readonly clusters: ClusterRegistry;
   private snapshot: RoutedSnapshot | undefined;
   private readonly listeners = new Map<string, ManagedListener>();
   private shuttingDown = false;
@@ -60,8 +72,13 @@ export class Runtime {
   private reloader: ((trigger: string) => Promise<ReloadOutcome>) | undefined;
   readonly startedAt = new Date();
 
-  constructor(private readonly log: Logger) {
-    this.clusters = new ClusterRegistry(log);
+  constructor(
+    private readonly log: Logger,
+    private readonly shared: SharedState = new Host(log),
+    private readonly listenOptions: ListenOptions = {},
+  ) {
+    this.sessions = shared.sessions;
+    this.audit = shared.audit;
   }
 
   get config(): LoadedConfig | undefined {
@@ -107,18 +124,18 @@ export class Runtime {
   }
 
   private buildSnapshot(loaded: LoadedConfig): RoutedSnapshot {
-    const policy = compileSecurityPolicy(loaded.config, loaded.source);
-    const base: Snapshot = { loaded, policy };
+    const base = makeSnapshot(loaded);
     const routes = new Map<string, ListenerRoute>();
     const plans = this.faces.map((face) => face.plan(base));
     for (const plan of plans) for (const route of plan.routes) routes.set(bindKey(route.bind), route);
-    const clusters = this.clusters;
+    const { clusters, nodePorts } = this.shared;
     const context: FaceContext = {
-      policy,
+      policy: base.policy,
       audit: this.audit,
       sessions: this.sessions,
       log: this.log,
       clusters,
+      nodePorts,
       clusterNode: (cluster, index) => clusters.node(cluster, index),
     };
     return { ...base, routes, plans, context };
@@ -139,7 +156,8 @@ export class Runtime {
       const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false });
       server.on('connection', (socket) => this.onConnection(key, socket));
       server.once('error', (err) => reject(new GatehouseError('GH_ERR_LISTEN', [key], { cause: err })));
-      server.listen({ host: bind.host, port: bind.port, backlog: 1024 }, () => {
+      const reusePort = this.listenOptions.reusePort ? { reusePort: true } : {};
+      server.listen({ host: bind.host, port: bind.port, backlog: 1024, ...reusePort }, () => {
         server.removeAllListeners('error');
         server.on('error', (err) => this.log.error({ err, listener: key }, 'listener error'));
         resolve({ bindKey: key, bind, server });
@@ -152,7 +170,18 @@ export class Runtime {
    * are then reconciled. A listener that cannot bind is reported and the rest still apply.
    */
   async apply(loaded: LoadedConfig): Promise<ApplyReport> {
-    const next = this.buildSnapshot(loaded);
+    return this.commit(this.prepare(loaded));
+  }
+
+  /** Build the snapshot of `loaded` (every face's plan) without changing anything; throws when it cannot. */
+  prepare(loaded: LoadedConfig): PreparedSnapshot {
+    return { snapshot: this.buildSnapshot(loaded) };
+  }
+
+  /** Make a prepared snapshot the running one. */
+  async commit(prepared: PreparedSnapshot): Promise<ApplyReport> {
+    const next = prepared.snapshot;
+    const loaded = next.loaded;
     const report: ApplyReport = { started: [], stopped: [], kept: [], failed: [] };
     const wanted = new Map<string, HostPort>();
     for (const [key, route] of next.routes) wanted.set(key, route.bind);
@@ -178,7 +207,7 @@ export class Runtime {
         report.failed.push({ bind: key, error: cause?.code ?? String(err) });
       }
     }
-    await this.clusters.reconcile(loaded.config);
+    await this.shared.apply(next);
     for (const [i, face] of this.faces.entries()) await face.applied?.(next.plans[i]!, next, next.context);
     for (const service of this.services) await service.apply(loaded);
     return report;
@@ -192,12 +221,12 @@ export class Runtime {
     this.listeners.clear();
     for (const service of this.services) await service.close();
     for (const face of this.faces) await face.shutdown?.();
-    this.clusters.stop();
+    await this.shared.stop();
     await this.sessions.whenEmpty(graceMs);
     this.sessions.closeWhere(() => true, 'shutdown');
     // A closed session leaves the registry, and writes its audit line, once both of its sockets
     // have closed: wait for that (briefly) so no `closed` line is lost with the audit sinks.
     await this.sessions.whenEmpty(2000);
-    await this.audit.close();
+    await this.shared.close();
   }
 }

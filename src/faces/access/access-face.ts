@@ -24,15 +24,10 @@ import {
   type Trust,
 } from './trust.js';
 import type { FaceContext } from '../context.js';
-import type { Face, FacePlan, ListenerRoute } from '../face.js';
-import { ClusterPorts, type ClusterLine } from '../cluster/node-ports.js';
+import type { Face, ListenerRoute } from '../face.js';
+import { directLineKey } from '../../policy/cluster-lines.js';
 
-interface AccessPlan extends FacePlan {
-  /** Direct listeners that front a cluster with a port range: one public port per node. */
-  readonly lines: readonly ClusterLine[];
-}
-
-export interface AccessEndpointFace extends Face<AccessPlan> {
+export interface AccessEndpointFace extends Face {
   /** Live verified client connections (for the admin API and tests). */
   connections(): readonly ClientConnection[];
   /** Close every connection (and its sessions) of a certificate serial; returns how many. */
@@ -51,9 +46,6 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   let crlWatcher: FileWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
   let lastCtx: FaceContext | undefined;
-  // Per-node public ports of direct listeners that front a cluster with a port range.
-  const clusterPorts = new ClusterPorts();
-  let unsubscribeClusters: (() => void) | undefined;
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
 
@@ -182,7 +174,6 @@ export function createAccessEndpointFace(): AccessEndpointFace {
     plan(snapshot) {
       const { config, source } = snapshot.loaded;
       const routes: ListenerRoute[] = [];
-      const lines: ClusterLine[] = [];
       // Fronts are made per snapshot, on first use: forget the old ones (they carry no new clients).
       fronts.clear();
       for (const [name, ep] of Object.entries(config.accessEndpoints)) {
@@ -198,44 +189,36 @@ export function createAccessEndpointFace(): AccessEndpointFace {
         });
         ep.directListeners.forEach((d, i) => {
           const engine = d.target.kind === 'cluster' ? config.clusters[d.target.cluster]?.engine : undefined;
+          // A port range fronting a cluster is a cluster line (policy/cluster-lines.ts): one
+          // public port per node, from the host's port map.
           const line =
             d.target.kind === 'cluster' && d.listen.lastPort > d.listen.port
-              ? {
-                  key: `${name}/direct/${i}`,
-                  cluster: d.target.cluster,
-                  range: [d.listen.port, d.listen.lastPort] as const,
-                }
+              ? directLineKey(name, i)
               : undefined;
-          if (line) lines.push(line);
           for (let port = d.listen.port; port <= d.listen.lastPort; port++) {
             const direct: DirectSpec = {
               endpoint: spec,
               listener: `${name}@${formatHostPort(d.listen.host, port)}`,
               target: d.target,
               dialect: engine === 'memcached' ? 'memcached' : 'resp',
-              ...(line ? { line: line.key } : {}),
+              ...(line ? { line } : {}),
             };
             let front: TlsFront | undefined;
             routes.push({
               bind: { host: d.listen.host, port },
               handle: (socket, ctx) => {
-                front ??= makeDirect(direct, ctx, state, clusterPorts);
+                front ??= makeDirect(direct, ctx, state);
                 front.handle(socket);
               },
             });
           }
         });
       }
-      return { routes, lines };
+      return { routes };
     },
 
-    async applied(plan, snapshot, ctx) {
+    async applied(_plan, snapshot, ctx) {
       lastCtx = ctx;
-      clusterPorts.setLines(plan.lines, ctx.clusters, ctx.log);
-      unsubscribeClusters?.();
-      unsubscribeClusters = ctx.clusters.onChange((cluster) =>
-        clusterPorts.topologyChanged(cluster, ctx.clusters),
-      );
       const { config, baseDir } = snapshot.loaded;
       const endpoints = Object.entries(config.accessEndpoints);
       sessionTimeouts.clear();
@@ -277,7 +260,6 @@ export function createAccessEndpointFace(): AccessEndpointFace {
     },
 
     shutdown() {
-      unsubscribeClusters?.();
       stop();
     },
   };

@@ -7,7 +7,6 @@ import type { FaceContext } from '../context.js';
 import { openTarget, startSession, type EndpointSpec } from './connection.js';
 import { closeAfter, makeTlsFront, type AccessState, type TlsFront } from './handshake.js';
 import { refusalMessage } from './identity.js';
-import type { ClusterPorts } from '../cluster/node-ports.js';
 import { clusterRelayHooks } from '../cluster/cluster-relay.js';
 
 export interface DirectSpec {
@@ -28,28 +27,22 @@ function errorLine(dialect: DirectSpec['dialect'], message: string): string {
 function resolveTarget(
   spec: DirectSpec,
   ctx: FaceContext,
-  ports: ClusterPorts | undefined,
   localPort: number | undefined,
 ): HostPort | undefined {
   const target = spec.target;
   if (target.kind === 'address') return target.address;
-  if (spec.line && ports && localPort !== undefined) return ports.nodeFor(spec.line, localPort);
+  if (spec.line && localPort !== undefined) return ctx.nodePorts.nodeFor(spec.line, localPort);
   return ctx.clusterNode(target.cluster, 0);
 }
 
-export function makeDirect(
-  spec: DirectSpec,
-  ctx: FaceContext,
-  state: AccessState,
-  ports: ClusterPorts | undefined,
-): TlsFront {
+export function makeDirect(spec: DirectSpec, ctx: FaceContext, state: AccessState): TlsFront {
   return makeTlsFront(ctx, spec.endpoint, spec.listener, state, undefined, (accepted) => {
     if (!accepted.ok) {
       closeAfter(accepted.socket, errorLine(spec.dialect, refusalMessage(accepted.reason)));
       return;
     }
     const { conn } = accepted;
-    const target = resolveTarget(spec, ctx, ports, conn.socket.localPort);
+    const target = resolveTarget(spec, ctx, conn.socket.localPort);
     if (!target) {
       closeAfter(conn.socket, errorLine(spec.dialect, 'the target cluster has no node'));
       return;
@@ -71,7 +64,7 @@ export function makeDirect(
       }
       // A cluster behind a port range: node addresses in replies become this gateway's ports.
       const hooks =
-        spec.line && ports && spec.target.kind === 'cluster'
+        spec.line && spec.target.kind === 'cluster'
           ? clusterRelayHooks(
               {
                 line: spec.line,
@@ -80,7 +73,6 @@ export function makeDirect(
                 socket: conn.socket,
               },
               ctx,
-              ports,
             )
           : {};
       startSession(ctx, spec.endpoint, conn, opened, conn.socket, hooks);

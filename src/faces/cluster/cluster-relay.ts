@@ -7,7 +7,6 @@ import type { RelayOptions } from '../../pipeline/relay.js';
 import { clusterConfigReply, createDiscoveryInterceptor } from '../../protocols/memcached-discovery.js';
 import { createRespRewriteSession } from '../../protocols/resp-rewrite.js';
 import type { FaceContext } from '../context.js';
-import type { ClusterPorts } from './node-ports.js';
 
 type Hooks = Pick<RelayOptions, 'transformToClient' | 'transformToTarget' | 'flushToClient'>;
 
@@ -27,8 +26,9 @@ export interface ClusterStream {
   readonly socket: Socket;
 }
 
-export function clusterRelayHooks(stream: ClusterStream, ctx: FaceContext, ports: ClusterPorts): Hooks {
+export function clusterRelayHooks(stream: ClusterStream, ctx: FaceContext): Hooks {
   const { line, cluster } = stream;
+  const ports = ctx.nodePorts;
   const topology = ctx.clusters.topology(cluster);
   const host = publicHost(stream.publicAddress, stream.socket);
   if (topology?.kind === 'memcached') {

@@ -10,27 +10,21 @@ import { closedFields, decisionFields } from '../../audit/record.js';
 import type { ForwardPlanEntry } from '../../policy/forward-plan.js';
 import { decideEgress } from '../../policy/security-groups.js';
 import type { FaceContext } from '../context.js';
-import type { ClusterPorts } from '../cluster/node-ports.js';
 import { clusterRelayHooks } from '../cluster/cluster-relay.js';
 
 export const FACE = 'portForward';
 
-function resolveTarget(entry: ForwardPlanEntry, ports: ClusterPorts): HostPort | undefined {
+function resolveTarget(entry: ForwardPlanEntry, ctx: FaceContext): HostPort | undefined {
   if (entry.target.kind === 'address') return entry.target.address;
-  return ports.nodeFor(entry.line, entry.bind.port);
+  return ctx.nodePorts.nodeFor(entry.line, entry.bind.port);
 }
 
-export function handlePortForward(
-  socket: Socket,
-  entry: ForwardPlanEntry,
-  ctx: FaceContext,
-  ports: ClusterPorts,
-): void {
+export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: FaceContext): void {
   const listener = `${entry.name}@${formatHostPort(entry.bind.host, entry.bind.port)}`;
   const source = peerLabel(socket);
   const admission = admitOrRefuse(ctx, { face: FACE, listener, groups: entry.groups }, socket, source);
   if (!admission) return;
-  const target = resolveTarget(entry, ports);
+  const target = resolveTarget(entry, ctx);
   const id = ctx.sessions.newId();
   const targetLabel = target
     ? formatHostPort(target.host, target.port)
@@ -63,10 +57,9 @@ export function handlePortForward(
           ? clusterRelayHooks(
               { line: entry.line, cluster: entry.target.cluster, publicAddress: entry.publicAddress, socket },
               ctx,
-              ports,
             )
           : {};
-      if (clusterLine) ports.sessionStarted(entry.bind.port);
+      if (clusterLine) ctx.nodePorts.sessionStarted(entry.line, entry.bind.port);
       runRelay(
         ctx.sessions,
         { id, face: FACE, listener, source, target: targetLabel, identity: undefined },
@@ -74,7 +67,7 @@ export function handlePortForward(
         upstream,
         { idleTimeout: entry.idleTimeout, ...hooks },
         (result) => {
-          if (clusterLine) ports.sessionEnded(entry.bind.port);
+          if (clusterLine) ctx.nodePorts.sessionEnded(entry.line, entry.bind.port);
           ctx.audit.emit({ event: 'closed', ...site, ...closedFields(result) });
         },
       );

@@ -49,17 +49,20 @@ function tupleArgs(ev: ConntrackEvent): string[] {
   return ['-p', 'tcp', '-s', ev.src, '-d', ev.dst, '--sport', String(ev.sport), '--dport', String(ev.dport)];
 }
 
+/** What the kernel data path uses of the runtime: it runs once per host, beside the faces. */
+export type KernelContext = Pick<FaceContext, 'policy' | 'audit' | 'sessions' | 'log'>;
+
 export class KernelDataPath {
   private monitor: ChildProcess | undefined;
   private installed = false;
-  private ctx: FaceContext | undefined;
+  private ctx: KernelContext | undefined;
   private byPort = new Map<number, ForwardPlanEntry>();
   private readonly flows = new Map<string, Flow>();
 
   async apply(
     snapshot: Snapshot,
     entries: readonly ForwardPlanEntry[],
-    ctx: FaceContext,
+    ctx: KernelContext,
     clusterNode: (entry: ForwardPlanEntry) => { host: string; port: number } | undefined,
   ): Promise<KernelPlan> {
     this.ctx = ctx;

@@ -1,0 +1,75 @@
+// What is one per host: cluster discovery, the node ⇄ public port maps of every cluster line, the
+// kernel data path (one nftables table, one conntrack follower), and the audit sinks. In one
+// process the Host is the Runtime's shared state; with workers it lives in the primary, and the
+// workers read replicas of it (workers/). Kernel-path flows are sessions of the host's registry.
+import type { Logger } from 'pino';
+import { Audit } from '../audit/events.js';
+import { ClusterPorts } from '../cluster/node-ports.js';
+import { ClusterRegistry } from '../cluster/registry.js';
+import type { Snapshot } from '../faces/face.js';
+import { KernelDataPath } from '../faces/port-forward/kernel-data-path.js';
+import { SessionRegistry } from '../pipeline/session-registry.js';
+import type { SharedState } from './shared-state.js';
+
+export class Host implements SharedState {
+  readonly audit = new Audit();
+  readonly clusters: ClusterRegistry;
+  readonly nodePorts: ClusterPorts;
+  private readonly kernel = new KernelDataPath();
+  private kernelInUse = false;
+  private current: Snapshot | undefined;
+  private readonly portListeners = new Set<() => void>();
+  private stopped = false;
+
+  constructor(
+    private readonly log: Logger,
+    readonly sessions = new SessionRegistry(),
+  ) {
+    this.clusters = new ClusterRegistry(log);
+    this.nodePorts = new ClusterPorts(log);
+    this.clusters.onChange((cluster) => {
+      if (!this.nodePorts.topologyChanged(cluster, this.clusters)) return;
+      for (const l of this.portListeners) l();
+      if (this.kernelInUse) void this.applyKernel();
+    });
+  }
+
+  /** Called after the port maps change on a topology change (the primary tells its workers). */
+  onPortsChanged(listener: () => void): () => void {
+    this.portListeners.add(listener);
+    return () => this.portListeners.delete(listener);
+  }
+
+  async apply(snapshot: Snapshot): Promise<void> {
+    if (this.stopped) return;
+    this.current = snapshot;
+    await this.clusters.reconcile(snapshot.loaded.config);
+    this.nodePorts.setLines(snapshot.clusterLines, this.clusters);
+    await this.applyKernel();
+  }
+
+  private async applyKernel(): Promise<void> {
+    const snapshot = this.current;
+    if (!snapshot || this.stopped) return;
+    const entries = snapshot.forwardPlan.filter((e) => e.dataPath === 'kernel');
+    if (entries.length === 0 && !this.kernelInUse) return;
+    this.kernelInUse = entries.length > 0;
+    await this.kernel.apply(
+      snapshot,
+      entries,
+      { policy: snapshot.policy, audit: this.audit, sessions: this.sessions, log: this.log },
+      (e) => this.nodePorts.nodeFor(e.line, e.bind.port),
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.clusters.stop();
+    await this.kernel.shutdown();
+  }
+
+  close(): Promise<void> {
+    return this.audit.close();
+  }
+}

@@ -79,9 +79,10 @@ async function revokeSigned(dir: string, name: string, reason: RevocationReason 
   }
 }
 
-function sessionsView(ctx: ApiContext) {
+async function sessionsView(ctx: ApiContext) {
+  const list = await ctx.runtime.listSessions();
   const now = Date.now();
-  return ctx.runtime.inspect().sessions.map((s) => ({
+  return list.map((s) => ({
     ...s,
     startedAt: s.startedAt.toISOString(),
     durationMs: now - s.startedAt.getTime(),
@@ -90,8 +91,9 @@ function sessionsView(ctx: ApiContext) {
 
 export async function statusView(ctx: ApiContext): Promise<unknown> {
   const i = ctx.runtime.inspect();
+  const sessions = await ctx.runtime.listSessions();
   const byFace: Record<string, number> = {};
-  for (const s of i.sessions) byFace[s.face] = (byFace[s.face] ?? 0) + 1;
+  for (const s of sessions) byFace[s.face] = (byFace[s.face] ?? 0) + 1;
   return {
     version: VERSION,
     pid: process.pid,
@@ -99,7 +101,7 @@ export async function statusView(ctx: ApiContext): Promise<unknown> {
     uptimeMs: Date.now() - i.startedAt.getTime(),
     config: configSummary(i.loaded),
     listening: i.listeners,
-    sessions: { total: i.sessions.length, byFace },
+    sessions: { total: sessions.length, byFace },
     audit: ctx.store ? { store: ctx.store.file, rows: await ctx.store.count() } : null,
   };
 }
@@ -132,7 +134,7 @@ const routes: Route[] = [
   {
     method: 'GET',
     path: /^\/api\/sessions$/,
-    handler: (ctx, _q, res) => sendJson(res, 200, { sessions: sessionsView(ctx) }),
+    handler: async (ctx, _q, res) => sendJson(res, 200, { sessions: await sessionsView(ctx) }),
   },
   {
     method: 'DELETE',
@@ -263,8 +265,9 @@ const routes: Route[] = [
   },
 ];
 
-function terminate(ctx: ApiContext, res: http.ServerResponse, id: string): void {
-  if (!ctx.runtime.terminate(id)) throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', [`live session ${id}`]);
+async function terminate(ctx: ApiContext, res: http.ServerResponse, id: string): Promise<void> {
+  if (!(await ctx.runtime.terminate(id)))
+    throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', [`live session ${id}`]);
   ctx.log.info({ session: id }, 'session terminated from the admin API');
   sendJson(res, 200, { terminated: id });
 }

@@ -73,12 +73,20 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     `${COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeS}`;
 
   // One snapshot broadcast to every open stream: on audit events (debounced) and every second.
+  // Sessions may live in other processes (workers): the list is asked for, one ask at a time.
   let pending: NodeJS.Timeout | undefined;
+  let asking = false;
   const broadcast = () => {
     pending = undefined;
-    if (streams.size === 0) return;
-    const data = `event: sessions\ndata: ${JSON.stringify(sessionsView(ctx))}\n\n`;
-    for (const s of streams) s.write(data);
+    if (streams.size === 0 || asking) return;
+    asking = true;
+    void sessionsView(ctx)
+      .then((list) => {
+        const data = `event: sessions\ndata: ${JSON.stringify(list)}\n\n`;
+        for (const s of streams) s.write(data);
+      })
+      .catch((err: unknown) => ctx.log.warn({ err }, 'console: cannot list sessions'))
+      .finally(() => (asking = false));
   };
   const onAudit = () => {
     if (streams.size > 0 && !pending) pending = setTimeout(broadcast, 50);
@@ -93,9 +101,13 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
     });
-    res.write(`retry: 2000\nevent: sessions\ndata: ${JSON.stringify(sessionsView(ctx))}\n\n`);
+    res.write(`retry: 2000\n\n`);
     streams.add(res);
     req.once('close', () => streams.delete(res));
+    void sessionsView(ctx).then(
+      (list) => res.write(`event: sessions\ndata: ${JSON.stringify(list)}\n\n`),
+      () => {},
+    );
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {

@@ -1,14 +1,56 @@
+import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { jsonLinesSink } from '../audit/jsonl-sink.js';
 import { openAuditStore, type SqliteAuditStore } from '../audit/sqlite-store.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { configWarnings } from '../config/warnings.js';
 import { AdminHost } from '../admin/admin-host.js';
 import { watchConfig } from '../runtime/config-reload.js';
-import { Runtime } from '../runtime/runtime.js';
+import { Host } from '../runtime/host.js';
+import { createLog } from '../runtime/log.js';
+import { Runtime, type ApplyReport } from '../runtime/runtime.js';
+import { listenMode } from '../workers/listen-mode.js';
+import { Primary } from '../workers/primary.js';
 import { exitCodeFor, printError } from './output.js';
+
+/** `workers: auto` is the cores this process may use. */
+export function workerCount(setting: 'auto' | number): number {
+  return setting === 'auto' ? Math.max(1, os.availableParallelism()) : setting;
+}
+
+/** Open the audit sinks (JSON lines, SQLite store) on the host; undefined with a message when one cannot open. */
+function openAudit(
+  host: Host,
+  loaded: LoadedConfig,
+  log: Logger,
+): { store: SqliteAuditStore | undefined } | undefined {
+  const auditLog = loaded.config.audit.log;
+  const auditTarget = ['stdout', 'stderr'].includes(auditLog)
+    ? auditLog
+    : path.resolve(loaded.baseDir, auditLog);
+  try {
+    host.audit.addSink(jsonLinesSink(auditTarget));
+  } catch (err) {
+    process.stderr.write(
+      `error: cannot open the audit log ${auditTarget}: ${(err as Error).message}\n  next: create its directory or change audit.log\n`,
+    );
+    return undefined;
+  }
+  let store: SqliteAuditStore | undefined;
+  try {
+    store = openAuditStore(loaded.config.audit.store, loaded.baseDir, {
+      retention: loaded.config.audit.retention,
+      onError: (err) => log.error({ err }, 'audit store write failed'),
+    });
+  } catch (err) {
+    printError(err);
+    return undefined;
+  }
+  if (store) host.audit.addSink(store);
+  return { store };
+}
 
 export function registerServe(program: Command): void {
   program
@@ -17,10 +59,7 @@ export function registerServe(program: Command): void {
     .requiredOption('-c, --config <file>', 'config file')
     .option('--grace <ms>', 'on SIGTERM, how long sessions may finish before they are closed', '5000')
     .action(async (opts: { config: string; grace: string }) => {
-      const log = pino(
-        { base: { pid: process.pid }, redact: ['token', '*.token', 'password', '*.password'] },
-        pino.destination(2),
-      );
+      const log = createLog();
       let loaded: LoadedConfig;
       try {
         loaded = loadConfig(opts.config);
@@ -30,50 +69,35 @@ export function registerServe(program: Command): void {
         return;
       }
       for (const w of configWarnings(loaded)) log.warn(w);
-      const runtime = new Runtime(log);
-      const auditLog = loaded.config.audit.log;
-      const auditTarget = ['stdout', 'stderr'].includes(auditLog)
-        ? auditLog
-        : path.resolve(loaded.baseDir, auditLog);
-      try {
-        runtime.audit.addSink(jsonLinesSink(auditTarget));
-      } catch (err) {
-        process.stderr.write(
-          `error: cannot open the audit log ${auditTarget}: ${(err as Error).message}\n  next: create its directory or change audit.log\n`,
-        );
+      const host = new Host(log);
+      const audit = openAudit(host, loaded, log);
+      if (!audit) {
         process.exitCode = 1;
         return;
       }
-      let store: SqliteAuditStore | undefined;
-      try {
-        store = openAuditStore(loaded.config.audit.store, loaded.baseDir, {
-          retention: loaded.config.audit.retention,
-          onError: (err) => log.error({ err }, 'audit store write failed'),
-        });
-      } catch (err) {
-        printError(err);
-        process.exitCode = 1;
-        return;
-      }
-      if (store) runtime.audit.addSink(store);
-      runtime.addService(new AdminHost(runtime, log, store));
-      const report = await runtime.apply(loaded);
+      const workers = workerCount(loaded.config.workers);
+      // One process (workers: 1) is the Runtime over the Host; several are a primary and workers.
+      const daemon =
+        workers > 1 ? new Primary(log, host, { workers, listenMode: listenMode() }) : new Runtime(log, host);
+      daemon.addService(new AdminHost(daemon, log, audit.store));
+      const report: ApplyReport =
+        daemon instanceof Primary ? await daemon.start(loaded) : await daemon.apply(loaded);
       if (report.failed.length > 0) {
         for (const f of report.failed)
           process.stderr.write(`error GH_ERR_LISTEN: cannot listen on ${f.bind}: ${f.error}\n`);
         process.stderr.write('  next: free the port or change the listen address in the config\n');
-        await runtime.shutdown(0);
+        await daemon.shutdown(0);
         process.exitCode = 1;
         return;
       }
-      log.info({ listeners: runtime.listening() }, 'ready');
+      log.info({ listeners: daemon.listening(), workers }, 'ready');
 
-      const watcher = watchConfig(runtime, opts.config, log);
-      process.on('SIGHUP', () => void runtime.reload('SIGHUP'));
+      const watcher = watchConfig(daemon, opts.config, log);
+      process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
       const stop = (signal: string) => {
         log.info({ signal }, 'shutting down');
         watcher.close();
-        void runtime.shutdown(Number(opts.grace)).then(() => {
+        void daemon.shutdown(Number(opts.grace)).then(() => {
           log.info('stopped');
           log.flush();
           process.exit(0);

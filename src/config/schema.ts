@@ -232,7 +232,11 @@ const audit = z.strictObject({
     .default({}),
 });
 
+/** `auto` (the cores this process may use) or a count; 1 is one process with no primary. */
+const workers = z.union([z.literal('auto'), z.number().int().min(1).max(256)]);
+
 export const configSchema = z.strictObject({
+  workers: workers.default('auto'),
   pki: z.string().default('./pki'),
   securityGroups: z.record(name, securityGroup).default({}),
   clusters: z.record(name, cluster).default({}),

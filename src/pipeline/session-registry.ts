@@ -79,7 +79,7 @@ export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
   private readonly emptyWaiters: (() => void)[] = [];
   /** Unique per process (and so per worker process later); the counter makes ids unique within. */
-  private readonly idPrefix = randomBytes(4).toString('hex');
+  readonly idPrefix = randomBytes(4).toString('hex');
   private idCounter = 0;
 
   /** A new session id: 16 hex digits, never reused by this registry. */

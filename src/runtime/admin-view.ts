@@ -30,12 +30,20 @@ export interface RuntimeInspection {
   readonly startedAt: Date;
   readonly loaded: LoadedConfig | undefined;
   readonly listeners: { bind: string; port: number }[];
-  readonly sessions: SessionInfo[];
+}
+
+/** A live session as the admin lists it: with the worker that holds it when there are several. */
+export interface ListedSession extends SessionInfo {
+  /** "w1", "w2"… for a worker's session, "primary" for the primary's own (kernel-path flows). */
+  readonly worker?: string;
 }
 
 /** What the admin API may ask of the runtime. */
 export interface AdminRuntime {
   inspect(): RuntimeInspection;
-  terminate(id: string): boolean;
+  /** Every live session, in every process. */
+  listSessions(): Promise<ListedSession[]>;
+  /** Close one live session wherever it runs; false when there is no such session. */
+  terminate(id: string): Promise<boolean>;
   reload(trigger: string): Promise<ReloadOutcome>;
 }

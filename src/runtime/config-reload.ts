@@ -8,11 +8,25 @@ import { configWarnings } from '../config/warnings.js';
 import { watchFile, type FileWatcher } from '../config/watch.js';
 import { isGatehouseError } from '../errors.js';
 import type { ReloadOutcome } from './admin-view.js';
-import type { Runtime } from './runtime.js';
+import type { ApplyReport } from './runtime.js';
+
+/** What reloads apply to: the Runtime of one process, or the primary of several workers. */
+export interface Reloadable {
+  apply(loaded: LoadedConfig): Promise<ApplyReport>;
+  setReloader(reload: (trigger: string) => Promise<ReloadOutcome>): void;
+}
+
+function refusal(err: unknown) {
+  return {
+    code: isGatehouseError(err) ? err.code : undefined,
+    message: err instanceof Error ? err.message : String(err),
+    problems: isGatehouseError(err) ? err.details : [],
+  };
+}
 
 /** Load `configPath` and apply it to `runtime`; failures keep the running config. */
 async function reloadOnce(
-  runtime: Runtime,
+  runtime: Reloadable,
   configPath: string,
   log: Logger,
   trigger: string,
@@ -21,17 +35,20 @@ async function reloadOnce(
   try {
     next = loadConfig(configPath);
   } catch (err) {
-    const details = isGatehouseError(err) ? err.details : [];
-    const code = isGatehouseError(err) ? err.code : undefined;
-    const message = err instanceof Error ? err.message : String(err);
-    log.error(
-      { trigger, code, problems: details },
-      `config rejected, keeping the last good config: ${message}`,
-    );
-    return { ok: false, trigger, error: { code, message, problems: details } };
+    const { code, message, problems } = refusal(err);
+    log.error({ trigger, code, problems }, `config rejected, keeping the last good config: ${message}`);
+    return { ok: false, trigger, error: { code, message, problems } };
   }
   for (const w of configWarnings(next)) log.warn(w);
-  const r = await runtime.apply(next);
+  let r: ApplyReport;
+  try {
+    r = await runtime.apply(next);
+  } catch (err) {
+    // A worker could not build what the primary validated: none applied it.
+    const { code, message, problems } = refusal(err);
+    log.error({ trigger, code, problems }, `config not applied, keeping the last good config: ${message}`);
+    return { ok: false, trigger, error: { code, message, problems } };
+  }
   log.info({ trigger, ...r }, r.failed.length ? 'config reloaded with listener errors' : 'config reloaded');
   return { ok: r.failed.length === 0, trigger, report: r };
 }
@@ -40,7 +57,7 @@ async function reloadOnce(
  * Reload `configPath` into `runtime` on file change and through runtime.reload() (what SIGHUP and
  * the admin API call). Returns the watcher; close it at shutdown.
  */
-export function watchConfig(runtime: Runtime, configPath: string, log: Logger): FileWatcher {
+export function watchConfig(runtime: Reloadable, configPath: string, log: Logger): FileWatcher {
   let queue: Promise<ReloadOutcome> = Promise.resolve({ ok: true, trigger: 'start' });
   const reload = (trigger: string): Promise<ReloadOutcome> => {
     queue = queue.then(() => reloadOnce(runtime, configPath, log, trigger));

@@ -4,6 +4,7 @@
 // workers read replicas of it (workers/). Kernel-path flows are sessions of the host's registry.
 import type { Logger } from 'pino';
 import { Audit } from '../audit/events.js';
+import { openLineWriter, type LineWriter } from '../audit/line-writer.js';
 import { ClusterPorts } from '../cluster/node-ports.js';
 import { ClusterRegistry } from '../cluster/registry.js';
 import type { Snapshot } from '../faces/face.js';
@@ -38,6 +39,10 @@ export class Host implements SharedState {
   onPortsChanged(listener: () => void): () => void {
     this.portListeners.add(listener);
     return () => this.portListeners.delete(listener);
+  }
+
+  openLines(file: string, label: string): LineWriter {
+    return openLineWriter(file, label);
   }
 
   async apply(snapshot: Snapshot): Promise<void> {

@@ -15,7 +15,7 @@ import { createPortForwardFace } from '../faces/port-forward/port-forward-face.j
 import { createAccessEndpointFace } from '../faces/access/access-face.js';
 import { createEgressProxyFace } from '../faces/egress/egress-face.js';
 import { formatHostPort, type HostPort } from '../net/address.js';
-import type { SessionRegistry } from '../pipeline/session-registry.js';
+import type { SessionInfo, SessionRegistry } from '../pipeline/session-registry.js';
 import type { ReloadOutcome, RuntimeInspection, RuntimeService } from './admin-view.js';
 import { Host } from './host.js';
 import type { SharedState } from './shared-state.js';
@@ -109,17 +109,20 @@ export class Runtime {
   }
 
   /** Close one live session on an operator's request; false when there is no such session. */
-  terminate(id: string): boolean {
-    return this.sessions.terminate(id, 'terminated');
+  terminate(id: string): Promise<boolean> {
+    return Promise.resolve(this.sessions.terminate(id, 'terminated'));
   }
 
-  /** The narrow read view the admin API serves: status, listeners, sessions and the running config. */
+  listSessions(): Promise<SessionInfo[]> {
+    return Promise.resolve(this.sessions.list());
+  }
+
+  /** The narrow read view the admin API serves: status, listeners and the running config. */
   inspect(): RuntimeInspection {
     return {
       startedAt: this.startedAt,
       loaded: this.snapshot?.loaded,
       listeners: this.listening(),
-      sessions: this.sessions.list(),
     };
   }
 

@@ -5,6 +5,7 @@
 //   - in a worker, a replica kept by the primary over IPC (workers/worker-state.ts);
 //   - in a fleet of replicas, the same seam over PostgreSQL (planned).
 import type { Audit } from '../audit/events.js';
+import type { LineWriter } from '../audit/line-writer.js';
 import type { NodePortMap } from '../cluster/node-ports.js';
 import type { Topologies } from '../cluster/registry.js';
 import type { Snapshot } from '../faces/face.js';
@@ -17,6 +18,8 @@ export interface SharedState {
   readonly sessions: SessionRegistry;
   readonly clusters: Topologies;
   readonly nodePorts: NodePortMap;
+  /** A writer of log lines (an egress access log) for `file`: the one writer of that file on the host. */
+  openLines(file: string, label: string): LineWriter;
   /**
    * Bring the host-wide state in line with `snapshot` before the faces apply it: clusters
    * discovered, lines mapped, the kernel data path set. A worker's replica has it already.

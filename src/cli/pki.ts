@@ -1,6 +1,7 @@
 // `gatehouse pki …`: easy-rsa's verbs on an easy-rsa 3 pki/ directory. Parsing and printing only;
 // the work is in src/pki/.
 import { Command, Option } from 'commander';
+import { table } from '../admin/format.js';
 import { GatehouseError } from '../errors.js';
 import {
   buildCa,
@@ -212,7 +213,9 @@ for easy-rsa habits. Nothing prints a private key.`,
           isoSeconds(r.expires),
           r.revokedAt ? `${isoSeconds(r.revokedAt)}${r.reason ? ` ${r.reason}` : ''}` : '',
         ]);
-        printTable(['STATUS', 'NAME', 'SERIAL', 'EXPIRES', 'REVOKED'], rows);
+        process.stdout.write(
+          table(['STATUS', 'NAME', 'SERIAL', 'EXPIRES', 'REVOKED'], rows, { noneLine: false }),
+        );
       }),
     );
 
@@ -319,17 +322,6 @@ function run<A extends any[]>(fn: (...args: A) => Promise<void>): (...args: A) =
 
 function isoSeconds(d: Date): string {
   return `${d.toISOString().slice(0, 19).replace('T', ' ')}Z`;
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) =>
-    r
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  out(fmt(header));
-  for (const r of rows) out(fmt(r));
 }
 
 function recordJson(r: CertRecord) {

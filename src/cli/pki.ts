@@ -6,6 +6,8 @@ import { GatehouseError } from '../errors.js';
 import {
   buildCa,
   buildFull,
+  certificateDetailsView,
+  certificateView,
   DEFAULT_CA_DAYS,
   DEFAULT_CERT_DAYS,
   DEFAULT_CRL_DAYS,
@@ -23,7 +25,6 @@ import {
   revoke,
   showCertificate,
   type CertDetails,
-  type CertRecord,
 } from '../pki/index.js';
 import { exitCodeFor, printError } from './output.js';
 
@@ -203,7 +204,13 @@ for easy-rsa habits. Nothing prints a private key.`,
         const inv = listCertificates(globals(cmd).pki);
         for (const w of inv.warnings) process.stderr.write(`warning: ${w}\n`);
         if (opts.json) {
-          out(JSON.stringify(inv.records.map(recordJson), null, 2));
+          out(
+            JSON.stringify(
+              inv.records.map((r) => certificateView(r, { file: true })),
+              null,
+              2,
+            ),
+          );
           return;
         }
         const rows = inv.records.map((r) => [
@@ -228,7 +235,7 @@ for easy-rsa habits. Nothing prints a private key.`,
     .action(
       run(async (name: string, opts: { json?: boolean; pem?: boolean }, cmd: Command) => {
         const d = showCertificate(globals(cmd).pki, name);
-        if (opts.json) out(JSON.stringify(detailsJson(d, opts.pem === true), null, 2));
+        if (opts.json) out(JSON.stringify(certificateDetailsView(d, { pem: opts.pem === true }), null, 2));
         else printDetails(d, opts.pem === true);
       }),
     );
@@ -324,42 +331,8 @@ function isoSeconds(d: Date): string {
   return `${d.toISOString().slice(0, 19).replace('T', ' ')}Z`;
 }
 
-function recordJson(r: CertRecord) {
-  return {
-    name: r.name,
-    status: r.status,
-    serial: r.serial,
-    subject: r.subject,
-    expires: r.expires.toISOString(),
-    revokedAt: r.revokedAt?.toISOString(),
-    reason: r.reason,
-    file: r.file,
-  };
-}
-
-function detailsJson(d: CertDetails, pem: boolean) {
-  const c = d.certificate;
-  return {
-    file: d.file,
-    status: d.record?.status ?? (d.profile === 'ca' ? 'ca' : 'unknown'),
-    profile: d.profile,
-    subject: c.subject,
-    issuer: c.issuer,
-    serial: c.serialNumber,
-    notBefore: new Date(c.validFrom).toISOString(),
-    notAfter: new Date(c.validTo).toISOString(),
-    key: d.keyDescription,
-    subjectAltName: d.subjectAltName,
-    groups: d.groups,
-    revokedAt: d.record?.revokedAt?.toISOString(),
-    reason: d.record?.reason,
-    sha256: c.fingerprint256,
-    ...(pem ? { pem: c.toString() } : {}),
-  };
-}
-
 function printDetails(d: CertDetails, pem: boolean): void {
-  const j = detailsJson(d, false);
+  const j = certificateDetailsView(d);
   const rows: [string, string | undefined][] = [
     ['file', j.file],
     ['status', j.status],

@@ -9,6 +9,7 @@ import { GatehouseError, isGatehouseError } from '../errors.js';
 import { formatHostPort, parseHostPort } from '../net/address.js';
 import { parseIp } from '../net/cidr.js';
 import {
+  certificateView,
   listCertificates,
   parseReason,
   resolvePassSpec,
@@ -229,15 +230,7 @@ const routes: Route[] = [
     handler: (ctx, _q, res) => {
       const inv = listCertificates(pkiDir(ctx));
       sendJson(res, 200, {
-        certificates: inv.records.map((r) => ({
-          name: r.name,
-          status: r.status,
-          serial: r.serial,
-          subject: r.subject,
-          expires: r.expires.toISOString(),
-          revokedAt: r.revokedAt?.toISOString(),
-          reason: r.reason,
-        })),
+        certificates: inv.records.map((r) => certificateView(r)),
         warnings: inv.warnings,
       });
     },

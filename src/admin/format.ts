@@ -1,8 +1,12 @@
-// Readable tables and units for the admin CLI verbs (strings only; the CLI prints them).
+// Readable tables and units for the CLI verbs (strings only; the CLI prints them).
 
-/** Columns padded to their widest cell; the last column is not padded. */
-export function table(headers: string[], rows: string[][]): string {
-  if (rows.length === 0) return `${headers.join('  ')}\n(none)\n`;
+/**
+ * The one table printer of the CLI: columns padded to their widest cell (the last column is not
+ * padded), a line each, no trailing blanks. With no rows, "(none)" stands under the header, unless
+ * `noneLine` is false (then the header stands alone).
+ */
+export function table(headers: string[], rows: string[][], { noneLine = true } = {}): string {
+  if (rows.length === 0) return `${headers.join('  ')}\n${noneLine ? '(none)\n' : ''}`;
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells

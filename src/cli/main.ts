@@ -3,7 +3,7 @@ import { registerAdminClient } from './admin-commands.js';
 import { registerClientConfig } from './client-config.js';
 import { registerConnect } from './connect.js';
 import { registerExplain } from './explain.js';
-import { registerPki } from './pki.js';
+import { registerPki } from './pki/pki-command.js';
 import { registerServe } from './serve.js';
 import { registerValidate } from './validate.js';
 

@@ -11,6 +11,12 @@ export {
   type IssuedCertificate,
 } from './authority.js';
 export { parseSan, type SanEntry } from './certs.js';
+export {
+  certificateDetailsView,
+  certificateView,
+  type CertificateDetailsView,
+  type CertificateView,
+} from './certificate-view.js';
 export { GROUP_URI_PREFIX, groupsFromCertificate, isValidGroupName } from './identity.js';
 export { REVOCATION_REASONS, type RevocationReason } from './ca-index-format.js';
 export {

@@ -181,7 +181,8 @@ export async function buildFull(
     const keys = await keygen(opts.keyType ?? DEFAULT_KEY_TYPE, opts.onProgress);
     const leaf = await webSigner(keys.privateKey);
     let serial = randomSerial();
-    while (findBySerial(entries, serial) >= 0 || fs.existsSync(l.certBySerial(serial))) serial = randomSerial();
+    while (findBySerial(entries, serial) >= 0 || fs.existsSync(l.certBySerial(serial)))
+      serial = randomSerial();
     const notBefore = nowSeconds();
     const notAfter = addDays(notBefore, days);
     const cert = await createLeafCertificate({
@@ -200,7 +201,12 @@ export async function buildFull(
     const pem = certificatePem(cert);
     // Key, request and certificate first; the index line last: it is what makes the certificate
     // count (list, revoke, CRL), so an interrupted run leaves files that block the name, not a ghost.
-    createFileAtomic(l.key(name), privateKeyPem(keys.privateKey, opts.passout), PRIVATE_FILE_MODE, 'a private key');
+    createFileAtomic(
+      l.key(name),
+      privateKeyPem(keys.privateKey, opts.passout),
+      PRIVATE_FILE_MODE,
+      'a private key',
+    );
     createFileAtomic(l.req(name), requestPem(req), PUBLIC_FILE_MODE, 'a request');
     writeFileAtomic(l.certBySerial(serial), pem, PUBLIC_FILE_MODE);
     createFileAtomic(l.issued(name), pem, PUBLIC_FILE_MODE, 'a certificate');

@@ -157,7 +157,14 @@ function parseGeneralizedOrUtc(s: string): Date | undefined {
 }
 
 function fromDigits(d: string): Date | undefined {
-  const [y, mo, da, h, mi, se] = [d.slice(0, 4), d.slice(4, 6), d.slice(6, 8), d.slice(8, 10), d.slice(10, 12), d.slice(12, 14)].map(Number) as [number, number, number, number, number, number];
+  const [y, mo, da, h, mi, se] = [
+    d.slice(0, 4),
+    d.slice(4, 6),
+    d.slice(6, 8),
+    d.slice(8, 10),
+    d.slice(10, 12),
+    d.slice(12, 14),
+  ].map(Number) as [number, number, number, number, number, number];
   const date = new Date(Date.UTC(y, mo - 1, da, h, mi, se));
   // Reject rollovers such as month 13 or second 61.
   if (date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== da || date.getUTCHours() !== h) return undefined;

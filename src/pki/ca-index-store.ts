@@ -1,7 +1,13 @@
 // The CA database files (index.txt, index.txt.attr, serial), read and written as `openssl ca`
 // does for easy-rsa; the line format itself is ca-index-format.ts.
 import { GatehouseError } from '../errors.js';
-import { formatIndex, type IndexEntry, normaliseSerial, parseIndex, type ParsedIndex } from './ca-index-format.js';
+import {
+  formatIndex,
+  type IndexEntry,
+  normaliseSerial,
+  parseIndex,
+  type ParsedIndex,
+} from './ca-index-format.js';
 import { type PkiLayout, PUBLIC_FILE_MODE, readText, writeFileAtomic } from './store.js';
 
 /** For reading (list, show): bad lines come back as problems to warn about. */
@@ -13,9 +19,13 @@ export function readIndexLenient(l: PkiLayout): ParsedIndex {
 export function readIndexStrict(l: PkiLayout): IndexEntry[] {
   const parsed = readIndexLenient(l);
   if (parsed.problems.length > 0) {
-    throw new GatehouseError('GH_ERR_PKI_CORRUPT', [`${l.index} has ${parsed.problems.length} malformed line(s)`], {
-      details: parsed.problems.map((p) => `${l.index}:${p.line}: ${p.reason}`),
-    });
+    throw new GatehouseError(
+      'GH_ERR_PKI_CORRUPT',
+      [`${l.index} has ${parsed.problems.length} malformed line(s)`],
+      {
+        details: parsed.problems.map((p) => `${l.index}:${p.line}: ${p.reason}`),
+      },
+    );
   }
   return [...parsed.entries];
 }

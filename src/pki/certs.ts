@@ -27,7 +27,12 @@ export function parseSan(s: string): SanEntry {
   const m = /^(DNS|IP):(.+)$/i.exec(s.trim());
   const kind = m?.[1]?.toUpperCase();
   const value = m?.[2] ?? '';
-  if (kind === 'DNS' && /^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*$/.test(value)) {
+  if (
+    kind === 'DNS' &&
+    /^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*$/.test(
+      value,
+    )
+  ) {
     return { type: 'dns', value: value.toLowerCase() };
   }
   if (kind === 'IP' && isIP(value) !== 0) return { type: 'ip', value };
@@ -61,10 +66,7 @@ function sanExtension(entries: readonly SanEntry[]): x509.SubjectAlternativeName
 }
 
 /** keyid + DirName + serial of the issuing CA, as OpenSSL writes for `keyid,issuer:always`. */
-function authorityKeyIdentifier(
-  issuerDer: ArrayBuffer,
-  keyId: ArrayBuffer,
-): x509.Extension {
+function authorityKeyIdentifier(issuerDer: ArrayBuffer, keyId: ArrayBuffer): x509.Extension {
   const issuer = AsnConvert.parse(issuerDer, Certificate).tbsCertificate;
   const aki = new AuthorityKeyIdentifier({
     keyIdentifier: new KeyIdentifier(keyId),
@@ -138,9 +140,14 @@ export async function createLeafCertificate(p: LeafParams): Promise<x509.X509Cer
     new x509.BasicConstraintsExtension(false, undefined, false),
     await x509.SubjectKeyIdentifierExtension.create(p.publicKey),
     await authorityKeyIdFromCa(p.ca),
-    new x509.ExtendedKeyUsageExtension([server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth], false),
+    new x509.ExtendedKeyUsageExtension(
+      [server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth],
+      false,
+    ),
     new x509.KeyUsagesExtension(
-      server ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature,
+      server
+        ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
+        : x509.KeyUsageFlags.digitalSignature,
       false,
     ),
   ];
@@ -186,6 +193,5 @@ export function certificatePem(cert: x509.X509Certificate): string {
 export function requestPem(req: x509.Pkcs10CertificateRequest): string {
   return `${req.toString('pem').trim()}\n`;
 }
-
 
 export { KeyPair };

@@ -26,7 +26,9 @@ export async function createCrl(p: CrlParams): Promise<x509.X509Crl> {
     revoked.push({
       serialNumber: e.serial,
       revocationDate: rev.date,
-      ...(rev.reason === undefined ? {} : { reason: REVOCATION_REASONS[rev.reason] as number as x509.X509CrlReason }),
+      ...(rev.reason === undefined
+        ? {}
+        : { reason: REVOCATION_REASONS[rev.reason] as number as x509.X509CrlReason }),
       ...(rev.invalidity === undefined ? {} : { invalidity: rev.invalidity }),
     });
   }

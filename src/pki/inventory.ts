@@ -6,10 +6,23 @@ import { X509Certificate } from 'node:crypto';
 import { GatehouseError } from '../errors.js';
 import { readIndexLenient } from './ca-index-store.js';
 import { groupsFromCertificate } from './identity.js';
-import { type IndexProblem, normaliseSerial, parseOpensslTime, parseRevocation, type RevocationReason } from './ca-index-format.js';
+import {
+  type IndexProblem,
+  normaliseSerial,
+  parseOpensslTime,
+  parseRevocation,
+  type RevocationReason,
+} from './ca-index-format.js';
 import { loadPrivateKey } from './keys.js';
 import { checkLookupName, commonNameOf } from './names.js';
-import { assertCa, assertInitialised, pkiLayout, type PkiLayout, readText, readTextIfExists } from './store.js';
+import {
+  assertCa,
+  assertInitialised,
+  pkiLayout,
+  type PkiLayout,
+  readText,
+  readTextIfExists,
+} from './store.js';
 
 export type CertStatus = 'valid' | 'revoked' | 'expired';
 
@@ -47,9 +60,14 @@ export function listCertificates(dir: string, now: Date = new Date()): Inventory
     const revoked = rev && !('error' in rev) ? rev : undefined;
     const issuedName = issuedBySerial.get(serial);
     const revokedFile = l.revokedCert(serial);
-    const file = issuedName !== undefined ? l.issued(issuedName) : fs.existsSync(revokedFile) ? revokedFile : undefined;
+    const file =
+      issuedName !== undefined ? l.issued(issuedName) : fs.existsSync(revokedFile) ? revokedFile : undefined;
     const status: CertStatus =
-      e.status === 'R' ? 'revoked' : e.status === 'E' || expires.getTime() <= now.getTime() ? 'expired' : 'valid';
+      e.status === 'R'
+        ? 'revoked'
+        : e.status === 'E' || expires.getTime() <= now.getTime()
+          ? 'expired'
+          : 'valid';
     return {
       name: issuedName ?? commonNameOf(e.subject) ?? e.subject,
       status,
@@ -110,7 +128,11 @@ export function showCertificate(dir: string, name: string): CertDetails {
   if (issuedPem !== undefined) {
     const cert = new X509Certificate(issuedPem);
     const serial = normaliseSerial(cert.serialNumber);
-    return details(cert, l.issued(name), inv.records.find((r) => r.serial === serial));
+    return details(
+      cert,
+      l.issued(name),
+      inv.records.find((r) => r.serial === serial),
+    );
   }
   const revoked = inv.records
     .filter((r) => r.status === 'revoked' && commonNameOf(r.subject) === name && r.file !== undefined)
@@ -123,7 +145,15 @@ function details(cert: X509Certificate, file: string, record: CertRecord | undef
   const eku = cert.keyUsage ?? [];
   const server = eku.includes('1.3.6.1.5.5.7.3.1');
   const client = eku.includes('1.3.6.1.5.5.7.3.2');
-  const profile = cert.ca ? 'ca' : server && client ? 'server+client' : server ? 'server' : client ? 'client' : 'other';
+  const profile = cert.ca
+    ? 'ca'
+    : server && client
+      ? 'server+client'
+      : server
+        ? 'server'
+        : client
+          ? 'client'
+          : 'other';
   const key = cert.publicKey;
   const d = key.asymmetricKeyDetails ?? {};
   const keyDescription =
@@ -144,7 +174,11 @@ function details(cert: X509Certificate, file: string, record: CertRecord | undef
 }
 
 /** The PEM certificate and private key of NAME, e.g. an access endpoint's serverCertificate. */
-export function loadCredentials(dir: string, name: string, passphrase?: string): { cert: string; key: string } {
+export function loadCredentials(
+  dir: string,
+  name: string,
+  passphrase?: string,
+): { cert: string; key: string } {
   const l = pkiLayout(dir);
   checkLookupName(name);
   assertCa(l);

@@ -65,16 +65,22 @@ export function loadPrivateKey(pem: string, what: string, passphrase?: string): 
     throw new GatehouseError('GH_ERR_PKI_PASSPHRASE', [`${what} is encrypted and no passphrase was given`]);
   }
   try {
-    return createPrivateKey(encrypted ? { key: pem, format: 'pem', passphrase } : { key: pem, format: 'pem' });
+    return createPrivateKey(
+      encrypted ? { key: pem, format: 'pem', passphrase } : { key: pem, format: 'pem' },
+    );
   } catch (err) {
     if (encrypted) {
       throw new GatehouseError('GH_ERR_PKI_PASSPHRASE', [`cannot decrypt ${what}: wrong passphrase?`], {
         cause: err,
       });
     }
-    throw new GatehouseError('GH_ERR_PKI_CORRUPT', [`${what} is not a private key OpenSSL or Node can read`], {
-      cause: err,
-    });
+    throw new GatehouseError(
+      'GH_ERR_PKI_CORRUPT',
+      [`${what} is not a private key OpenSSL or Node can read`],
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -119,7 +125,9 @@ export async function webSigner(privateKey: KeyObject): Promise<WebSigner> {
   }
   const subtle = webcrypto.subtle;
   return {
-    privateKey: (await subtle.importKey('pkcs8', pkcs8, importAlg, false, ['sign'])) as unknown as DomCryptoKey,
+    privateKey: (await subtle.importKey('pkcs8', pkcs8, importAlg, false, [
+      'sign',
+    ])) as unknown as DomCryptoKey,
     publicKey: (await subtle.importKey('spki', spki, importAlg, true, ['verify'])) as unknown as DomCryptoKey,
     signingAlgorithm,
   };

@@ -10,7 +10,12 @@ import { GatehouseError } from '../errors.js';
 import { addDays, checkDays, DEFAULT_CRL_DAYS, loadCaSigner, nowSeconds } from './authority.js';
 import { createCrl, crlPem, nextCrlNumber, parseCrl } from './crl.js';
 import { findBySerial, readIndexStrict, writeIndex } from './ca-index-store.js';
-import { formatRevocation, normaliseSerial, REVOCATION_REASONS, type RevocationReason } from './ca-index-format.js';
+import {
+  formatRevocation,
+  normaliseSerial,
+  REVOCATION_REASONS,
+  type RevocationReason,
+} from './ca-index-format.js';
 import { checkLookupName } from './names.js';
 import {
   assertCa,
@@ -43,7 +48,11 @@ export interface Revoked {
   readonly removed: readonly string[];
 }
 
-export async function revoke(dir: string, name: string, opts: { reason?: RevocationReason } = {}): Promise<Revoked> {
+export async function revoke(
+  dir: string,
+  name: string,
+  opts: { reason?: RevocationReason } = {},
+): Promise<Revoked> {
   const l = pkiLayout(dir);
   checkLookupName(name);
   assertCa(l);
@@ -55,15 +64,21 @@ export async function revoke(dir: string, name: string, opts: { reason?: Revocat
     try {
       serial = normaliseSerial(new X509Certificate(pem).serialNumber);
     } catch (err) {
-      throw new GatehouseError('GH_ERR_PKI_CORRUPT', [`${certPath} is not a PEM certificate`], { cause: err });
+      throw new GatehouseError('GH_ERR_PKI_CORRUPT', [`${certPath} is not a PEM certificate`], {
+        cause: err,
+      });
     }
     const entries = readIndexStrict(l);
     const at = findBySerial(entries, serial);
     const entry = entries[at];
     if (!entry) {
-      throw new GatehouseError('GH_ERR_PKI_CORRUPT', [`${certPath} (serial ${serial}) is not in ${l.index}`], {
-        hint: 'the certificate was not issued by this CA database; restore index.txt or remove the file',
-      });
+      throw new GatehouseError(
+        'GH_ERR_PKI_CORRUPT',
+        [`${certPath} (serial ${serial}) is not in ${l.index}`],
+        {
+          hint: 'the certificate was not issued by this CA database; restore index.txt or remove the file',
+        },
+      );
     }
     if (entry.status === 'R') {
       throw new GatehouseError('GH_ERR_PKI_BAD_INPUT', [`${name} (serial ${serial}) is already revoked`], {
@@ -118,7 +133,14 @@ export async function genCrl(dir: string, opts: GenCrlOptions = {}): Promise<Gen
     const thisUpdate = nowSeconds();
     const number = nextCrlNumber(current, thisUpdate);
     const nextUpdate = addDays(thisUpdate, days);
-    const crl = await createCrl({ ca: ca.cert, signer: ca.signer, entries, thisUpdate, nextUpdate, crlNumber: number });
+    const crl = await createCrl({
+      ca: ca.cert,
+      signer: ca.signer,
+      entries,
+      thisUpdate,
+      nextUpdate,
+      crlNumber: number,
+    });
     const pem = crlPem(crl.rawData);
     writeFileAtomic(l.crl, pem, PUBLIC_FILE_MODE);
     // easy-rsa 3.2 keeps crl.der next to crl.pem; keep it in step when it is there.

@@ -160,7 +160,8 @@ export function createFileAtomic(p: string, data: string | Uint8Array, mode: num
   try {
     fs.linkSync(tmp, p);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new GatehouseError('GH_ERR_PKI_EXISTS', [what, p]);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new GatehouseError('GH_ERR_PKI_EXISTS', [what, p]);
     throw ioError('write', p, err);
   } finally {
     fs.rmSync(tmp, { force: true });
@@ -189,7 +190,10 @@ export function removeFile(p: string): void {
 }
 
 function writeTemp(p: string, data: string | Uint8Array, mode: number): string {
-  const tmp = path.join(path.dirname(p), `.${path.basename(p)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = path.join(
+    path.dirname(p),
+    `.${path.basename(p)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, 'wx', mode);
@@ -240,7 +244,9 @@ export async function withLock<T>(l: PkiLayout, fn: () => Promise<T>): Promise<T
         fs.rmSync(l.lock, { force: true });
         continue;
       }
-      throw new GatehouseError('GH_ERR_PKI_LOCKED', [l.root, String(holder)], { details: [`lock file: ${l.lock}`] });
+      throw new GatehouseError('GH_ERR_PKI_LOCKED', [l.root, String(holder)], {
+        details: [`lock file: ${l.lock}`],
+      });
     }
   }
   try {

@@ -375,7 +375,7 @@ export class Primary implements AdminRuntime {
     this.log.error(
       {
         worker: slot.name,
-        pid: worker.process.pid,
+        workerPid: worker.process.pid,
         code,
         signal,
         restartInMs: delay,

@@ -18,6 +18,11 @@ export interface FaceContext {
   readonly clusters: Topologies;
   /** The node ⇄ public port maps of cluster lines (one computation per host, the same in every worker). */
   readonly nodePorts: NodePortMap;
+  /**
+   * 48 bytes of TLS session ticket keys for `scope`: the same in every worker of the host (a ticket
+   * one worker issued resumes at another), different for every scope.
+   */
+  ticketKeys(scope: string): Buffer;
   /** The index-th node of a cluster (masters first), or undefined when there is none. */
   clusterNode(cluster: string, index: number): HostPort | undefined;
 }

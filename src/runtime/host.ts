@@ -2,6 +2,7 @@
 // kernel data path (one nftables table, one conntrack follower), and the audit sinks. In one
 // process the Host is the Runtime's shared state; with workers it lives in the primary, and the
 // workers read replicas of it (workers/). Kernel-path flows are sessions of the host's registry.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Audit } from '../audit/events.js';
 import { openLineWriter, type LineWriter } from '../audit/line-writer.js';
@@ -14,6 +15,8 @@ import type { SharedState } from './shared-state.js';
 
 export class Host implements SharedState {
   readonly audit = new Audit();
+  /** Made once per start; workers receive it with every commit (workers/messages.ts). */
+  readonly ticketSecret = randomBytes(32);
   readonly clusters: ClusterRegistry;
   readonly nodePorts: ClusterPorts;
   private readonly kernel = new KernelDataPath();

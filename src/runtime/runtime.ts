@@ -4,6 +4,7 @@
 // removed ones stop accepting, new ones start. What must be one per host (audit writer, cluster
 // discovery and port maps, the kernel data path) is reached through SharedState: the Host in one
 // process, a replica of the primary's in a worker.
+import { hkdfSync } from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Audit } from '../audit/events.js';
@@ -140,6 +141,7 @@ export class Runtime {
       clusters,
       nodePorts,
       clusterNode: (cluster, index) => clusters.node(cluster, index),
+      ticketKeys: (scope) => Buffer.from(hkdfSync('sha256', this.shared.ticketSecret, '', scope, 48)),
     };
     return { ...base, routes, plans, context };
   }

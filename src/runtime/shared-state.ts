@@ -18,6 +18,8 @@ export interface SharedState {
   readonly sessions: SessionRegistry;
   readonly clusters: Topologies;
   readonly nodePorts: NodePortMap;
+  /** The host's secret that TLS session ticket keys are derived from (the same in every worker). */
+  readonly ticketSecret: Buffer;
   /** A writer of log lines (an egress access log) for `file`: the one writer of that file on the host. */
   openLines(file: string, label: string): LineWriter;
   /**

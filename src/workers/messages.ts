@@ -17,6 +17,7 @@ export interface ConfigText {
 
 /** The host-wide state a worker's replica needs before it commits a snapshot. */
 export interface HostState {
+  readonly ticketSecret: Buffer;
   readonly topologies: readonly (readonly [string, Topology])[];
   readonly ports: readonly LineAssignment[];
 }

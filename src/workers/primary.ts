@@ -213,7 +213,11 @@ export class Primary implements AdminRuntime {
   }
 
   private hostState(): HostState {
-    return { topologies: this.host.clusters.topologies(), ports: this.host.nodePorts.assignments() };
+    return {
+      ticketSecret: this.host.ticketSecret,
+      topologies: this.host.clusters.topologies(),
+      ports: this.host.nodePorts.assignments(),
+    };
   }
 
   /** Start the worker of a slot and give it the running config; resolves with its first report. */

@@ -7,6 +7,7 @@
 //     discovers and assigns (the same node has the same public port in every worker);
 //   - this worker's sessions per cluster port are reported (coalesced), so the primary holds a
 //     removed node's port while any worker still has sessions on it.
+import { randomBytes } from 'node:crypto';
 import { Audit, type AuditEvent, type AuditSink } from '../audit/events.js';
 import type { LineWriter } from '../audit/line-writer.js';
 import { NodePortTable, type LineAssignment, type NodePortMap } from '../cluster/node-ports.js';
@@ -161,6 +162,8 @@ export class WorkerState implements SharedState {
   readonly clusters: TopologyReplica;
   readonly nodePorts: NodePortReplica;
   private readonly lineWriters = new Set<ForwardingLines>();
+  /** Until the first commit brings the primary's: no ticket issued before it is ever resumed. */
+  ticketSecret: Buffer = randomBytes(32);
 
   constructor(private readonly send: SendToPrimary) {
     this.audit.addSink(new ForwardingAuditSink(send));
@@ -170,6 +173,7 @@ export class WorkerState implements SharedState {
 
   /** Take the primary's topologies and port maps (before a commit, and when they change). */
   load(state: HostState): void {
+    this.ticketSecret = Buffer.from(state.ticketSecret);
     this.nodePorts.load(state.ports);
     this.clusters.replace(state.topologies);
   }

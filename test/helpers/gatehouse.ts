@@ -65,13 +65,23 @@ function collect(stream: NodeJS.ReadableStream, into: Line[], raw: string[]): Ev
   return em;
 }
 
+/**
+ * Tests run the daemon with `workers: 1` unless GATEHOUSE_TEST_WORKERS says otherwise (test/run.sh
+ * runs the face suites a second time with 2), and unless the config names its own `workers`.
+ */
+export function withWorkers(config: string): string {
+  if (/^workers:/m.test(config)) return config;
+  // Appended, so the lines a test expects in FILE:LINE answers do not move.
+  return `${config.replace(/\n*$/, '\n')}workers: ${process.env.GATEHOUSE_TEST_WORKERS ?? '1'}\n`;
+}
+
 export async function startGatehouse(
   config: string,
   opts: { netns?: string; dir?: string; env?: Record<string, string> } = {},
 ): Promise<Gatehouse> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gh-test-'));
   const configPath = path.join(dir, 'gatehouse.yaml');
-  fs.writeFileSync(configPath, config);
+  fs.writeFileSync(configPath, withWorkers(config));
   const args = [CLI, 'serve', '-c', configPath];
   const [cmd, argv] = opts.netns
     ? ['ip', ['netns', 'exec', opts.netns, process.execPath, ...args]]
@@ -99,7 +109,7 @@ export async function startGatehouse(
     writeConfig(text) {
       // Replace by rename, as editors and ConfigMap updates do.
       const tmp = `${configPath}.tmp`;
-      fs.writeFileSync(tmp, text);
+      fs.writeFileSync(tmp, withWorkers(text));
       fs.renameSync(tmp, configPath);
     },
     stop: (signal) => stopProcess(proc, signal),

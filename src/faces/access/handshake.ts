@@ -1,7 +1,7 @@
 // The first steps of every access endpoint connection: admit by security group on the plain TCP
 // socket (before any handshake byte), then the mTLS handshake with the endpoint's current
 // SecureContext, then the client certificate checked and turned into an identity.
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
@@ -57,6 +57,15 @@ export function makeTlsFront(
 ): TlsFront {
   let server: tls.Server | undefined;
 
+  // Ticket keys are the same in every worker for the same TLS material (a ticket issued by one
+  // resumes at another) and change with it (a ticket from before a new CRL or certificate cannot
+  // resume afterwards): derived from the host's secret and a digest of what the context holds.
+  const ticketKeys = (opts: tls.SecureContextOptions): Buffer => {
+    const digest = createHash('sha256');
+    for (const part of [opts.cert, opts.ca, opts.crl]) digest.update(JSON.stringify(part ?? null));
+    return ctx.ticketKeys(`${spec.name}|${digest.digest('hex')}`);
+  };
+
   const create = (opts: tls.SecureContextOptions): tls.Server => {
     const base: tls.TlsOptions = {
       requestCert: true,
@@ -65,13 +74,13 @@ export function makeTlsFront(
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       ...(alpn ? { ALPNProtocols: alpn } : {}),
     };
-    const srv = tls.createServer({ ...base, ...opts });
+    const srv = tls.createServer({ ...base, ...opts, ticketKeys: ticketKeys(opts) });
     state.register(spec.name, {
       update(next) {
         // setSecureContext resets every field not passed again: pass them all.
         srv.setSecureContext({ ...base, ...next });
         // New ticket keys: a ticket issued before this change cannot resume a session.
-        srv.setTicketKeys(randomBytes(48));
+        srv.setTicketKeys(ticketKeys(next));
       },
     });
     srv.on('tlsClientError', (err: NodeJS.ErrnoException, tlsSocket: tls.TLSSocket) => {

@@ -592,7 +592,7 @@ export class EgressProxy {
     });
   }
 
-  /** Bodiless GET/HEAD: raw pooled upstream connection, response framed by response-parser.ts. */
+  /** Bodiless GET/HEAD: raw pooled upstream connection, response framed by protocols/http-response.ts. */
   private fastForward(
     req: ProxyRequest,
     res: ClientResponse,

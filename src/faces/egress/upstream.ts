@@ -1,6 +1,6 @@
 // The upstream side of plain HTTP forwarding for bodiless GET/HEAD requests (most proxy traffic):
 // a keep-alive pool of raw sockets to checked addresses, the request head written in one write,
-// the response framed by response-parser.ts and streamed to the client's response (Node's
+// the response framed by protocols/http-response.ts and streamed to the client's response (Node's
 // ServerResponse or the fast front's RawResponse) with backpressure. Half the per-request cost of
 // http.request in measurements; anything else (request
 // bodies, other methods) still goes through http.request.
@@ -10,7 +10,7 @@ import { formatHostPort } from '../../net/address.js';
 import { dial } from '../../pipeline/dial.js';
 import { IdleClock } from '../../pipeline/idle-watch.js';
 import { ReadPump } from '../../pipeline/read-pump.js';
-import { ChunkedDecoder, parseResponseHead, type ResponseHead } from './response-parser.js';
+import { ChunkedDecoder, parseResponseHead, type ResponseHead } from '../../protocols/http-response.js';
 
 const MAX_HEAD = 64 * 1024;
 

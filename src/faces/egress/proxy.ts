@@ -5,19 +5,12 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { GatehouseError, isGatehouseError } from '../../errors.js';
 import { formatHostPort } from '../../net/address.js';
-import { parseIp, type IpAddress } from '../../net/cidr.js';
 import { dialAddress } from '../../pipeline/dial.js';
-import { resolveHost } from '../../pipeline/resolve.js';
 import { openSession, runRelay, type OpenSession } from '../../pipeline/session-runner.js';
 import { ReadPump } from '../../pipeline/read-pump.js';
-import { parseBasic } from '../../auth/htpasswd.js';
-import { normalizeHost, type InvalidHost, type NormalizedHost } from '../../policy/egress-host.js';
-import { decideDestination, decideEgressRequest, type EgressDecision } from '../../policy/egress-decision.js';
-import { decideEgress } from '../../policy/security-groups.js';
 import type { FaceContext } from '../context.js';
 import { openAccessLog, type AccessLog } from './access-log.js';
 import { recordRequest, type FinishInput, type Kind, type RecordSite } from './record.js';
@@ -27,6 +20,7 @@ import { exchange, type ClientResponse, type ExchangeResult } from './upstream-e
 import { UpstreamPool } from './upstream-pool.js';
 import { serveFast, type FastConnection, type FastHandlers, type ProxyRequest } from './fast-front.js';
 import { IdleSweep } from './idle-sweep.js';
+import { ParseMemo, prepare, type Prepared, type Ready } from './decide.js';
 import { idleInterval } from '../../pipeline/idle-watch.js';
 import type { ByteCounts, CloseReason } from '../../pipeline/session-registry.js';
 import type { EgressMetrics } from './metrics.js';
@@ -54,15 +48,6 @@ function fromIncoming(req: http.IncomingMessage): ProxyRequest {
   };
 }
 
-type Prepared = Ready | { denied: EgressDecision; user?: string | undefined } | { error: unknown };
-
-interface Ready {
-  readonly address: string;
-  readonly ip: IpAddress;
-  readonly decision: EgressDecision;
-  readonly user: string | undefined;
-}
-
 export class EgressProxy {
   private server: http.Server;
   private serverKey: string;
@@ -72,13 +57,14 @@ export class EgressProxy {
     scheduling: 'lifo',
     timeout: 60_000,
   });
-  private ctx: FaceContext | undefined;
+  ctx: FaceContext | undefined;
   private site: RecordSite;
   private accessLog: AccessLog | undefined;
   private accessLogKey: string | undefined;
   private draining = false;
   private readonly pendingEvents: FileEvent[] = [];
   readonly files: EgressFiles;
+  readonly memo = new ParseMemo();
   private readonly upstreams = new UpstreamPool(() => this.idleSweep.wake());
   private readonly idleSweep = new IdleSweep(
     () => idleInterval(this.settings.headersTimeout, this.settings.idleTimeout, KEEP_ALIVE_TIMEOUT),
@@ -106,25 +92,9 @@ export class EgressProxy {
       socket.resume();
     },
   };
-  /**
-   * Parsing addresses and hosts is a measurable share of a request; the values are pure functions
-   * of the text, so they are memoised here (bounded, cleared when full).
-   */
-  private readonly hosts = new Map<string, NormalizedHost | InvalidHost>();
-  private readonly addresses = new Map<string, { raw: ipaddr.IPv4 | ipaddr.IPv6; ip: IpAddress }>();
-  private readonly sources = new WeakMap<object, IpAddress>();
-  private readonly normalize = (host: string): NormalizedHost | InvalidHost => {
-    let h = this.hosts.get(host);
-    if (!h) {
-      if (this.hosts.size >= 4096) this.hosts.clear();
-      h = normalizeHost(host);
-      this.hosts.set(host, h);
-    }
-    return h;
-  };
 
   constructor(
-    private settings: ProxySettings,
+    public settings: ProxySettings,
     private readonly metrics: EgressMetrics,
   ) {
     this.site = { settings, metrics, accessLog: undefined, log: undefined, audit: undefined };
@@ -134,26 +104,6 @@ export class EgressProxy {
     this.serverKey = `${settings.maxHeaderSize}`;
     this.server = this.makeServer();
     this.files.configure(settings.allowlistFiles, settings.auth?.htpasswd);
-  }
-
-  private address(text: string): { raw: ipaddr.IPv4 | ipaddr.IPv6; ip: IpAddress } {
-    let a = this.addresses.get(text);
-    if (!a) {
-      if (this.addresses.size >= 4096) this.addresses.clear();
-      const raw = ipaddr.parse(text);
-      a = { raw, ip: parseIp(text) ?? raw };
-      this.addresses.set(text, a);
-    }
-    return a;
-  }
-
-  private sourceOf(socket: Socket): IpAddress {
-    let ip = this.sources.get(socket);
-    if (!ip) {
-      ip = parseIp(socket.remoteAddress ?? '') ?? (parseIp('0.0.0.0') as IpAddress);
-      this.sources.set(socket, ip);
-    }
-    return ip;
   }
 
   /** Who asked for what, since when: one request or tunnel as the session registry lists it. */
@@ -311,81 +261,6 @@ export class EgressProxy {
     this.accessLog = undefined;
   }
 
-  // ---- decisions ----
-
-  private async identify(
-    req: ProxyRequest,
-  ): Promise<{ user: string | undefined } | { denied: EgressDecision }> {
-    const auth = this.settings.auth;
-    if (!auth) return { user: undefined };
-    const creds = parseBasic(req.proxyAuthorization);
-    if (!creds) return { denied: { allowed: false, reason: 'auth_required' } };
-    const verifier = this.files.htpasswd;
-    if (!verifier || !(await verifier.verify(creds.user, creds.password)))
-      return { denied: { allowed: false, reason: 'auth_failed' } };
-    return { user: creds.user };
-  }
-
-  /**
-   * Everything before the dial: auth, ports and allowlist, one lookup, the guard, security groups.
-   * Synchronous when nothing needs waiting for (no proxy auth, an IP literal): most requests then
-   * decide without a promise.
-   */
-  private prepare(req: ProxyRequest, connect: boolean, target: ProxyTarget): Prepared | Promise<Prepared> {
-    if (!this.settings.auth) return this.decide(req, connect, target, undefined);
-    return this.identify(req).then((id) =>
-      'denied' in id ? id : this.decide(req, connect, target, id.user),
-    );
-  }
-
-  private decide(
-    req: ProxyRequest,
-    connect: boolean,
-    target: ProxyTarget,
-    user: string | undefined,
-  ): Prepared | Promise<Prepared> {
-    const decision = decideEgressRequest(this.settings.rules, this.files.lists, {
-      connect,
-      host: target.host,
-      port: target.port,
-      user,
-      source: this.sourceOf(req.socket),
-    });
-    if (!decision.allowed || target.host.kind === 'invalid') return { denied: decision, user };
-    if (target.host.kind === 'ip') return this.check(target, target.host.text, decision, user);
-    return resolveHost(target.host.text).then(
-      ({ address }) => this.check(target, address, decision, user),
-      (error: unknown) => ({ error }),
-    );
-  }
-
-  /** The resolved address against the destination guard and the security groups. */
-  private check(
-    target: ProxyTarget,
-    address: string,
-    decision: EgressDecision,
-    user: string | undefined,
-  ): Prepared {
-    const { raw, ip } = target.host.kind === 'ip' ? target.host : this.address(address);
-    const guard = decideDestination(raw, this.settings.guard);
-    if (!guard.allowed)
-      return { denied: { ...guard, ...(decision.policy ? { policy: decision.policy } : {}) }, user };
-    const sg = decideEgress(this.ctx!.policy, this.settings.groups, ip, target.port);
-    if (!sg.allowed)
-      return {
-        denied: {
-          allowed: false,
-          reason: 'security_group_egress_denied',
-          rule: {
-            text: sg.rule?.text ?? `security groups ${sg.groups.join(', ')}`,
-            where: sg.rule?.where ?? 'securityGroups',
-          },
-        },
-        user,
-      };
-    return { address, ip, decision, user };
-  }
-
   // ---- plain HTTP ----
 
   /**
@@ -418,7 +293,7 @@ export class EgressProxy {
     const start = Date.now();
     const url = req.url;
     if (url.startsWith('/') && incoming) return this.local(incoming, res as http.ServerResponse, url);
-    const target = parseAbsoluteUrl(url, this.normalize);
+    const target = parseAbsoluteUrl(url, this.memo.normalize);
     if (typeof target === 'string') {
       const r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]);
       this.sendReply(res, r);
@@ -431,7 +306,7 @@ export class EgressProxy {
       });
       return done();
     }
-    const prepared = this.prepare(req, false, target);
+    const prepared = prepare(this, req, false, target);
     if (!(prepared instanceof Promise))
       return this.proceed(req, res, incoming, target, prepared, start, done);
     prepared
@@ -732,7 +607,9 @@ export class EgressProxy {
     const method = req.method;
     socket.on('error', () => {});
     const target =
-      kind === 'connect' ? parseConnectTarget(url, this.normalize) : parseAbsoluteUrl(url, this.normalize);
+      kind === 'connect'
+        ? parseConnectTarget(url, this.memo.normalize)
+        : parseAbsoluteUrl(url, this.memo.normalize);
     const refuse = (r: WireReply, extra: Partial<FinishInput> = {}) => {
       if (!socket.destroyed) {
         socket.end(rawReply(r));
@@ -743,7 +620,7 @@ export class EgressProxy {
     };
     if (typeof target === 'string')
       return refuse(replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]));
-    const prepared = this.prepare(req, kind === 'connect', target);
+    const prepared = prepare(this, req, kind === 'connect', target);
     const ready = prepared instanceof Promise ? await prepared : prepared;
     if ('denied' in ready)
       return refuse(replyForDecision(ready.denied, url, this.settings.auth?.realm), {

@@ -9,11 +9,11 @@ import type { Logger } from 'pino';
 import { GatehouseError, isGatehouseError } from '../../errors.js';
 import { formatHostPort } from '../../net/address.js';
 import { dialAddress } from '../../pipeline/dial.js';
-import { openSession, runRelay, type OpenSession } from '../../pipeline/session-runner.js';
+import { runRelay, type OpenSession } from '../../pipeline/session-runner.js';
 import { ReadPump } from '../../pipeline/read-pump.js';
 import type { FaceContext } from '../context.js';
 import { openAccessLog, type AccessLog } from './access-log.js';
-import { recordRequest, type FinishInput, type Kind, type RecordSite } from './record.js';
+import type { FinishInput, RecordSite } from './record.js';
 import type { ProxySettings } from './compile.js';
 import { EgressFiles, type FileEvent } from './files.js';
 import { exchange, type ClientResponse, type ExchangeResult } from './upstream-exchange.js';
@@ -21,8 +21,16 @@ import { UpstreamPool } from './upstream-pool.js';
 import { serveFast, type FastConnection, type FastHandlers, type ProxyRequest } from './fast-front.js';
 import { IdleSweep } from './idle-sweep.js';
 import { ParseMemo, prepare, type Prepared, type Ready } from './decide.js';
+import {
+  failed,
+  openRequest,
+  record,
+  sendReply,
+  sessionStart,
+  type Gauge,
+  type ProxyState,
+} from './proxy-state.js';
 import { idleInterval } from '../../pipeline/idle-watch.js';
-import type { ByteCounts, CloseReason } from '../../pipeline/session-registry.js';
 import type { EgressMetrics } from './metrics.js';
 import {
   parseAbsoluteUrl,
@@ -34,7 +42,6 @@ import {
 } from './request.js';
 import { rawReply, replyForCode, replyForDecision, replyForError, type WireReply } from './wire.js';
 
-const FACE = 'egressProxy';
 /** Idle keep-alive connections close after this long (Node's server uses the same). */
 const KEEP_ALIVE_TIMEOUT = 60_000;
 
@@ -48,24 +55,24 @@ function fromIncoming(req: http.IncomingMessage): ProxyRequest {
   };
 }
 
-export class EgressProxy {
+export class EgressProxy implements ProxyState {
   private server: http.Server;
   private serverKey: string;
-  private readonly agent = new http.Agent({
+  readonly agent = new http.Agent({
     keepAlive: true,
     maxFreeSockets: 256,
     scheduling: 'lifo',
     timeout: 60_000,
   });
   ctx: FaceContext | undefined;
-  private site: RecordSite;
-  private accessLog: AccessLog | undefined;
+  site: RecordSite;
+  accessLog: AccessLog | undefined;
   private accessLogKey: string | undefined;
-  private draining = false;
+  draining = false;
   private readonly pendingEvents: FileEvent[] = [];
   readonly files: EgressFiles;
   readonly memo = new ParseMemo();
-  private readonly upstreams = new UpstreamPool(() => this.idleSweep.wake());
+  readonly upstreams = new UpstreamPool(() => this.idleSweep.wake());
   private readonly idleSweep = new IdleSweep(
     () => idleInterval(this.settings.headersTimeout, this.settings.idleTimeout, KEEP_ALIVE_TIMEOUT),
     (now) => {
@@ -74,8 +81,8 @@ export class EgressProxy {
       return this.fastConnections.size > 0 || this.upstreams.size > 0;
     },
   );
-  private readonly inflight: { inc(): void; dec(): void };
-  private readonly tunnels: { inc(): void; dec(): void };
+  readonly inflight: Gauge;
+  readonly tunnels: Gauge;
   private readonly fastConnections = new Set<FastConnection>();
   private readonly fast: FastHandlers = {
     maxHeaderSize: () => this.settings.maxHeaderSize,
@@ -95,7 +102,7 @@ export class EgressProxy {
 
   constructor(
     public settings: ProxySettings,
-    private readonly metrics: EgressMetrics,
+    readonly metrics: EgressMetrics,
   ) {
     this.site = { settings, metrics, accessLog: undefined, log: undefined, audit: undefined };
     this.files = new EgressFiles((e) => this.onFileEvent(e));
@@ -104,43 +111,6 @@ export class EgressProxy {
     this.serverKey = `${settings.maxHeaderSize}`;
     this.server = this.makeServer();
     this.files.configure(settings.allowlistFiles, settings.auth?.htpasswd);
-  }
-
-  /** Who asked for what, since when: one request or tunnel as the session registry lists it. */
-  private sessionStart(
-    id: string,
-    req: ProxyRequest,
-    target: ProxyTarget,
-    user: string | undefined,
-    startMs: number,
-  ) {
-    return {
-      id,
-      face: FACE,
-      listener: this.settings.listener,
-      source: formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0),
-      target: formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
-      identity: user,
-      startMs,
-    };
-  }
-
-  /** Register one request (its bytes are an HTTP exchange, not a relay) until its response ends. */
-  private openRequest(
-    req: ProxyRequest,
-    target: ProxyTarget,
-    user: string | undefined,
-    start: number,
-    counts: ByteCounts,
-    close: (reason: CloseReason) => void,
-  ): OpenSession {
-    const sessions = this.ctx!.sessions;
-    return openSession(
-      sessions,
-      this.sessionStart(sessions.newId(), req, target, user, start),
-      counts,
-      close,
-    );
   }
 
   private get log(): Logger | undefined {
@@ -193,12 +163,7 @@ export class EgressProxy {
 
   /** A bug in one request must not take the daemon down: log it and drop that connection. */
   private contain(p: Promise<void>, sock: Duplex): Promise<void> {
-    return p.catch((err: unknown) => this.failed(err, sock));
-  }
-
-  private failed(err: unknown, sock: Duplex): void {
-    this.log?.error({ proxy: this.settings.name, err }, 'egress request failed unexpectedly');
-    sock.destroy();
+    return p.catch((err: unknown) => failed(this, err, sock));
   }
 
   /** A new snapshot: new settings, files loaded as needed. Open connections carry on. */
@@ -279,7 +244,7 @@ export class EgressProxy {
     try {
       this.handleRequest(req, res, incoming, done);
     } catch (err) {
-      this.failed(err, req.socket);
+      failed(this, err, req.socket);
       done();
     }
   }
@@ -296,8 +261,8 @@ export class EgressProxy {
     const target = parseAbsoluteUrl(url, this.memo.normalize);
     if (typeof target === 'string') {
       const r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]);
-      this.sendReply(res, r);
-      this.record('http', {
+      sendReply(this, res, r);
+      record(this, 'http', {
         start,
         client: req.socket.remoteAddress ?? '-',
         method: req.method,
@@ -312,7 +277,7 @@ export class EgressProxy {
     prepared
       .then((ready) => this.proceed(req, res, incoming, target, ready, start, done))
       .catch((err: unknown) => {
-        this.failed(err, req.socket);
+        failed(this, err, req.socket);
         done();
       });
   }
@@ -333,8 +298,8 @@ export class EgressProxy {
         'denied' in ready
           ? replyForDecision(ready.denied, req.url, this.settings.auth?.realm)
           : replyForError(ready.error, req.url);
-      this.sendReply(res, r);
-      this.record('http', {
+      sendReply(this, res, r);
+      record(this, 'http', {
         start,
         client: req.socket.remoteAddress ?? '-',
         method: req.method,
@@ -406,7 +371,7 @@ export class EgressProxy {
         upRes.destroy();
         up.destroy();
         failure = replyForError(err, url);
-        this.sendReply(res, failure);
+        sendReply(this, res, failure);
         return;
       }
       upRes.on('data', (c: Buffer) => (bytesOut += c.length));
@@ -425,7 +390,7 @@ export class EgressProxy {
             formatHostPort(ready.address, target.port),
           ]);
       failure = replyForError(wrapped, url);
-      this.sendReply(res, failure);
+      sendReply(this, res, failure);
     });
     if (hasBody) {
       req.on('data', (c: Buffer) => (bytesIn += c.length));
@@ -443,7 +408,7 @@ export class EgressProxy {
         return bytesOut;
       },
     };
-    const session = this.openRequest(preq, target, ready.user, start, counts, () => {
+    const session = openRequest(this, preq, target, ready.user, start, counts, () => {
       up.destroy();
       res.destroy();
     });
@@ -453,7 +418,7 @@ export class EgressProxy {
       this.inflight.dec();
       if (!res.writableFinished) up.destroy();
       this.metrics.countBytes(name, bytesIn, bytesOut);
-      this.record('http', {
+      record(this, 'http', {
         start,
         client: req.socket.remoteAddress ?? '-',
         method: req.method ?? '-',
@@ -482,7 +447,7 @@ export class EgressProxy {
     this.inflight.inc();
     const headers = requestHeadersForUpstream(req.rawHeaders, target.authority, false);
     headers.push('Connection', 'keep-alive');
-    const session = this.openRequest(req, target, ready.user, start, counts, () => res.destroy());
+    const session = openRequest(this, req, target, ready.user, start, counts, () => res.destroy());
     const draining = () => this.draining;
     exchange(
       {
@@ -504,7 +469,7 @@ export class EgressProxy {
         try {
           this.afterExchange(req, ready, start, session, counts, r, res);
         } catch (err) {
-          this.failed(err, req.socket);
+          failed(this, err, req.socket);
         }
         done();
       },
@@ -524,12 +489,12 @@ export class EgressProxy {
     let failure: WireReply | undefined;
     if (r.error) {
       failure = replyForError(r.error, req.url);
-      this.sendReply(res, failure);
+      sendReply(this, res, failure);
     }
     session.end();
     this.inflight.dec();
     this.metrics.countBytes(this.settings.name, 0, r.bytesToClient);
-    this.record('http', {
+    record(this, 'http', {
       start,
       client: req.socket.remoteAddress ?? '-',
       method: req.method,
@@ -543,34 +508,6 @@ export class EgressProxy {
       session: session.id,
       bytesIn: 0,
     });
-  }
-
-  private record(kind: Kind, f: FinishInput): void {
-    // One site object, refreshed when what it names changes: nothing is built per request.
-    const site = this.site;
-    if (
-      site.settings !== this.settings ||
-      site.accessLog !== this.accessLog ||
-      site.audit !== this.ctx?.audit ||
-      site.log !== this.log
-    )
-      this.site = {
-        settings: this.settings,
-        metrics: this.metrics,
-        accessLog: this.accessLog,
-        log: this.log,
-        audit: this.ctx?.audit,
-      };
-    recordRequest(this.site, kind, f);
-  }
-
-  private sendReply(res: ClientResponse, r: WireReply): void {
-    if (res.headersSent || res.destroyed) return;
-    const headers = r.headers.flat();
-    headers.push('Content-Length', String(Buffer.byteLength(r.body)));
-    if (this.draining) headers.push('Connection', 'close');
-    res.writeHead(r.status, r.statusText, headers);
-    res.end(r.body);
   }
 
   private local(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
@@ -590,7 +527,7 @@ export class EgressProxy {
     const r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [
       `"${url.slice(0, 64)}" is not an absolute URL; this is a proxy (GET /healthz and /metrics are served here)`,
     ]);
-    this.sendReply(res, r);
+    sendReply(this, res, r);
   }
 
   // ---- CONNECT and Upgrade: decide, dial, then raw bytes both ways ----
@@ -616,7 +553,7 @@ export class EgressProxy {
         // Read (and drop) to the client's FIN, so the half-open socket closes.
         socket.resume();
       }
-      this.record(kind, { start, client, method, url, reply: r, ...extra });
+      record(this, kind, { start, client, method, url, reply: r, ...extra });
     };
     if (typeof target === 'string')
       return refuse(replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]));
@@ -661,7 +598,7 @@ export class EgressProxy {
     const id = ctx.sessions.newId();
     runRelay(
       ctx.sessions,
-      this.sessionStart(id, req, target, ready.user, start),
+      sessionStart(this, id, req, target, ready.user, start),
       socket,
       upstream,
       { idleTimeout: this.settings.idleTimeout, targetPump: pump },
@@ -669,7 +606,7 @@ export class EgressProxy {
         this.tunnels.dec();
         this.metrics.countBytes(name, result.bytesFromClient, result.bytesToClient);
         try {
-          this.record(kind, {
+          record(this, kind, {
             start,
             client,
             method,
@@ -684,7 +621,7 @@ export class EgressProxy {
             closeReason: result.reason,
           });
         } catch (err) {
-          this.failed(err, socket);
+          failed(this, err, socket);
         }
       },
     );
@@ -711,7 +648,7 @@ export class EgressProxy {
     }
     this.metrics.clientErrors.inc({ proxy: this.settings.name, status: String(r.status) });
     socket.end(rawReply(r));
-    this.record('http', {
+    record(this, 'http', {
       start: Date.now(),
       client: (socket as Socket).remoteAddress ?? '-',
       method: '-',

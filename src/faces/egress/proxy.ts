@@ -8,12 +8,10 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { GatehouseError, isGatehouseError } from '../../errors.js';
 import { formatHostPort } from '../../net/address.js';
-import { dialAddress } from '../../pipeline/dial.js';
-import { runRelay, type OpenSession } from '../../pipeline/session-runner.js';
-import { ReadPump } from '../../pipeline/read-pump.js';
+import type { OpenSession } from '../../pipeline/session-runner.js';
 import type { FaceContext } from '../context.js';
 import { openAccessLog, type AccessLog } from './access-log.js';
-import type { FinishInput, RecordSite } from './record.js';
+import type { RecordSite } from './record.js';
 import type { ProxySettings } from './compile.js';
 import { EgressFiles, type FileEvent } from './files.js';
 import { exchange, type ClientResponse, type ExchangeResult } from './upstream-exchange.js';
@@ -21,20 +19,12 @@ import { UpstreamPool } from './upstream-pool.js';
 import { serveFast, type FastConnection, type FastHandlers, type ProxyRequest } from './fast-front.js';
 import { IdleSweep } from './idle-sweep.js';
 import { ParseMemo, prepare, type Prepared, type Ready } from './decide.js';
-import {
-  failed,
-  openRequest,
-  record,
-  sendReply,
-  sessionStart,
-  type Gauge,
-  type ProxyState,
-} from './proxy-state.js';
+import { serveTunnel } from './tunnel.js';
+import { failed, openRequest, record, sendReply, type Gauge, type ProxyState } from './proxy-state.js';
 import { idleInterval } from '../../pipeline/idle-watch.js';
 import type { EgressMetrics } from './metrics.js';
 import {
   parseAbsoluteUrl,
-  parseConnectTarget,
   requestHead,
   requestHeadersForUpstream,
   responseHeadersForClient,
@@ -90,7 +80,8 @@ export class EgressProxy implements ProxyState {
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
     draining: () => this.draining,
     request: (req, res, done) => this.serveRequest(req, res, undefined, done),
-    connect: (req, head) => void this.contain(this.onTunnel('connect', req, req.socket, head), req.socket),
+    connect: (req, head) =>
+      void this.contain(serveTunnel(this, 'connect', req, req.socket, head), req.socket),
     headTimeout: (socket) => this.onClientError(timeoutError(), socket),
     handOff: (socket, pending) => {
       socket.pause();
@@ -147,12 +138,12 @@ export class EgressProxy implements ProxyState {
     s.on(
       'connect',
       (req, socket, head) =>
-        void this.contain(this.onTunnel('connect', fromIncoming(req), socket, head), socket),
+        void this.contain(serveTunnel(this, 'connect', fromIncoming(req), socket, head), socket),
     );
     s.on(
       'upgrade',
       (req, socket, head) =>
-        void this.contain(this.onTunnel('upgrade', fromIncoming(req), socket, head), socket),
+        void this.contain(serveTunnel(this, 'upgrade', fromIncoming(req), socket, head), socket),
     );
     s.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
     // The server never listens (the runtime owns the listener); 'listening' starts the timer that
@@ -528,105 +519,6 @@ export class EgressProxy implements ProxyState {
       `"${url.slice(0, 64)}" is not an absolute URL; this is a proxy (GET /healthz and /metrics are served here)`,
     ]);
     sendReply(this, res, r);
-  }
-
-  // ---- CONNECT and Upgrade: decide, dial, then raw bytes both ways ----
-
-  private async onTunnel(
-    kind: 'connect' | 'upgrade',
-    req: ProxyRequest,
-    socket: Duplex,
-    head: Buffer,
-  ): Promise<void> {
-    const start = Date.now();
-    const client = req.socket.remoteAddress ?? '-';
-    const url = req.url;
-    const method = req.method;
-    socket.on('error', () => {});
-    const target =
-      kind === 'connect'
-        ? parseConnectTarget(url, this.memo.normalize)
-        : parseAbsoluteUrl(url, this.memo.normalize);
-    const refuse = (r: WireReply, extra: Partial<FinishInput> = {}) => {
-      if (!socket.destroyed) {
-        socket.end(rawReply(r));
-        // Read (and drop) to the client's FIN, so the half-open socket closes.
-        socket.resume();
-      }
-      record(this, kind, { start, client, method, url, reply: r, ...extra });
-    };
-    if (typeof target === 'string')
-      return refuse(replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]));
-    const prepared = prepare(this, req, kind === 'connect', target);
-    const ready = prepared instanceof Promise ? await prepared : prepared;
-    if ('denied' in ready)
-      return refuse(replyForDecision(ready.denied, url, this.settings.auth?.realm), {
-        decision: ready.denied,
-        user: ready.user,
-      });
-    if ('error' in ready) return refuse(replyForError(ready.error, url));
-    if (socket.destroyed) return;
-    let upstream: Socket;
-    // Tunnels carry raw bytes: the target's reads go through a pump (no allocation per read).
-    const pump = new ReadPump();
-    try {
-      // The address that was decided and guarded, exactly: never looked up again.
-      upstream = await dialAddress(ready.address, target.port, {
-        connectTimeout: this.settings.connectTimeout,
-        onread: pump.onread,
-      });
-    } catch (err) {
-      return refuse(replyForError(err, url), {
-        decision: ready.decision,
-        user: ready.user,
-        peer: ready.address,
-      });
-    }
-    if (socket.destroyed) {
-      upstream.destroy();
-      return;
-    }
-    if (kind === 'connect') socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
-    else
-      upstream.write(
-        requestHead(method, target.path, requestHeadersForUpstream(req.rawHeaders, target.authority, true)),
-      );
-    if (head.length > 0) upstream.write(head);
-    const name = this.settings.name;
-    this.tunnels.inc();
-    const ctx = this.ctx!;
-    const id = ctx.sessions.newId();
-    runRelay(
-      ctx.sessions,
-      sessionStart(this, id, req, target, ready.user, start),
-      socket,
-      upstream,
-      { idleTimeout: this.settings.idleTimeout, targetPump: pump },
-      (result) => {
-        this.tunnels.dec();
-        this.metrics.countBytes(name, result.bytesFromClient, result.bytesToClient);
-        try {
-          record(this, kind, {
-            start,
-            client,
-            method,
-            url,
-            decision: ready.decision,
-            user: ready.user,
-            peer: ready.address,
-            status: kind === 'connect' ? 200 : 101,
-            bytes: result.bytesToClient,
-            bytesIn: result.bytesFromClient,
-            session: id,
-            closeReason: result.reason,
-          });
-        } catch (err) {
-          failed(this, err, socket);
-        }
-      },
-    );
-    // The fast front hands CONNECT sockets over paused, so nothing is read before the relay listens.
-    socket.resume();
   }
 
   private onClientError(err: { code?: string | undefined }, socket: Duplex): void {

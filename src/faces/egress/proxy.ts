@@ -8,24 +8,23 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { GatehouseError, isGatehouseError } from '../../errors.js';
 import { formatHostPort } from '../../net/address.js';
-import type { OpenSession } from '../../pipeline/session-runner.js';
 import type { FaceContext } from '../context.js';
 import { openAccessLog, type AccessLog } from './access-log.js';
 import type { RecordSite } from './record.js';
 import type { ProxySettings } from './compile.js';
 import { EgressFiles, type FileEvent } from './files.js';
-import { exchange, type ClientResponse, type ExchangeResult } from './upstream-exchange.js';
+import type { ClientResponse } from './upstream-exchange.js';
 import { UpstreamPool } from './upstream-pool.js';
 import { serveFast, type FastConnection, type FastHandlers, type ProxyRequest } from './fast-front.js';
 import { IdleSweep } from './idle-sweep.js';
 import { ParseMemo, prepare, type Prepared, type Ready } from './decide.js';
 import { serveTunnel } from './tunnel.js';
+import { fastForward } from './fast-forward.js';
 import { failed, openRequest, record, sendReply, type Gauge, type ProxyState } from './proxy-state.js';
 import { idleInterval } from '../../pipeline/idle-watch.js';
 import type { EgressMetrics } from './metrics.js';
 import {
   parseAbsoluteUrl,
-  requestHead,
   requestHeadersForUpstream,
   responseHeadersForClient,
   type ProxyTarget,
@@ -307,7 +306,7 @@ export class EgressProxy implements ProxyState {
       if (hasBody || (req.method !== 'GET' && req.method !== 'HEAD'))
         return this.forward(req, incoming, res as http.ServerResponse, target, ready, start, hasBody);
     }
-    this.fastForward(req, res, target, ready, start, done);
+    fastForward(this, req, res, target, ready, start, done);
   }
 
   /** Requests with a body or another method: http.request, streamed both ways. */
@@ -421,83 +420,6 @@ export class EgressProxy implements ProxyState {
         session: id,
         bytesIn,
       });
-    });
-  }
-
-  /** Bodiless GET/HEAD: raw pooled upstream connection, response framed by protocols/http-response.ts. */
-  private fastForward(
-    req: ProxyRequest,
-    res: ClientResponse,
-    target: ProxyTarget,
-    ready: Ready,
-    start: number,
-    done: () => void,
-  ): void {
-    const method = req.method;
-    const counts = { bytesFromClient: 0, bytesToClient: 0 };
-    this.inflight.inc();
-    const headers = requestHeadersForUpstream(req.rawHeaders, target.authority, false);
-    headers.push('Connection', 'keep-alive');
-    const session = openRequest(this, req, target, ready.user, start, counts, () => res.destroy());
-    const draining = () => this.draining;
-    exchange(
-      {
-        pool: this.upstreams,
-        address: ready.address,
-        port: target.port,
-        method,
-        head: requestHead(method, target.path, headers),
-        connectTimeout: this.settings.connectTimeout,
-        idleTimeout: this.settings.idleTimeout,
-        res,
-        clientHeaders: (head) => {
-          const out = responseHeadersForClient(head.rawHeaders);
-          if (draining()) out.push('Connection', 'close');
-          return out;
-        },
-      },
-      (r) => {
-        try {
-          this.afterExchange(req, ready, start, session, counts, r, res);
-        } catch (err) {
-          failed(this, err, req.socket);
-        }
-        done();
-      },
-    );
-  }
-
-  private afterExchange(
-    req: ProxyRequest,
-    ready: Ready,
-    start: number,
-    session: OpenSession,
-    counts: { bytesToClient: number },
-    r: ExchangeResult,
-    res: ClientResponse,
-  ): void {
-    counts.bytesToClient = r.bytesToClient;
-    let failure: WireReply | undefined;
-    if (r.error) {
-      failure = replyForError(r.error, req.url);
-      sendReply(this, res, failure);
-    }
-    session.end();
-    this.inflight.dec();
-    this.metrics.countBytes(this.settings.name, 0, r.bytesToClient);
-    record(this, 'http', {
-      start,
-      client: req.socket.remoteAddress ?? '-',
-      method: req.method,
-      url: req.url,
-      decision: ready.decision,
-      user: ready.user,
-      peer: ready.address,
-      ...(failure
-        ? { reply: failure }
-        : { status: r.status, bytes: r.bytesToClient, contentType: r.contentType }),
-      session: session.id,
-      bytesIn: 0,
     });
   }
 

@@ -6,8 +6,6 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { GatehouseError, isGatehouseError } from '../../errors.js';
-import { formatHostPort } from '../../net/address.js';
 import type { FaceContext } from '../context.js';
 import { openAccessLog, type AccessLog } from './access-log.js';
 import type { RecordSite } from './record.js';
@@ -17,18 +15,14 @@ import type { ClientResponse } from './upstream-exchange.js';
 import { UpstreamPool } from './upstream-pool.js';
 import { serveFast, type FastConnection, type FastHandlers, type ProxyRequest } from './fast-front.js';
 import { IdleSweep } from './idle-sweep.js';
-import { ParseMemo, prepare, type Prepared, type Ready } from './decide.js';
+import { ParseMemo, prepare, type Prepared } from './decide.js';
 import { serveTunnel } from './tunnel.js';
 import { fastForward } from './fast-forward.js';
-import { failed, openRequest, record, sendReply, type Gauge, type ProxyState } from './proxy-state.js';
+import { forward } from './forward.js';
+import { failed, record, sendReply, type Gauge, type ProxyState } from './proxy-state.js';
 import { idleInterval } from '../../pipeline/idle-watch.js';
 import type { EgressMetrics } from './metrics.js';
-import {
-  parseAbsoluteUrl,
-  requestHeadersForUpstream,
-  responseHeadersForClient,
-  type ProxyTarget,
-} from './request.js';
+import { parseAbsoluteUrl, type ProxyTarget } from './request.js';
 import { rawReply, replyForCode, replyForDecision, replyForError, type WireReply } from './wire.js';
 
 /** Idle keep-alive connections close after this long (Node's server uses the same). */
@@ -304,123 +298,9 @@ export class EgressProxy implements ProxyState {
         incoming.headers['transfer-encoding'] !== undefined ||
         (incoming.headers['content-length'] ?? '0') !== '0';
       if (hasBody || (req.method !== 'GET' && req.method !== 'HEAD'))
-        return this.forward(req, incoming, res as http.ServerResponse, target, ready, start, hasBody);
+        return forward(this, req, incoming, res as http.ServerResponse, target, ready, start, hasBody);
     }
     fastForward(this, req, res, target, ready, start, done);
-  }
-
-  /** Requests with a body or another method: http.request, streamed both ways. */
-  private forward(
-    preq: ProxyRequest,
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    target: ProxyTarget,
-    ready: Ready,
-    start: number,
-    hasBody: boolean,
-  ): void {
-    const name = this.settings.name;
-    const url = req.url!;
-    let bytesIn = 0;
-    let bytesOut = 0;
-    let status = 0;
-    let contentType: string | undefined;
-    let failure: WireReply | undefined;
-    this.inflight.inc();
-    const up = http.request({
-      host: ready.address,
-      port: target.port,
-      method: req.method,
-      path: target.path,
-      headers: requestHeadersForUpstream(req.rawHeaders, target.authority, false),
-      agent: this.agent,
-      setHost: false,
-    });
-    up.setTimeout(this.settings.idleTimeout, () =>
-      up.destroy(new GatehouseError('GH_ERR_DIAL_TIMEOUT', [formatHostPort(ready.address, target.port)])),
-    );
-    up.on('socket', (s: Socket) => {
-      if (!s.connecting) return;
-      const t = setTimeout(
-        () =>
-          up.destroy(new GatehouseError('GH_ERR_DIAL_TIMEOUT', [formatHostPort(ready.address, target.port)])),
-        this.settings.connectTimeout,
-      );
-      s.once('connect', () => clearTimeout(t));
-      s.once('close', () => clearTimeout(t));
-    });
-    up.on('response', (upRes) => {
-      status = upRes.statusCode ?? 502;
-      contentType = upRes.headers['content-type'];
-      const headers = responseHeadersForClient(upRes.rawHeaders);
-      if (this.draining) headers.push('Connection', 'close');
-      try {
-        res.writeHead(status, upRes.statusMessage, headers);
-      } catch (err) {
-        // A reply Node refuses to re-send (e.g. a status outside 100-999) is a bad gateway.
-        upRes.destroy();
-        up.destroy();
-        failure = replyForError(err, url);
-        sendReply(this, res, failure);
-        return;
-      }
-      upRes.on('data', (c: Buffer) => (bytesOut += c.length));
-      upRes.pipe(res);
-      upRes.on('error', () => res.destroy());
-    });
-    up.on('error', (err) => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      const code = (err as NodeJS.ErrnoException).code;
-      const wrapped = isGatehouseError(err)
-        ? err
-        : new GatehouseError(code === 'ECONNREFUSED' ? 'GH_ERR_DIAL_REFUSED' : 'GH_ERR_DIAL_FAILED', [
-            formatHostPort(ready.address, target.port),
-          ]);
-      failure = replyForError(wrapped, url);
-      sendReply(this, res, failure);
-    });
-    if (hasBody) {
-      req.on('data', (c: Buffer) => (bytesIn += c.length));
-      req.pipe(up);
-    } else {
-      // No body: headers go out in one write, without stream plumbing.
-      req.resume();
-      up.end();
-    }
-    const counts = {
-      get bytesFromClient() {
-        return bytesIn;
-      },
-      get bytesToClient() {
-        return bytesOut;
-      },
-    };
-    const session = openRequest(this, preq, target, ready.user, start, counts, () => {
-      up.destroy();
-      res.destroy();
-    });
-    const id = session.id;
-    res.once('close', () => {
-      session.end();
-      this.inflight.dec();
-      if (!res.writableFinished) up.destroy();
-      this.metrics.countBytes(name, bytesIn, bytesOut);
-      record(this, 'http', {
-        start,
-        client: req.socket.remoteAddress ?? '-',
-        method: req.method ?? '-',
-        url,
-        decision: ready.decision,
-        user: ready.user,
-        peer: ready.address,
-        ...(failure ? { reply: failure } : { status, bytes: bytesOut, contentType }),
-        session: id,
-        bytesIn,
-      });
-    });
   }
 
   private local(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {

@@ -1,29 +1,31 @@
-// One egress proxy on the sockets the runtime accepted and admitted: the fast front (fast-front.ts)
-// reads plain GET/HEAD and CONNECT heads itself and hands everything else to Node's own HTTP/1.1
-// parser (strict, bounded header size, header timeout); then identify (Basic auth), decide (ports,
-// allowlist), resolve once, guard the address, dial exactly that address, relay, log.
+// One egress proxy's life on the sockets the runtime accepted and admitted: the fast front
+// (fast-front.ts) on every accepted socket and Node's HTTP/1.1 server (strict, bounded header
+// size, header timeout) for what it hands off; settings and files per snapshot (configure,
+// applied), the access log, the idle sweep, the upstream pool and agent, drain and shutdown; and
+// heads that never became a request (too large, too slow, malformed). Each request is routed to
+// the file of its traffic path: plain-http.ts (then forward.ts or fast-forward.ts) for plain
+// HTTP, tunnel.ts for CONNECT and Upgrade; decide.ts and proxy-state.ts are what the paths share.
+// Cut here because this file holds what lives as long as the proxy, the paths what lives as long
+// as one request: each path takes this object, so nothing is built for the routing.
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { idleInterval } from '../../pipeline/idle-watch.js';
 import type { FaceContext } from '../context.js';
 import { openAccessLog, type AccessLog } from './access-log.js';
-import type { RecordSite } from './record.js';
 import type { ProxySettings } from './compile.js';
-import { EgressFiles, type FileEvent } from './files.js';
-import type { ClientResponse } from './upstream-exchange.js';
-import { UpstreamPool } from './upstream-pool.js';
+import { ParseMemo } from './decide.js';
 import { serveFast, type FastConnection, type FastHandlers, type ProxyRequest } from './fast-front.js';
+import { EgressFiles, type FileEvent } from './files.js';
 import { IdleSweep } from './idle-sweep.js';
-import { ParseMemo, prepare, type Prepared } from './decide.js';
-import { serveTunnel } from './tunnel.js';
-import { fastForward } from './fast-forward.js';
-import { forward } from './forward.js';
-import { failed, record, sendReply, type Gauge, type ProxyState } from './proxy-state.js';
-import { idleInterval } from '../../pipeline/idle-watch.js';
 import type { EgressMetrics } from './metrics.js';
-import { parseAbsoluteUrl, type ProxyTarget } from './request.js';
-import { rawReply, replyForCode, replyForDecision, replyForError, type WireReply } from './wire.js';
+import { serveRequest } from './plain-http.js';
+import { failed, record, type Gauge, type ProxyState } from './proxy-state.js';
+import type { RecordSite } from './record.js';
+import { serveTunnel } from './tunnel.js';
+import { UpstreamPool } from './upstream-pool.js';
+import { rawReply, replyForCode, type WireReply } from './wire.js';
 
 /** Idle keep-alive connections close after this long (Node's server uses the same). */
 const KEEP_ALIVE_TIMEOUT = 60_000;
@@ -38,6 +40,7 @@ function fromIncoming(req: http.IncomingMessage): ProxyRequest {
   };
 }
 
+/** The fields the traffic paths read are ProxyState's; the rest is this file's own. */
 export class EgressProxy implements ProxyState {
   private server: http.Server;
   private serverKey: string;
@@ -72,7 +75,7 @@ export class EgressProxy implements ProxyState {
     headersTimeout: () => this.settings.headersTimeout,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
     draining: () => this.draining,
-    request: (req, res, done) => this.serveRequest(req, res, undefined, done),
+    request: (req, res, done) => serveRequest(this, req, res, undefined, done),
     connect: (req, head) =>
       void this.contain(serveTunnel(this, 'connect', req, req.socket, head), req.socket),
     headTimeout: (socket) => this.onClientError(timeoutError(), socket),
@@ -127,7 +130,7 @@ export class EgressProxy implements ProxyState {
       keepAliveTimeout: 60_000,
       connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(this.settings.headersTimeout / 4))),
     });
-    s.on('request', (req, res) => this.serveRequest(fromIncoming(req), res, req, noop));
+    s.on('request', (req, res) => serveRequest(this, fromIncoming(req), res, req, noop));
     s.on(
       'connect',
       (req, socket, head) =>
@@ -208,119 +211,6 @@ export class EgressProxy implements ProxyState {
     this.upstreams.close();
     await this.accessLog?.close();
     this.accessLog = undefined;
-  }
-
-  // ---- plain HTTP ----
-
-  /**
-   * One plain HTTP request, from the fast front (bodiless GET/HEAD, `incoming` unset) or from Node's
-   * server (`incoming` set, any method, maybe a body); `done` once the response is complete.
-   * Callbacks rather than promises: most requests decide synchronously, and each promise hop
-   * (an async function returning the response's promise, then the front's `then`) was a
-   * measurable share of a request.
-   */
-  private serveRequest(
-    req: ProxyRequest,
-    res: ClientResponse,
-    incoming: http.IncomingMessage | undefined,
-    done: () => void,
-  ): void {
-    try {
-      this.handleRequest(req, res, incoming, done);
-    } catch (err) {
-      failed(this, err, req.socket);
-      done();
-    }
-  }
-
-  private handleRequest(
-    req: ProxyRequest,
-    res: ClientResponse,
-    incoming: http.IncomingMessage | undefined,
-    done: () => void,
-  ): void {
-    const start = Date.now();
-    const url = req.url;
-    if (url.startsWith('/') && incoming) return this.local(incoming, res as http.ServerResponse, url);
-    const target = parseAbsoluteUrl(url, this.memo.normalize);
-    if (typeof target === 'string') {
-      const r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]);
-      sendReply(this, res, r);
-      record(this, 'http', {
-        start,
-        client: req.socket.remoteAddress ?? '-',
-        method: req.method,
-        url,
-        reply: r,
-      });
-      return done();
-    }
-    const prepared = prepare(this, req, false, target);
-    if (!(prepared instanceof Promise))
-      return this.proceed(req, res, incoming, target, prepared, start, done);
-    prepared
-      .then((ready) => this.proceed(req, res, incoming, target, ready, start, done))
-      .catch((err: unknown) => {
-        failed(this, err, req.socket);
-        done();
-      });
-  }
-
-  /** The request decided: a refusal, or the request on its way upstream. */
-  private proceed(
-    req: ProxyRequest,
-    res: ClientResponse,
-    incoming: http.IncomingMessage | undefined,
-    target: ProxyTarget,
-    ready: Prepared,
-    start: number,
-    done: () => void,
-  ): void {
-    if (res.destroyed) return done();
-    if ('denied' in ready || 'error' in ready) {
-      const r =
-        'denied' in ready
-          ? replyForDecision(ready.denied, req.url, this.settings.auth?.realm)
-          : replyForError(ready.error, req.url);
-      sendReply(this, res, r);
-      record(this, 'http', {
-        start,
-        client: req.socket.remoteAddress ?? '-',
-        method: req.method,
-        url: req.url,
-        reply: r,
-        ...('denied' in ready ? { decision: ready.denied, user: ready.user } : {}),
-      });
-      return done();
-    }
-    if (incoming) {
-      const hasBody =
-        incoming.headers['transfer-encoding'] !== undefined ||
-        (incoming.headers['content-length'] ?? '0') !== '0';
-      if (hasBody || (req.method !== 'GET' && req.method !== 'HEAD'))
-        return forward(this, req, incoming, res as http.ServerResponse, target, ready, start, hasBody);
-    }
-    fastForward(this, req, res, target, ready, start, done);
-  }
-
-  private local(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
-    const path = url.split('?')[0];
-    if (req.method === 'GET' && path === '/healthz') {
-      res.writeHead(this.draining ? 503 : 200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' });
-      res.end(this.draining ? 'draining\n' : 'ok\n');
-      return;
-    }
-    if (req.method === 'GET' && path === '/metrics' && this.settings.metrics) {
-      void this.metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType });
-        res.end(text);
-      });
-      return;
-    }
-    const r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [
-      `"${url.slice(0, 64)}" is not an absolute URL; this is a proxy (GET /healthz and /metrics are served here)`,
-    ]);
-    sendReply(this, res, r);
   }
 
   private onClientError(err: { code?: string | undefined }, socket: Duplex): void {

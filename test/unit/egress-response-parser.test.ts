@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChunkedDecoder, parseResponseHead } from '../../src/faces/egress/response-parser.js';
+import { ChunkedDecoder, parseResponseHead } from '../../src/protocols/http-response.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 

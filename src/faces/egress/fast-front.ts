@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import { parseRequestHead, type RequestHead } from '../../protocols/http-request-head.js';
 import { hasControlChar, isToken } from '../../protocols/http-syntax.js';
 import { IdleClock } from '../../pipeline/idle-watch.js';
-import type { ClientResponse } from './upstream.js';
+import type { ClientResponse } from './upstream-exchange.js';
 
 /** A request as the proxy's decision code sees it, from this front or from Node's server. */
 export interface ProxyRequest {

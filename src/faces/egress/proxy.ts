@@ -1,45 +1,32 @@
-// One egress proxy on the sockets the runtime accepted and admitted: the fast front (fast-front.ts)
-// reads plain GET/HEAD and CONNECT heads itself and hands everything else to Node's own HTTP/1.1
-// parser (strict, bounded header size, header timeout); then identify (Basic auth), decide (ports,
-// allowlist), resolve once, guard the address, dial exactly that address, relay, log.
+// One egress proxy's life on the sockets the runtime accepted and admitted: the fast front
+// (fast-front.ts) on every accepted socket and Node's HTTP/1.1 server (strict, bounded header
+// size, header timeout) for what it hands off; settings and files per snapshot (configure,
+// applied), the access log, the idle sweep, the upstream pool and agent, drain and shutdown; and
+// heads that never became a request (too large, too slow, malformed). Each request is routed to
+// the file of its traffic path: plain-http.ts (then forward.ts or fast-forward.ts) for plain
+// HTTP, tunnel.ts for CONNECT and Upgrade; decide.ts and proxy-state.ts are what the paths share.
+// Cut here because this file holds what lives as long as the proxy, the paths what lives as long
+// as one request: each path takes this object, so nothing is built for the routing.
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
-import { GatehouseError, isGatehouseError } from '../../errors.js';
-import { formatHostPort } from '../../net/address.js';
-import { parseIp, type IpAddress } from '../../net/cidr.js';
-import { dialAddress } from '../../pipeline/dial.js';
-import { resolveHost } from '../../pipeline/resolve.js';
-import { openSession, runRelay, type OpenSession } from '../../pipeline/session-runner.js';
-import { ReadPump } from '../../pipeline/read-pump.js';
-import { parseBasic } from '../../auth/htpasswd.js';
-import { normalizeHost, type InvalidHost, type NormalizedHost } from '../../policy/egress-host.js';
-import { decideDestination, decideEgressRequest, type EgressDecision } from '../../policy/egress-decision.js';
-import { decideEgress } from '../../policy/security-groups.js';
+import { idleInterval } from '../../pipeline/idle-watch.js';
 import type { FaceContext } from '../context.js';
 import { openAccessLog, type AccessLog } from './access-log.js';
-import { recordRequest, type FinishInput, type Kind, type RecordSite } from './record.js';
 import type { ProxySettings } from './compile.js';
-import { EgressFiles, type FileEvent } from './files.js';
-import { exchange, UpstreamPool, type ClientResponse, type ExchangeResult } from './upstream.js';
+import { ParseMemo } from './decide.js';
 import { serveFast, type FastConnection, type FastHandlers, type ProxyRequest } from './fast-front.js';
+import { EgressFiles, type FileEvent } from './files.js';
 import { IdleSweep } from './idle-sweep.js';
-import { idleInterval } from '../../pipeline/idle-watch.js';
-import type { ByteCounts, CloseReason } from '../../pipeline/session-registry.js';
 import type { EgressMetrics } from './metrics.js';
-import {
-  parseAbsoluteUrl,
-  parseConnectTarget,
-  requestHead,
-  requestHeadersForUpstream,
-  responseHeadersForClient,
-  type ProxyTarget,
-} from './request.js';
-import { rawReply, replyForCode, replyForDecision, replyForError, type WireReply } from './wire.js';
+import { serveRequest } from './plain-http.js';
+import { failed, record, type Gauge, type ProxyState } from './proxy-state.js';
+import type { RecordSite } from './record.js';
+import { serveTunnel } from './tunnel.js';
+import { UpstreamPool } from './upstream-pool.js';
+import { rawReply, replyForCode, type WireReply } from './wire.js';
 
-const FACE = 'egressProxy';
 /** Idle keep-alive connections close after this long (Node's server uses the same). */
 const KEEP_ALIVE_TIMEOUT = 60_000;
 
@@ -53,32 +40,25 @@ function fromIncoming(req: http.IncomingMessage): ProxyRequest {
   };
 }
 
-type Prepared = Ready | { denied: EgressDecision; user?: string | undefined } | { error: unknown };
-
-interface Ready {
-  readonly address: string;
-  readonly ip: IpAddress;
-  readonly decision: EgressDecision;
-  readonly user: string | undefined;
-}
-
-export class EgressProxy {
+/** The fields the traffic paths read are ProxyState's; the rest is this file's own. */
+export class EgressProxy implements ProxyState {
   private server: http.Server;
   private serverKey: string;
-  private readonly agent = new http.Agent({
+  readonly agent = new http.Agent({
     keepAlive: true,
     maxFreeSockets: 256,
     scheduling: 'lifo',
     timeout: 60_000,
   });
-  private ctx: FaceContext | undefined;
-  private site: RecordSite;
-  private accessLog: AccessLog | undefined;
+  ctx: FaceContext | undefined;
+  site: RecordSite;
+  accessLog: AccessLog | undefined;
   private accessLogKey: string | undefined;
-  private draining = false;
+  draining = false;
   private readonly pendingEvents: FileEvent[] = [];
   readonly files: EgressFiles;
-  private readonly upstreams = new UpstreamPool(() => this.idleSweep.wake());
+  readonly memo = new ParseMemo();
+  readonly upstreams = new UpstreamPool(() => this.idleSweep.wake());
   private readonly idleSweep = new IdleSweep(
     () => idleInterval(this.settings.headersTimeout, this.settings.idleTimeout, KEEP_ALIVE_TIMEOUT),
     (now) => {
@@ -87,16 +67,17 @@ export class EgressProxy {
       return this.fastConnections.size > 0 || this.upstreams.size > 0;
     },
   );
-  private readonly inflight: { inc(): void; dec(): void };
-  private readonly tunnels: { inc(): void; dec(): void };
+  readonly inflight: Gauge;
+  readonly tunnels: Gauge;
   private readonly fastConnections = new Set<FastConnection>();
   private readonly fast: FastHandlers = {
     maxHeaderSize: () => this.settings.maxHeaderSize,
     headersTimeout: () => this.settings.headersTimeout,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
     draining: () => this.draining,
-    request: (req, res, done) => this.serveRequest(req, res, undefined, done),
-    connect: (req, head) => void this.contain(this.onTunnel('connect', req, req.socket, head), req.socket),
+    request: (req, res, done) => serveRequest(this, req, res, undefined, done),
+    connect: (req, head) =>
+      void this.contain(serveTunnel(this, 'connect', req, req.socket, head), req.socket),
     headTimeout: (socket) => this.onClientError(timeoutError(), socket),
     handOff: (socket, pending) => {
       socket.pause();
@@ -105,26 +86,10 @@ export class EgressProxy {
       socket.resume();
     },
   };
-  /**
-   * Parsing addresses and hosts is a measurable share of a request; the values are pure functions
-   * of the text, so they are memoised here (bounded, cleared when full).
-   */
-  private readonly hosts = new Map<string, NormalizedHost | InvalidHost>();
-  private readonly addresses = new Map<string, { raw: ipaddr.IPv4 | ipaddr.IPv6; ip: IpAddress }>();
-  private readonly sources = new WeakMap<object, IpAddress>();
-  private readonly normalize = (host: string): NormalizedHost | InvalidHost => {
-    let h = this.hosts.get(host);
-    if (!h) {
-      if (this.hosts.size >= 4096) this.hosts.clear();
-      h = normalizeHost(host);
-      this.hosts.set(host, h);
-    }
-    return h;
-  };
 
   constructor(
-    private settings: ProxySettings,
-    private readonly metrics: EgressMetrics,
+    public settings: ProxySettings,
+    readonly metrics: EgressMetrics,
   ) {
     this.site = { settings, metrics, accessLog: undefined, log: undefined, audit: undefined };
     this.files = new EgressFiles((e) => this.onFileEvent(e));
@@ -133,63 +98,6 @@ export class EgressProxy {
     this.serverKey = `${settings.maxHeaderSize}`;
     this.server = this.makeServer();
     this.files.configure(settings.allowlistFiles, settings.auth?.htpasswd);
-  }
-
-  private address(text: string): { raw: ipaddr.IPv4 | ipaddr.IPv6; ip: IpAddress } {
-    let a = this.addresses.get(text);
-    if (!a) {
-      if (this.addresses.size >= 4096) this.addresses.clear();
-      const raw = ipaddr.parse(text);
-      a = { raw, ip: parseIp(text) ?? raw };
-      this.addresses.set(text, a);
-    }
-    return a;
-  }
-
-  private sourceOf(socket: Socket): IpAddress {
-    let ip = this.sources.get(socket);
-    if (!ip) {
-      ip = parseIp(socket.remoteAddress ?? '') ?? (parseIp('0.0.0.0') as IpAddress);
-      this.sources.set(socket, ip);
-    }
-    return ip;
-  }
-
-  /** Who asked for what, since when: one request or tunnel as the session registry lists it. */
-  private sessionStart(
-    id: string,
-    req: ProxyRequest,
-    target: ProxyTarget,
-    user: string | undefined,
-    startMs: number,
-  ) {
-    return {
-      id,
-      face: FACE,
-      listener: this.settings.listener,
-      source: formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0),
-      target: formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
-      identity: user,
-      startMs,
-    };
-  }
-
-  /** Register one request (its bytes are an HTTP exchange, not a relay) until its response ends. */
-  private openRequest(
-    req: ProxyRequest,
-    target: ProxyTarget,
-    user: string | undefined,
-    start: number,
-    counts: ByteCounts,
-    close: (reason: CloseReason) => void,
-  ): OpenSession {
-    const sessions = this.ctx!.sessions;
-    return openSession(
-      sessions,
-      this.sessionStart(sessions.newId(), req, target, user, start),
-      counts,
-      close,
-    );
   }
 
   private get log(): Logger | undefined {
@@ -222,16 +130,16 @@ export class EgressProxy {
       keepAliveTimeout: 60_000,
       connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(this.settings.headersTimeout / 4))),
     });
-    s.on('request', (req, res) => this.serveRequest(fromIncoming(req), res, req, noop));
+    s.on('request', (req, res) => serveRequest(this, fromIncoming(req), res, req, noop));
     s.on(
       'connect',
       (req, socket, head) =>
-        void this.contain(this.onTunnel('connect', fromIncoming(req), socket, head), socket),
+        void this.contain(serveTunnel(this, 'connect', fromIncoming(req), socket, head), socket),
     );
     s.on(
       'upgrade',
       (req, socket, head) =>
-        void this.contain(this.onTunnel('upgrade', fromIncoming(req), socket, head), socket),
+        void this.contain(serveTunnel(this, 'upgrade', fromIncoming(req), socket, head), socket),
     );
     s.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
     // The server never listens (the runtime owns the listener); 'listening' starts the timer that
@@ -242,12 +150,7 @@ export class EgressProxy {
 
   /** A bug in one request must not take the daemon down: log it and drop that connection. */
   private contain(p: Promise<void>, sock: Duplex): Promise<void> {
-    return p.catch((err: unknown) => this.failed(err, sock));
-  }
-
-  private failed(err: unknown, sock: Duplex): void {
-    this.log?.error({ proxy: this.settings.name, err }, 'egress request failed unexpectedly');
-    sock.destroy();
+    return p.catch((err: unknown) => failed(this, err, sock));
   }
 
   /** A new snapshot: new settings, files loaded as needed. Open connections carry on. */
@@ -310,510 +213,6 @@ export class EgressProxy {
     this.accessLog = undefined;
   }
 
-  // ---- decisions ----
-
-  private async identify(
-    req: ProxyRequest,
-  ): Promise<{ user: string | undefined } | { denied: EgressDecision }> {
-    const auth = this.settings.auth;
-    if (!auth) return { user: undefined };
-    const creds = parseBasic(req.proxyAuthorization);
-    if (!creds) return { denied: { allowed: false, reason: 'auth_required' } };
-    const verifier = this.files.htpasswd;
-    if (!verifier || !(await verifier.verify(creds.user, creds.password)))
-      return { denied: { allowed: false, reason: 'auth_failed' } };
-    return { user: creds.user };
-  }
-
-  /**
-   * Everything before the dial: auth, ports and allowlist, one lookup, the guard, security groups.
-   * Synchronous when nothing needs waiting for (no proxy auth, an IP literal): most requests then
-   * decide without a promise.
-   */
-  private prepare(req: ProxyRequest, connect: boolean, target: ProxyTarget): Prepared | Promise<Prepared> {
-    if (!this.settings.auth) return this.decide(req, connect, target, undefined);
-    return this.identify(req).then((id) =>
-      'denied' in id ? id : this.decide(req, connect, target, id.user),
-    );
-  }
-
-  private decide(
-    req: ProxyRequest,
-    connect: boolean,
-    target: ProxyTarget,
-    user: string | undefined,
-  ): Prepared | Promise<Prepared> {
-    const decision = decideEgressRequest(this.settings.rules, this.files.lists, {
-      connect,
-      host: target.host,
-      port: target.port,
-      user,
-      source: this.sourceOf(req.socket),
-    });
-    if (!decision.allowed || target.host.kind === 'invalid') return { denied: decision, user };
-    if (target.host.kind === 'ip') return this.check(target, target.host.text, decision, user);
-    return resolveHost(target.host.text).then(
-      ({ address }) => this.check(target, address, decision, user),
-      (error: unknown) => ({ error }),
-    );
-  }
-
-  /** The resolved address against the destination guard and the security groups. */
-  private check(
-    target: ProxyTarget,
-    address: string,
-    decision: EgressDecision,
-    user: string | undefined,
-  ): Prepared {
-    const { raw, ip } = target.host.kind === 'ip' ? target.host : this.address(address);
-    const guard = decideDestination(raw, this.settings.guard);
-    if (!guard.allowed)
-      return { denied: { ...guard, ...(decision.policy ? { policy: decision.policy } : {}) }, user };
-    const sg = decideEgress(this.ctx!.policy, this.settings.groups, ip, target.port);
-    if (!sg.allowed)
-      return {
-        denied: {
-          allowed: false,
-          reason: 'security_group_egress_denied',
-          rule: {
-            text: sg.rule?.text ?? `security groups ${sg.groups.join(', ')}`,
-            where: sg.rule?.where ?? 'securityGroups',
-          },
-        },
-        user,
-      };
-    return { address, ip, decision, user };
-  }
-
-  // ---- plain HTTP ----
-
-  /**
-   * One plain HTTP request, from the fast front (bodiless GET/HEAD, `incoming` unset) or from Node's
-   * server (`incoming` set, any method, maybe a body); `done` once the response is complete.
-   * Callbacks rather than promises: most requests decide synchronously, and each promise hop
-   * (an async function returning the response's promise, then the front's `then`) was a
-   * measurable share of a request.
-   */
-  private serveRequest(
-    req: ProxyRequest,
-    res: ClientResponse,
-    incoming: http.IncomingMessage | undefined,
-    done: () => void,
-  ): void {
-    try {
-      this.handleRequest(req, res, incoming, done);
-    } catch (err) {
-      this.failed(err, req.socket);
-      done();
-    }
-  }
-
-  private handleRequest(
-    req: ProxyRequest,
-    res: ClientResponse,
-    incoming: http.IncomingMessage | undefined,
-    done: () => void,
-  ): void {
-    const start = Date.now();
-    const url = req.url;
-    if (url.startsWith('/') && incoming) return this.local(incoming, res as http.ServerResponse, url);
-    const target = parseAbsoluteUrl(url, this.normalize);
-    if (typeof target === 'string') {
-      const r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]);
-      this.sendReply(res, r);
-      this.record('http', {
-        start,
-        client: req.socket.remoteAddress ?? '-',
-        method: req.method,
-        url,
-        reply: r,
-      });
-      return done();
-    }
-    const prepared = this.prepare(req, false, target);
-    if (!(prepared instanceof Promise))
-      return this.proceed(req, res, incoming, target, prepared, start, done);
-    prepared
-      .then((ready) => this.proceed(req, res, incoming, target, ready, start, done))
-      .catch((err: unknown) => {
-        this.failed(err, req.socket);
-        done();
-      });
-  }
-
-  /** The request decided: a refusal, or the request on its way upstream. */
-  private proceed(
-    req: ProxyRequest,
-    res: ClientResponse,
-    incoming: http.IncomingMessage | undefined,
-    target: ProxyTarget,
-    ready: Prepared,
-    start: number,
-    done: () => void,
-  ): void {
-    if (res.destroyed) return done();
-    if ('denied' in ready || 'error' in ready) {
-      const r =
-        'denied' in ready
-          ? replyForDecision(ready.denied, req.url, this.settings.auth?.realm)
-          : replyForError(ready.error, req.url);
-      this.sendReply(res, r);
-      this.record('http', {
-        start,
-        client: req.socket.remoteAddress ?? '-',
-        method: req.method,
-        url: req.url,
-        reply: r,
-        ...('denied' in ready ? { decision: ready.denied, user: ready.user } : {}),
-      });
-      return done();
-    }
-    if (incoming) {
-      const hasBody =
-        incoming.headers['transfer-encoding'] !== undefined ||
-        (incoming.headers['content-length'] ?? '0') !== '0';
-      if (hasBody || (req.method !== 'GET' && req.method !== 'HEAD'))
-        return this.forward(req, incoming, res as http.ServerResponse, target, ready, start, hasBody);
-    }
-    this.fastForward(req, res, target, ready, start, done);
-  }
-
-  /** Requests with a body or another method: http.request, streamed both ways. */
-  private forward(
-    preq: ProxyRequest,
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    target: ProxyTarget,
-    ready: Ready,
-    start: number,
-    hasBody: boolean,
-  ): void {
-    const name = this.settings.name;
-    const url = req.url!;
-    let bytesIn = 0;
-    let bytesOut = 0;
-    let status = 0;
-    let contentType: string | undefined;
-    let failure: WireReply | undefined;
-    this.inflight.inc();
-    const up = http.request({
-      host: ready.address,
-      port: target.port,
-      method: req.method,
-      path: target.path,
-      headers: requestHeadersForUpstream(req.rawHeaders, target.authority, false),
-      agent: this.agent,
-      setHost: false,
-    });
-    up.setTimeout(this.settings.idleTimeout, () =>
-      up.destroy(new GatehouseError('GH_ERR_DIAL_TIMEOUT', [formatHostPort(ready.address, target.port)])),
-    );
-    up.on('socket', (s: Socket) => {
-      if (!s.connecting) return;
-      const t = setTimeout(
-        () =>
-          up.destroy(new GatehouseError('GH_ERR_DIAL_TIMEOUT', [formatHostPort(ready.address, target.port)])),
-        this.settings.connectTimeout,
-      );
-      s.once('connect', () => clearTimeout(t));
-      s.once('close', () => clearTimeout(t));
-    });
-    up.on('response', (upRes) => {
-      status = upRes.statusCode ?? 502;
-      contentType = upRes.headers['content-type'];
-      const headers = responseHeadersForClient(upRes.rawHeaders);
-      if (this.draining) headers.push('Connection', 'close');
-      try {
-        res.writeHead(status, upRes.statusMessage, headers);
-      } catch (err) {
-        // A reply Node refuses to re-send (e.g. a status outside 100-999) is a bad gateway.
-        upRes.destroy();
-        up.destroy();
-        failure = replyForError(err, url);
-        this.sendReply(res, failure);
-        return;
-      }
-      upRes.on('data', (c: Buffer) => (bytesOut += c.length));
-      upRes.pipe(res);
-      upRes.on('error', () => res.destroy());
-    });
-    up.on('error', (err) => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      const code = (err as NodeJS.ErrnoException).code;
-      const wrapped = isGatehouseError(err)
-        ? err
-        : new GatehouseError(code === 'ECONNREFUSED' ? 'GH_ERR_DIAL_REFUSED' : 'GH_ERR_DIAL_FAILED', [
-            formatHostPort(ready.address, target.port),
-          ]);
-      failure = replyForError(wrapped, url);
-      this.sendReply(res, failure);
-    });
-    if (hasBody) {
-      req.on('data', (c: Buffer) => (bytesIn += c.length));
-      req.pipe(up);
-    } else {
-      // No body: headers go out in one write, without stream plumbing.
-      req.resume();
-      up.end();
-    }
-    const counts = {
-      get bytesFromClient() {
-        return bytesIn;
-      },
-      get bytesToClient() {
-        return bytesOut;
-      },
-    };
-    const session = this.openRequest(preq, target, ready.user, start, counts, () => {
-      up.destroy();
-      res.destroy();
-    });
-    const id = session.id;
-    res.once('close', () => {
-      session.end();
-      this.inflight.dec();
-      if (!res.writableFinished) up.destroy();
-      this.metrics.countBytes(name, bytesIn, bytesOut);
-      this.record('http', {
-        start,
-        client: req.socket.remoteAddress ?? '-',
-        method: req.method ?? '-',
-        url,
-        decision: ready.decision,
-        user: ready.user,
-        peer: ready.address,
-        ...(failure ? { reply: failure } : { status, bytes: bytesOut, contentType }),
-        session: id,
-        bytesIn,
-      });
-    });
-  }
-
-  /** Bodiless GET/HEAD: raw pooled upstream connection, response framed by response-parser.ts. */
-  private fastForward(
-    req: ProxyRequest,
-    res: ClientResponse,
-    target: ProxyTarget,
-    ready: Ready,
-    start: number,
-    done: () => void,
-  ): void {
-    const method = req.method;
-    const counts = { bytesFromClient: 0, bytesToClient: 0 };
-    this.inflight.inc();
-    const headers = requestHeadersForUpstream(req.rawHeaders, target.authority, false);
-    headers.push('Connection', 'keep-alive');
-    const session = this.openRequest(req, target, ready.user, start, counts, () => res.destroy());
-    const draining = () => this.draining;
-    exchange(
-      {
-        pool: this.upstreams,
-        address: ready.address,
-        port: target.port,
-        method,
-        head: requestHead(method, target.path, headers),
-        connectTimeout: this.settings.connectTimeout,
-        idleTimeout: this.settings.idleTimeout,
-        res,
-        clientHeaders: (head) => {
-          const out = responseHeadersForClient(head.rawHeaders);
-          if (draining()) out.push('Connection', 'close');
-          return out;
-        },
-      },
-      (r) => {
-        try {
-          this.afterExchange(req, ready, start, session, counts, r, res);
-        } catch (err) {
-          this.failed(err, req.socket);
-        }
-        done();
-      },
-    );
-  }
-
-  private afterExchange(
-    req: ProxyRequest,
-    ready: Ready,
-    start: number,
-    session: OpenSession,
-    counts: { bytesToClient: number },
-    r: ExchangeResult,
-    res: ClientResponse,
-  ): void {
-    counts.bytesToClient = r.bytesToClient;
-    let failure: WireReply | undefined;
-    if (r.error) {
-      failure = replyForError(r.error, req.url);
-      this.sendReply(res, failure);
-    }
-    session.end();
-    this.inflight.dec();
-    this.metrics.countBytes(this.settings.name, 0, r.bytesToClient);
-    this.record('http', {
-      start,
-      client: req.socket.remoteAddress ?? '-',
-      method: req.method,
-      url: req.url,
-      decision: ready.decision,
-      user: ready.user,
-      peer: ready.address,
-      ...(failure
-        ? { reply: failure }
-        : { status: r.status, bytes: r.bytesToClient, contentType: r.contentType }),
-      session: session.id,
-      bytesIn: 0,
-    });
-  }
-
-  private record(kind: Kind, f: FinishInput): void {
-    // One site object, refreshed when what it names changes: nothing is built per request.
-    const site = this.site;
-    if (
-      site.settings !== this.settings ||
-      site.accessLog !== this.accessLog ||
-      site.audit !== this.ctx?.audit ||
-      site.log !== this.log
-    )
-      this.site = {
-        settings: this.settings,
-        metrics: this.metrics,
-        accessLog: this.accessLog,
-        log: this.log,
-        audit: this.ctx?.audit,
-      };
-    recordRequest(this.site, kind, f);
-  }
-
-  private sendReply(res: ClientResponse, r: WireReply): void {
-    if (res.headersSent || res.destroyed) return;
-    const headers = r.headers.flat();
-    headers.push('Content-Length', String(Buffer.byteLength(r.body)));
-    if (this.draining) headers.push('Connection', 'close');
-    res.writeHead(r.status, r.statusText, headers);
-    res.end(r.body);
-  }
-
-  private local(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
-    const path = url.split('?')[0];
-    if (req.method === 'GET' && path === '/healthz') {
-      res.writeHead(this.draining ? 503 : 200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' });
-      res.end(this.draining ? 'draining\n' : 'ok\n');
-      return;
-    }
-    if (req.method === 'GET' && path === '/metrics' && this.settings.metrics) {
-      void this.metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType });
-        res.end(text);
-      });
-      return;
-    }
-    const r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [
-      `"${url.slice(0, 64)}" is not an absolute URL; this is a proxy (GET /healthz and /metrics are served here)`,
-    ]);
-    this.sendReply(res, r);
-  }
-
-  // ---- CONNECT and Upgrade: decide, dial, then raw bytes both ways ----
-
-  private async onTunnel(
-    kind: 'connect' | 'upgrade',
-    req: ProxyRequest,
-    socket: Duplex,
-    head: Buffer,
-  ): Promise<void> {
-    const start = Date.now();
-    const client = req.socket.remoteAddress ?? '-';
-    const url = req.url;
-    const method = req.method;
-    socket.on('error', () => {});
-    const target =
-      kind === 'connect' ? parseConnectTarget(url, this.normalize) : parseAbsoluteUrl(url, this.normalize);
-    const refuse = (r: WireReply, extra: Partial<FinishInput> = {}) => {
-      if (!socket.destroyed) {
-        socket.end(rawReply(r));
-        // Read (and drop) to the client's FIN, so the half-open socket closes.
-        socket.resume();
-      }
-      this.record(kind, { start, client, method, url, reply: r, ...extra });
-    };
-    if (typeof target === 'string')
-      return refuse(replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]));
-    const prepared = this.prepare(req, kind === 'connect', target);
-    const ready = prepared instanceof Promise ? await prepared : prepared;
-    if ('denied' in ready)
-      return refuse(replyForDecision(ready.denied, url, this.settings.auth?.realm), {
-        decision: ready.denied,
-        user: ready.user,
-      });
-    if ('error' in ready) return refuse(replyForError(ready.error, url));
-    if (socket.destroyed) return;
-    let upstream: Socket;
-    // Tunnels carry raw bytes: the target's reads go through a pump (no allocation per read).
-    const pump = new ReadPump();
-    try {
-      // The address that was decided and guarded, exactly: never looked up again.
-      upstream = await dialAddress(ready.address, target.port, {
-        connectTimeout: this.settings.connectTimeout,
-        onread: pump.onread,
-      });
-    } catch (err) {
-      return refuse(replyForError(err, url), {
-        decision: ready.decision,
-        user: ready.user,
-        peer: ready.address,
-      });
-    }
-    if (socket.destroyed) {
-      upstream.destroy();
-      return;
-    }
-    if (kind === 'connect') socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
-    else
-      upstream.write(
-        requestHead(method, target.path, requestHeadersForUpstream(req.rawHeaders, target.authority, true)),
-      );
-    if (head.length > 0) upstream.write(head);
-    const name = this.settings.name;
-    this.tunnels.inc();
-    const ctx = this.ctx!;
-    const id = ctx.sessions.newId();
-    runRelay(
-      ctx.sessions,
-      this.sessionStart(id, req, target, ready.user, start),
-      socket,
-      upstream,
-      { idleTimeout: this.settings.idleTimeout, targetPump: pump },
-      (result) => {
-        this.tunnels.dec();
-        this.metrics.countBytes(name, result.bytesFromClient, result.bytesToClient);
-        try {
-          this.record(kind, {
-            start,
-            client,
-            method,
-            url,
-            decision: ready.decision,
-            user: ready.user,
-            peer: ready.address,
-            status: kind === 'connect' ? 200 : 101,
-            bytes: result.bytesToClient,
-            bytesIn: result.bytesFromClient,
-            session: id,
-            closeReason: result.reason,
-          });
-        } catch (err) {
-          this.failed(err, socket);
-        }
-      },
-    );
-    // The fast front hands CONNECT sockets over paused, so nothing is read before the relay listens.
-    socket.resume();
-  }
-
   private onClientError(err: { code?: string | undefined }, socket: Duplex): void {
     const code = err.code;
     let r: WireReply | undefined;
@@ -833,7 +232,7 @@ export class EgressProxy {
     }
     this.metrics.clientErrors.inc({ proxy: this.settings.name, status: String(r.status) });
     socket.end(rawReply(r));
-    this.record('http', {
+    record(this, 'http', {
       start: Date.now(),
       client: (socket as Socket).remoteAddress ?? '-',
       method: '-',

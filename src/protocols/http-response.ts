@@ -2,7 +2,9 @@
 // egress proxy: bytes in, a value or an error out, no sockets. Strict where a lax reading could
 // frame a body two ways (conflicting Content-Length, Content-Length with Transfer-Encoding,
 // obs-fold, bad header names): such a reply is refused as a bad gateway rather than guessed at.
-import { hasControlChar, hasListToken, isToken, trimOws } from '../../protocols/http-syntax.js';
+// Here with the other pure parsers (beside http-request-head.ts), not in the egress face: it is a
+// wire format, and the egress face's upstream side only feeds it bytes.
+import { hasControlChar, hasListToken, isToken, trimOws } from './http-syntax.js';
 
 export type BodyKind =
   | { readonly kind: 'none' }

@@ -2,6 +2,8 @@
 // audit trail, the session registry, and cluster lookups and port maps. Faces never reach the runtime itself.
 import type { Logger } from 'pino';
 import type { Audit } from '../audit/events.js';
+import type { LineWriter } from '../audit/line-writer.js';
+import type { MetricsHub } from '../runtime/metrics-hub.js';
 import type { HostPort } from '../net/address.js';
 import type { SessionRegistry } from '../pipeline/session-registry.js';
 import type { NodePortMap } from '../cluster/node-ports.js';
@@ -18,6 +20,10 @@ export interface FaceContext {
   readonly clusters: Topologies;
   /** The node ⇄ public port maps of cluster lines (one computation per host, the same in every worker). */
   readonly nodePorts: NodePortMap;
+  /** A writer of lines (an egress access log) for `file`: one writer per file on the host. */
+  openLines(file: string, label: string): LineWriter;
+  /** The faces' Prometheus registries, scraped as one for the whole host. */
+  readonly metrics: MetricsHub;
   /**
    * 48 bytes of TLS session ticket keys for `scope`: the same in every worker of the host (a ticket
    * one worker issued resumes at another), different for every scope.

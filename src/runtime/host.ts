@@ -11,10 +11,12 @@ import { ClusterRegistry } from '../cluster/registry.js';
 import type { Snapshot } from '../faces/face.js';
 import { KernelDataPath } from '../faces/port-forward/kernel-data-path.js';
 import { SessionRegistry } from '../pipeline/session-registry.js';
+import { LocalMetrics } from './metrics-hub.js';
 import type { SharedState } from './shared-state.js';
 
 export class Host implements SharedState {
   readonly audit = new Audit();
+  readonly metrics = new LocalMetrics();
   /** Made once per start; workers receive it with every commit (workers/messages.ts). */
   readonly ticketSecret = randomBytes(32);
   readonly clusters: ClusterRegistry;

@@ -141,6 +141,8 @@ export class Runtime {
       clusters,
       nodePorts,
       clusterNode: (cluster, index) => clusters.node(cluster, index),
+      openLines: (file, label) => this.shared.openLines(file, label),
+      metrics: this.shared.metrics,
       ticketKeys: (scope) => Buffer.from(hkdfSync('sha256', this.shared.ticketSecret, '', scope, 48)),
     };
     return { ...base, routes, plans, context };

@@ -6,6 +6,7 @@
 //   - in a fleet of replicas, the same seam over PostgreSQL (planned).
 import type { Audit } from '../audit/events.js';
 import type { LineWriter } from '../audit/line-writer.js';
+import type { MetricsHub } from './metrics-hub.js';
 import type { NodePortMap } from '../cluster/node-ports.js';
 import type { Topologies } from '../cluster/registry.js';
 import type { Snapshot } from '../faces/face.js';
@@ -18,6 +19,8 @@ export interface SharedState {
   readonly sessions: SessionRegistry;
   readonly clusters: Topologies;
   readonly nodePorts: NodePortMap;
+  /** The faces' metrics, scraped as one for the whole host. */
+  readonly metrics: MetricsHub;
   /** The host's secret that TLS session ticket keys are derived from (the same in every worker). */
   readonly ticketSecret: Buffer;
   /** A writer of log lines (an egress access log) for `file`: the one writer of that file on the host. */

@@ -8,6 +8,7 @@ import cluster, { type Worker } from 'node:cluster';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
 import { openLineWriter, type LineWriter } from '../audit/line-writer.js';
 import type { LoadedConfig } from '../config/load.js';
 import { GatehouseError } from '../errors.js';
@@ -29,6 +30,7 @@ import {
   type ConfigText,
   type FromWorker,
   type HostState,
+  type PrimaryRequest,
   type ToWorker,
   type WorkerRequest,
 } from './messages.js';
@@ -87,6 +89,8 @@ export class Primary implements AdminRuntime {
   private readonly services: RuntimeService[] = [];
   private reloader: ((trigger: string) => Promise<ReloadOutcome>) | undefined;
   private readonly lineWriters = new Map<string, LineWriter>();
+  /** Asks every worker for its registries and sums them (prom-client's cluster aggregation). */
+  private readonly aggregator = new AggregatorRegistry();
   /** Workers started again after dying. */
   restarts = 0;
 
@@ -344,6 +348,9 @@ export class Primary implements AdminRuntime {
       case 'reply':
         slot.pending.settle(m.id, m.value);
         break;
+      case 'request':
+        void this.answer(slot, m.id, m.req);
+        break;
       case 'ready':
         slot.idPrefix = m.idPrefix;
         break;
@@ -352,6 +359,17 @@ export class Primary implements AdminRuntime {
     }
     const i = slot.waiters.findIndex((w) => w.match(m));
     if (i >= 0) slot.waiters.splice(i, 1)[0]!.done(m);
+  }
+
+  /** A worker asks for what only the primary knows: today, the metrics of every worker summed. */
+  private async answer(slot: Slot, id: number, req: PrimaryRequest): Promise<void> {
+    let value: unknown;
+    try {
+      if (req.op === 'metrics') value = await this.aggregator.clusterMetrics();
+    } catch (err) {
+      this.log.warn({ err, worker: slot.name }, 'metrics: a worker did not answer');
+    }
+    this.send(slot, { t: 'reply', id, value });
   }
 
   /** The one writer of an access-log file, shared by every worker's lines. */

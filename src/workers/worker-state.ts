@@ -15,10 +15,41 @@ import { nthNode, type Topologies } from '../cluster/registry.js';
 import type { ClusterNode, Topology } from '../cluster/topology.js';
 import { SessionRegistry } from '../pipeline/session-registry.js';
 import type { SharedState } from '../runtime/shared-state.js';
-import type { FromWorker, HostState } from './messages.js';
+import { AggregatorRegistry, Registry } from 'prom-client';
+import type { MetricsHub } from '../runtime/metrics-hub.js';
+import type { FromWorker, HostState, PrimaryRequest } from './messages.js';
 
 /** Sends one message to the primary; resolves once it is written to the channel. */
 export type SendToPrimary = (m: FromWorker) => Promise<void>;
+/** Asks the primary; resolves with its reply, or undefined when none comes in time. */
+export type AskPrimary = (req: PrimaryRequest) => Promise<unknown>;
+
+/**
+ * The worker's registries answer the primary's AggregatorRegistry (prom-client listens for its
+ * requests once an AggregatorRegistry exists in the process: made at start, so a worker never
+ * leaves a scrape waiting); a scrape that reaches this worker asks the primary for the sum.
+ */
+class WorkerMetrics implements MetricsHub {
+  private readonly registries = new Set<Registry>();
+  readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
+
+  constructor(private readonly ask: AskPrimary) {
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([]);
+  }
+
+  register(registry: Registry): void {
+    if (this.registries.has(registry)) return;
+    this.registries.add(registry);
+    AggregatorRegistry.setRegistries([...this.registries]);
+  }
+
+  async scrape(): Promise<string> {
+    const text = await this.ask({ op: 'metrics' });
+    if (typeof text !== 'string') throw new Error('the primary did not answer with metrics');
+    return text;
+  }
+}
 
 /** Events gathered during one event-loop turn and sent as one message at its end. */
 class ForwardingAuditSink implements AuditSink {
@@ -161,11 +192,16 @@ export class WorkerState implements SharedState {
   readonly sessions = new SessionRegistry();
   readonly clusters: TopologyReplica;
   readonly nodePorts: NodePortReplica;
+  readonly metrics: WorkerMetrics;
   private readonly lineWriters = new Set<ForwardingLines>();
   /** Until the first commit brings the primary's: no ticket issued before it is ever resumed. */
   ticketSecret: Buffer = randomBytes(32);
 
-  constructor(private readonly send: SendToPrimary) {
+  constructor(
+    private readonly send: SendToPrimary,
+    ask: AskPrimary,
+  ) {
+    this.metrics = new WorkerMetrics(ask);
     this.audit.addSink(new ForwardingAuditSink(send));
     this.clusters = new TopologyReplica(send);
     this.nodePorts = new NodePortReplica(send);

@@ -9,7 +9,13 @@ import { createLog } from '../runtime/log.js';
 import { Runtime, type PreparedSnapshot } from '../runtime/runtime.js';
 import { Pending } from './ipc.js';
 import { listenMode } from './listen-mode.js';
-import { isOurs, type FromWorker, type RefusedConfig, type ToWorker } from './messages.js';
+import {
+  isOurs,
+  type FromWorker,
+  type PrimaryRequest,
+  type RefusedConfig,
+  type ToWorker,
+} from './messages.js';
 import { WorkerState } from './worker-state.js';
 
 function send(m: FromWorker): Promise<void> {
@@ -30,9 +36,14 @@ function refusal(err: unknown): RefusedConfig {
 export function runWorker(): void {
   const name = `w${process.env.GATEHOUSE_WORKER_SLOT ?? '?'}`;
   const log = createLog({ worker: name });
-  const state = new WorkerState(send);
-  const runtime = new Runtime(log, state, { reusePort: listenMode().reusePort });
   const toPrimary = new Pending();
+  const ask = (req: PrimaryRequest) => {
+    const { id, reply } = toPrimary.open(10_000);
+    void send({ t: 'request', id, req });
+    return reply;
+  };
+  const state = new WorkerState(send, ask);
+  const runtime = new Runtime(log, state, { reusePort: listenMode().reusePort });
   let prepared: { gen: number; snapshot: PreparedSnapshot } | undefined;
   let stopping = false;
 

@@ -24,10 +24,17 @@ import {
   type Trust,
 } from './trust.js';
 import type { FaceContext } from '../context.js';
-import type { Face, ListenerRoute } from '../face.js';
+import type { Face, FacePlan, ListenerRoute } from '../face.js';
 import { directLineKey } from '../../policy/cluster-lines.js';
 
-export interface AccessEndpointFace extends Face {
+type Fronts = Map<string, Set<{ update(opts: tls.SecureContextOptions): void }>>;
+
+interface AccessPlan extends FacePlan {
+  /** The TLS fronts this snapshot's listeners make (current once the snapshot is applied). */
+  readonly fronts: Fronts;
+}
+
+export interface AccessEndpointFace extends Face<AccessPlan> {
   /** Live verified client connections (for the admin API and tests). */
   connections(): readonly ClientConnection[];
   /** Close every connection (and its sessions) of a certificate serial; returns how many. */
@@ -39,8 +46,12 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   let trust: Trust | undefined;
   const creds = new Map<string, ServerCredentials>();
   const options = new Map<string, tls.SecureContextOptions>();
-  /** TLS fronts by endpoint, kept current on CRL and certificate changes. */
-  const fronts = new Map<string, Set<{ update(opts: tls.SecureContextOptions): void }>>();
+  /**
+   * TLS fronts by endpoint, kept current on CRL and certificate changes. Fronts are made per
+   * snapshot, on first use: each plan has its own set, which becomes the current one once that
+   * snapshot is applied (the old fronts carry no new clients).
+   */
+  let fronts: Fronts = new Map();
   const sessionTimeouts = new Map<string, number>();
   const live = new Set<ClientConnection>();
   let crlWatcher: FileWatcher | undefined;
@@ -49,20 +60,20 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
 
-  const state: AccessState = {
+  const stateFor = (planFronts: Fronts): AccessState => ({
     trust: () => trust,
     tlsOptions: (endpoint) => options.get(endpoint),
     whenReady: () => ready,
     register(endpoint, front) {
-      const set = fronts.get(endpoint) ?? new Set();
+      const set = planFronts.get(endpoint) ?? new Set();
       set.add(front);
-      fronts.set(endpoint, set);
+      planFronts.set(endpoint, set);
     },
     track(conn) {
       live.add(conn);
       conn.socket.once('close', () => live.delete(conn));
     },
-  };
+  });
 
   const rebuildContexts = () => {
     if (!trust) return;
@@ -175,7 +186,8 @@ export function createAccessEndpointFace(): AccessEndpointFace {
       const { config, source } = snapshot.loaded;
       const routes: ListenerRoute[] = [];
       // Fronts are made per snapshot, on first use: forget the old ones (they carry no new clients).
-      fronts.clear();
+      const planFronts: Fronts = new Map();
+      const state = stateFor(planFronts);
       for (const [name, ep] of Object.entries(config.accessEndpoints)) {
         const spec: EndpointSpec = { name, config: ep, authz: compileAuthorization(name, ep, source) };
         const listener = `${name}@${formatHostPort(ep.listen.host, ep.listen.port)}`;
@@ -214,11 +226,12 @@ export function createAccessEndpointFace(): AccessEndpointFace {
           }
         });
       }
-      return { routes };
+      return { routes, fronts: planFronts };
     },
 
-    async applied(_plan, snapshot, ctx) {
+    async applied(plan, snapshot, ctx) {
       lastCtx = ctx;
+      fronts = plan.fronts;
       const { config, baseDir } = snapshot.loaded;
       const endpoints = Object.entries(config.accessEndpoints);
       sessionTimeouts.clear();

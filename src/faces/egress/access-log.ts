@@ -1,7 +1,7 @@
 // The egress access log, one line per request or tunnel, in Squid's native format (so existing
 // parsers and dashboards keep working) or as JSON lines with the decision spelled out.
 //   Squid: "%ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt"
-import { openLineWriter } from '../../audit/line-writer.js';
+import type { LineWriter } from '../../audit/line-writer.js';
 
 export interface AccessRecord {
   /** ms since the epoch when the request arrived */
@@ -59,8 +59,13 @@ export interface AccessLog {
   close(): Promise<void>;
 }
 
-export function openAccessLog(file: string, format: 'squid' | 'json'): AccessLog {
-  const lines = openLineWriter(file, `access log ${file}`);
+/** `openLines` is the host's writer of that file (FaceContext.openLines): one writer per file. */
+export function openAccessLog(
+  file: string,
+  format: 'squid' | 'json',
+  openLines: (file: string, label: string) => LineWriter,
+): AccessLog {
+  const lines = openLines(file, `access log ${file}`);
   const fmt = format === 'json' ? formatJson : formatSquid;
   return {
     write: (r) => lines.write(fmt(r)),

@@ -39,7 +39,7 @@ export function createEgressProxyFace(): Face<EgressPlan> {
         if (!proxy) {
           proxy = new EgressProxy(settings, metrics);
           proxies.set(settings.name, proxy);
-        } else proxy.configure(settings);
+        }
         const p = proxy;
         return {
           bind: settings.bind,
@@ -49,9 +49,15 @@ export function createEgressProxyFace(): Face<EgressPlan> {
       return { routes, proxies: next };
     },
     async applied(plan, _snapshot, ctx) {
+      ctx.metrics.register(metrics.registry);
       for (const [name, proxy] of proxies) {
-        if (plan.proxies.has(name)) proxy.applied(ctx);
-        else {
+        const settings = plan.proxies.get(name);
+        if (settings) {
+          // Existing proxies take the new settings here, not in plan(): a snapshot that is
+          // prepared and then dropped (a worker elsewhere refused it) changes nothing.
+          if (proxy.settings !== settings) proxy.configure(settings);
+          proxy.applied(ctx);
+        } else {
           proxies.delete(name);
           await proxy.shutdown();
         }

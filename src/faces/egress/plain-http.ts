@@ -114,10 +114,19 @@ function local(p: ProxyState, req: http.IncomingMessage, res: http.ServerRespons
     return;
   }
   if (req.method === 'GET' && path === '/metrics' && p.settings.metrics) {
-    void p.metrics.registry.metrics().then((text) => {
-      res.writeHead(200, { 'Content-Type': p.metrics.registry.contentType });
-      res.end(text);
-    });
+    // The whole host's numbers (every worker's), not only this process's.
+    const hub = p.ctx?.metrics;
+    void (hub ? hub.scrape() : p.metrics.registry.metrics()).then(
+      (text) => {
+        res.writeHead(200, { 'Content-Type': hub?.contentType ?? p.metrics.registry.contentType });
+        res.end(text);
+      },
+      (err: unknown) => {
+        p.ctx?.log.warn({ err }, 'metrics scrape failed');
+        res.writeHead(503, { 'Content-Type': 'text/plain' });
+        res.end('metrics unavailable\n');
+      },
+    );
     return;
   }
   const r = replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [

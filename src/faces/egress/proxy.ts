@@ -183,7 +183,11 @@ export class EgressProxy implements ProxyState {
       this.accessLogKey = logKey;
       if (this.settings.accessLog) {
         try {
-          this.accessLog = openAccessLog(this.settings.accessLog.path, this.settings.accessLog.format);
+          this.accessLog = openAccessLog(
+            this.settings.accessLog.path,
+            this.settings.accessLog.format,
+            ctx.openLines,
+          );
         } catch (err) {
           ctx.log.error({ proxy: this.settings.name, err }, 'cannot open the access log');
         }

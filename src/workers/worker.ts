@@ -4,7 +4,7 @@
 // SIGINT is the primary's to handle (a terminal sends it to the whole process group); SIGTERM
 // sent to a worker alone drains it, and the primary starts another in its place.
 import { parseConfig } from '../config/load.js';
-import { isGatehouseError } from '../errors.js';
+import { GatehouseError, isGatehouseError } from '../errors.js';
 import { createLog } from '../runtime/log.js';
 import { Runtime, type PreparedSnapshot } from '../runtime/runtime.js';
 import { Pending } from './ipc.js';
@@ -31,6 +31,21 @@ function refusal(err: unknown): RefusedConfig {
     message: err instanceof Error ? err.message : String(err),
     ...(isGatehouseError(err) && err.details.length > 0 ? { problems: err.details } : {}),
   };
+}
+
+/**
+ * A test hook, documented in docs/design.md: GATEHOUSE_TEST_REFUSE_CONFIG="w2:MARKER" makes worker
+ * w2 refuse every config whose text holds MARKER. A worker that cannot build what the primary
+ * validated is real (a file the config names changed in between) but cannot be staged on demand.
+ */
+function refuseOnTestMarker(name: string, text: string): void {
+  const hook = process.env.GATEHOUSE_TEST_REFUSE_CONFIG;
+  if (!hook) return;
+  const colon = hook.indexOf(':');
+  if (hook.slice(0, colon) === name && text.includes(hook.slice(colon + 1)))
+    throw new GatehouseError('GH_ERR_CONFIG_INVALID', ['(test hook)', 1], {
+      details: [`GATEHOUSE_TEST_REFUSE_CONFIG: ${name} refuses this config`],
+    });
 }
 
 export function runWorker(): void {
@@ -66,6 +81,7 @@ export function runWorker(): void {
     switch (m.t) {
       case 'prepare': {
         try {
+          refuseOnTestMarker(name, m.config.text);
           const loaded = parseConfig(m.config.text, m.config.file, m.config.baseDir);
           prepared = { gen: m.gen, snapshot: runtime.prepare(loaded) };
           await send({ t: 'prepared', gen: m.gen });

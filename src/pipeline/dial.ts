@@ -1,5 +1,6 @@
 // Dial: connect to an address that was already decided (resolve.ts), with a timeout and the
 // reused-buffer reader of the relay.
+import diagnostics from 'node:diagnostics_channel';
 import net from 'node:net';
 import type { AuditEventInput } from '../audit/events.js';
 import { decisionFields } from '../audit/record.js';
@@ -9,6 +10,9 @@ import type { Decision } from '../policy/decision.js';
 import { DialDenied, resolveAndGuard, type AddressGuard } from './resolve.js';
 
 export { DialDenied } from './resolve.js';
+
+/** Published when a dial fails for want of descriptors (EMFILE/ENFILE). */
+const descriptorsExhausted = diagnostics.channel('gatehouse:descriptors-exhausted');
 
 export interface DialOptions {
   readonly connectTimeout: number;
@@ -48,6 +52,9 @@ export function dialAddress(address: string, port: number, opts: DialOptions): P
     });
     const onError = (err: NodeJS.ErrnoException) => {
       settle();
+      // Out of descriptors: whoever owns the listeners stops accepting (runtime/descriptor-pause.ts).
+      if ((err.code === 'EMFILE' || err.code === 'ENFILE') && descriptorsExhausted.hasSubscribers)
+        descriptorsExhausted.publish(err.code);
       const code = err.code === 'ECONNREFUSED' ? 'GH_ERR_DIAL_REFUSED' : 'GH_ERR_DIAL_FAILED';
       reject(new GatehouseError(code, [label], { cause: err }));
     };

@@ -19,6 +19,7 @@ import { formatHostPort, type HostPort } from '../net/address.js';
 import type { SessionInfo, SessionRegistry } from '../pipeline/session-registry.js';
 import type { ReloadOutcome, RuntimeInspection, RuntimeService } from './admin-view.js';
 import { Host } from './host.js';
+import { DescriptorPause, isExhaustion } from './descriptor-pause.js';
 import type { SharedState } from './shared-state.js';
 
 interface RoutedSnapshot extends Snapshot {
@@ -32,7 +33,11 @@ interface RoutedSnapshot extends Snapshot {
 interface ManagedListener {
   readonly bindKey: string;
   readonly bind: HostPort;
-  readonly server: net.Server;
+  server: net.Server;
+  /** The bound port (read once: a paused listener has no address). */
+  readonly port: number;
+  /** Closed while descriptors are exhausted (descriptor-pause.ts), to listen again after. */
+  paused: boolean;
 }
 
 export interface ApplyReport {
@@ -72,6 +77,8 @@ export class Runtime {
   private readonly services: RuntimeService[] = [];
   private reloader: ((trigger: string) => Promise<ReloadOutcome>) | undefined;
   readonly startedAt = new Date();
+  /** Stops accepting at the descriptor limit and starts again once sessions end. */
+  readonly descriptors: DescriptorPause;
 
   constructor(
     private readonly log: Logger,
@@ -80,6 +87,31 @@ export class Runtime {
   ) {
     this.sessions = shared.sessions;
     this.audit = shared.audit;
+    this.descriptors = new DescriptorPause(
+      log,
+      () => {
+        for (const l of this.listeners.values()) {
+          l.paused = true;
+          l.server.close();
+        }
+      },
+      () => this.listenAgain(),
+    );
+  }
+
+  /** After a descriptor pause: listen again on every paused bind; false while that still fails. */
+  private async listenAgain(): Promise<boolean> {
+    for (const [key, l] of this.listeners) {
+      if (!l.paused) continue;
+      try {
+        const next = await this.listen(l.bind, key);
+        l.server = next.server;
+        l.paused = false;
+      } catch {
+        return false;
+      }
+    }
+    return true;
   }
 
   get config(): LoadedConfig | undefined {
@@ -90,7 +122,7 @@ export class Runtime {
   listening(): { bind: string; port: number }[] {
     return [...this.listeners.values()].map((l) => ({
       bind: l.bindKey,
-      port: (l.server.address() as net.AddressInfo).port,
+      port: l.port,
     }));
   }
 
@@ -155,6 +187,7 @@ export class Runtime {
       socket.destroy();
       return;
     }
+    this.descriptors.accepted(socket);
     route.handle(socket, snapshot.context);
   }
 
@@ -166,8 +199,17 @@ export class Runtime {
       const reusePort = this.listenOptions.reusePort ? { reusePort: true } : {};
       server.listen({ host: bind.host, port: bind.port, backlog: 1024, ...reusePort }, () => {
         server.removeAllListeners('error');
-        server.on('error', (err) => this.log.error({ err, listener: key }, 'listener error'));
-        resolve({ bindKey: key, bind, server });
+        server.on('error', (err) => {
+          if (isExhaustion(err)) this.descriptors.pause('accept met EMFILE');
+          else this.log.error({ err, listener: key }, 'listener error');
+        });
+        resolve({
+          bindKey: key,
+          bind,
+          server,
+          port: (server.address() as net.AddressInfo).port,
+          paused: false,
+        });
       });
     });
   }
@@ -196,7 +238,7 @@ export class Runtime {
     for (const [key, l] of this.listeners) {
       if (wanted.has(key)) continue;
       // Stop accepting; sessions already relayed on this listener carry on until they end.
-      l.server.close();
+      if (!l.paused) l.server.close();
       this.listeners.delete(key);
       report.stopped.push(key);
     }
@@ -224,7 +266,8 @@ export class Runtime {
   async shutdown(graceMs = 5000): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
-    for (const l of this.listeners.values()) l.server.close();
+    this.descriptors.close();
+    for (const l of this.listeners.values()) if (!l.paused) l.server.close();
     this.listeners.clear();
     for (const service of this.services) await service.close();
     for (const face of this.faces) await face.shutdown?.();

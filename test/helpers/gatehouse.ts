@@ -77,17 +77,18 @@ export function withWorkers(config: string): string {
 
 export async function startGatehouse(
   config: string,
-  opts: { netns?: string; dir?: string; env?: Record<string, string> } = {},
+  opts: { netns?: string; dir?: string; env?: Record<string, string>; nofile?: number } = {},
 ): Promise<Gatehouse> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gh-test-'));
   const configPath = path.join(dir, 'gatehouse.yaml');
   fs.writeFileSync(configPath, withWorkers(config));
   const args = [CLI, 'serve', '-c', configPath];
-  const [cmd, argv] = opts.netns
-    ? ['ip', ['netns', 'exec', opts.netns, process.execPath, ...args]]
-    : [process.execPath, args];
+  const node = opts.nofile ? ['prlimit', `--nofile=${opts.nofile}`, process.execPath] : [process.execPath];
+  const [cmd, ...argv] = opts.netns
+    ? ['ip', 'netns', 'exec', opts.netns, ...node, ...args]
+    : [...node, ...args];
   const proc = track(
-    spawn(cmd, argv, {
+    spawn(cmd!, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd: dir,
       ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),

@@ -6,8 +6,8 @@
 // same Buffer. A reply is held back (and only then copied) when it may need rewriting: an error
 // (it may be -MOVED/-ASK; one line, at most 64 KiB) or the answer to a CLUSTER
 // SLOTS/SHARDS/NODES/REPLICAS/SLAVES command or to an EXEC that queued one (known from the
-// command tracker, resp-requests.ts, fed with the client→target bytes). A held reply is parsed,
-// rewritten and re-encoded when it changed (bulk lengths recomputed), or sent as it came.
+// command tracker, resp-command-tracker.ts, fed with the client→target bytes). A held reply is
+// parsed, rewritten and re-encoded when it changed (bulk lengths recomputed), or sent as it came.
 //
 // Failure modes: a malformed reply stream stops rewriting for the rest of the connection and
 // passes bytes through untouched (`error` says why; the relay may close instead). A reply to
@@ -18,16 +18,16 @@
 import type { RespLimits, RespProtocolError } from './resp-limits.js';
 import { createRespScanner, FAILED, NEED_MORE } from './resp-scanner.js';
 import { encodeReply, parseReply } from './resp-value.js';
+import type { Expected } from './resp-command-kinds.js';
 import {
   createCommandTracker,
   type CommandTracker,
   type CommandTrackerOptions,
-  type Expected,
-} from './resp-requests.js';
+} from './resp-command-tracker.js';
 import { rewriteClusterReply, rewriteRedirect, type AddressMap } from './resp-cluster.js';
 
 export type { AddressMap } from './resp-cluster.js';
-export { createCommandTracker, type CommandTracker } from './resp-requests.js';
+export { createCommandTracker, type CommandTracker } from './resp-command-tracker.js';
 
 export interface ReplyRewriterOptions {
   /** The tracker fed with this connection's client→target bytes; without one only MOVED/ASK. */

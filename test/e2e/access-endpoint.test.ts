@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { freePort, run, startRedis, type Server } from '../helpers/procs.js';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { mintPki, type ClientFiles, type TestPki } from '../helpers/access-pki.js';
+import { tempDir } from '../helpers/temp.js';
 
 let pki: TestPki;
 let redis: Server;
@@ -299,14 +300,14 @@ async function ping(s: tls.TLSSocket): Promise<string> {
   return d.toString();
 }
 
-test('an expired certificate and one from another CA are refused, told why, and logged', async () => {
+test('an expired certificate and one from another CA are refused, told why, and logged', async (t) => {
   const old = await pki.expiredClient('oldtimer', ['developers']);
   const r = await redisCli(old, directPort, 'PING');
   assert.notEqual(r.stdout.trim(), 'PONG');
   assert.match(r.stdout + r.stderr, /expired/);
   const expired = await gh.waitForAudit((l) => l.event === 'denied' && l.commonName === 'oldtimer');
   assert.equal(expired.reason, 'expired');
-  const other = await mintPki(['IP:127.0.0.1']);
+  const other = await mintPki(['IP:127.0.0.1'], tempDir(t, 'gh-access-other-ca-'));
   const stranger = await other.client('stranger', ['developers']);
   const c = await curl(stranger, `http://127.0.0.1:${webPort}/`);
   assert.match(c.stdout + c.stderr, /403/);

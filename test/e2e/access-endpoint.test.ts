@@ -4,6 +4,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { once } from 'node:events';
@@ -21,9 +23,10 @@ let webPort: number;
 let gh: Gatehouse;
 let tunnelPort: number, directPort: number, shortPort: number, shortTunnel: number, deadPort: number;
 let alice: ClientFiles, bob: ClientFiles, mallory: ClientFiles, carol: ClientFiles;
+let dir: string | undefined;
 
 before(async () => {
-  const dir = fs.mkdtempSync('/tmp/gh-access-e2e-');
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-access-e2e-'));
   pki = await mintPki(['IP:127.0.0.1', 'DNS:localhost'], dir);
   alice = await pki.client('alice', ['developers']);
   bob = await pki.client('bob', ['ops']);
@@ -71,6 +74,7 @@ after(async () => {
   await gh?.stop();
   await redis?.stop();
   web?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 function redisCli(c: ClientFiles | undefined, port: number, ...args: string[]) {

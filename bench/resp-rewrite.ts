@@ -2,7 +2,7 @@
 // rewriter, against a no-op passthrough and a plain copy of every chunk (about what a relay's
 // socket write costs in memory traffic). Run: node --import tsx bench/resp-rewrite.ts
 // Environment: MB (stream size, default 64), ROUNDS (default 5; the median is printed).
-import { createRespScanner, NEED_MORE } from '../src/protocols/resp.js';
+import { createRespScanner, NEED_MORE } from '../src/protocols/resp-scanner.js';
 import { createRespRewriteSession } from '../src/protocols/resp-rewrite.js';
 
 const MB = Number(process.env.MB ?? 64);

@@ -14,7 +14,7 @@
 // port, its tls-port the mapping of (name, tls-port) when there is one. Unknown endpoints ("?",
 // null) stay as they are while the port is rewritten: clients then dial the address they used for
 // the gateway with the public port. Bus ports (@cport) are left alone. Unmapped nodes pass.
-import type { ReplyKind } from './resp-requests.js';
+import type { ReplyKind } from './resp-command-kinds.js';
 import type { RespValue } from './resp-value.js';
 
 /** A node's private address to the address clients should use, or undefined to leave it. */

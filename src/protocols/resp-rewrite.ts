@@ -1,13 +1,13 @@
 // The reply rewriter for one client connection: target→client chunks in, client bytes out, with
 // Redis Cluster node addresses replaced through an address map (resp-cluster.ts).
 //
-// Hot path: the scanner (resp.ts) walks each chunk to find where replies end; a reply that needs
-// no rewriting is never copied, and a chunk made only of such replies is returned as the very
+// Hot path: the scanner (resp-scanner.ts) walks each chunk to find where replies end; a reply that
+// needs no rewriting is never copied, and a chunk made only of such replies is returned as the very
 // same Buffer. A reply is held back (and only then copied) when it may need rewriting: an error
 // (it may be -MOVED/-ASK; one line, at most 64 KiB) or the answer to a CLUSTER
 // SLOTS/SHARDS/NODES/REPLICAS/SLAVES command or to an EXEC that queued one (known from the
-// command tracker, resp-requests.ts, fed with the client→target bytes). A held reply is parsed,
-// rewritten and re-encoded when it changed (bulk lengths recomputed), or sent as it came.
+// command tracker, resp-command-tracker.ts, fed with the client→target bytes). A held reply is
+// parsed, rewritten and re-encoded when it changed (bulk lengths recomputed), or sent as it came.
 //
 // Failure modes: a malformed reply stream stops rewriting for the rest of the connection and
 // passes bytes through untouched (`error` says why; the relay may close instead). A reply to
@@ -15,18 +15,19 @@
 // addresses do not leak, and the client still gets one reply for its command). If the tracker
 // loses track (MONITOR, overflow), cluster replies pass unchanged but MOVED/ASK are still
 // rewritten, since those are recognised from the bytes alone.
-import { createRespScanner, FAILED, NEED_MORE, type RespLimits, type RespProtocolError } from './resp.js';
+import type { RespLimits, RespProtocolError } from './resp-limits.js';
+import { createRespScanner, FAILED, NEED_MORE } from './resp-scanner.js';
 import { encodeReply, parseReply } from './resp-value.js';
+import type { Expected } from './resp-command-kinds.js';
 import {
   createCommandTracker,
   type CommandTracker,
   type CommandTrackerOptions,
-  type Expected,
-} from './resp-requests.js';
+} from './resp-command-tracker.js';
 import { rewriteClusterReply, rewriteRedirect, type AddressMap } from './resp-cluster.js';
 
 export type { AddressMap } from './resp-cluster.js';
-export { createCommandTracker, type CommandTracker } from './resp-requests.js';
+export { createCommandTracker, type CommandTracker } from './resp-command-tracker.js';
 
 export interface ReplyRewriterOptions {
   /** The tracker fed with this connection's client→target bytes; without one only MOVED/ASK. */

@@ -1,8 +1,9 @@
 // Materialised RESP replies: `parseReply` builds a tree of one complete reply (validated and framed
-// by the scanner in resp.ts first) and `encodeReply` writes a tree back. The rewriter uses them
-// only for the few replies it changes; everything else is forwarded as scanned bytes.
-import { createRespScanner, FAILED, NEED_MORE, RESP_TYPE } from './resp.js';
-import type { RespLimits, RespProtocolError } from './resp.js';
+// by the scanner in resp-scanner.ts first) and `encodeReply` writes a tree back. The rewriter uses
+// them only for the few replies it changes; everything else is forwarded as scanned bytes.
+import { RESP_TYPE } from './resp-format.js';
+import type { RespLimits, RespProtocolError } from './resp-limits.js';
+import { createRespScanner, FAILED, NEED_MORE } from './resp-scanner.js';
 
 const CR = 13;
 const T_SIMPLE = RESP_TYPE.simple;

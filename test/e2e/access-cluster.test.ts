@@ -4,6 +4,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
 import { Cluster } from 'ioredis';
 import { freePortRange, run } from '../helpers/procs.js';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
@@ -15,10 +17,11 @@ let gh: Gatehouse;
 let alice: ClientFiles;
 let ca: string;
 let lo: number;
+let dir: string | undefined;
 const RANGE = 8;
 
 before(async () => {
-  const dir = fs.mkdtempSync('/tmp/gh-access-cluster-');
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-access-cluster-'));
   const pki = await mintPki(['IP:127.0.0.1'], dir);
   ca = pki.ca;
   alice = await pki.client('alice', ['developers']);
@@ -46,6 +49,7 @@ admin:
 after(async () => {
   await gh?.stop();
   await cluster?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const tlsCli = (port: number, ...args: string[]) =>

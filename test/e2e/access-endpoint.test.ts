@@ -4,6 +4,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { once } from 'node:events';
@@ -12,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { freePort, run, startRedis, type Server } from '../helpers/procs.js';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { mintPki, type ClientFiles, type TestPki } from '../helpers/access-pki.js';
+import { tempDir } from '../helpers/temp.js';
 
 let pki: TestPki;
 let redis: Server;
@@ -20,9 +23,10 @@ let webPort: number;
 let gh: Gatehouse;
 let tunnelPort: number, directPort: number, shortPort: number, shortTunnel: number, deadPort: number;
 let alice: ClientFiles, bob: ClientFiles, mallory: ClientFiles, carol: ClientFiles;
+let dir: string | undefined;
 
 before(async () => {
-  const dir = fs.mkdtempSync('/tmp/gh-access-e2e-');
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-access-e2e-'));
   pki = await mintPki(['IP:127.0.0.1', 'DNS:localhost'], dir);
   alice = await pki.client('alice', ['developers']);
   bob = await pki.client('bob', ['ops']);
@@ -70,6 +74,7 @@ after(async () => {
   await gh?.stop();
   await redis?.stop();
   web?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 function redisCli(c: ClientFiles | undefined, port: number, ...args: string[]) {
@@ -299,14 +304,14 @@ async function ping(s: tls.TLSSocket): Promise<string> {
   return d.toString();
 }
 
-test('an expired certificate and one from another CA are refused, told why, and logged', async () => {
+test('an expired certificate and one from another CA are refused, told why, and logged', async (t) => {
   const old = await pki.expiredClient('oldtimer', ['developers']);
   const r = await redisCli(old, directPort, 'PING');
   assert.notEqual(r.stdout.trim(), 'PONG');
   assert.match(r.stdout + r.stderr, /expired/);
   const expired = await gh.waitForAudit((l) => l.event === 'denied' && l.commonName === 'oldtimer');
   assert.equal(expired.reason, 'expired');
-  const other = await mintPki(['IP:127.0.0.1']);
+  const other = await mintPki(['IP:127.0.0.1'], tempDir(t, 'gh-access-other-ca-'));
   const stranger = await other.client('stranger', ['developers']);
   const c = await curl(stranger, `http://127.0.0.1:${webPort}/`);
   assert.match(c.stdout + c.stderr, /403/);

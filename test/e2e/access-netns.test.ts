@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { canUseNetns, Lab, waitInNetns } from '../helpers/netns.js';
 import { run, startRedis, stopProcess, track, type Server } from '../helpers/procs.js';
@@ -63,7 +64,7 @@ before(async () => {
   lab.link(gw, '198.51.100.1/32', stray, '203.0.113.5/32');
   lab.link(gw, '10.0.1.1/24', priv, '10.0.1.231/24');
   lab.addAddress(priv, '10.0.1.232/32');
-  dir = fs.mkdtempSync('/tmp/gh-access-netns-');
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-access-netns-'));
   pki = await mintPki(['DNS:gw.example.test', 'IP:198.51.100.1'], dir);
   alice = await pki.client('alice', ['developers']);
   olga = await pki.client('olga', ['ops']);
@@ -81,6 +82,7 @@ after(async () => {
   await redisA?.stop();
   await redisB?.stop();
   lab.destroy();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const tlsArgs = (c: ClientFiles) => ['--tls', '--cert', c.cert, '--key', c.key, '--cacert', pki.ca];

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { pino } from 'pino';
@@ -13,6 +14,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { genCrl } from '../../src/pki/index.js';
 import { mintPki, type ClientFiles, type TestPki } from '../helpers/access-pki.js';
+import { tempDir } from '../helpers/temp.js';
 import { freePort, startRedis, type Server } from '../helpers/procs.js';
 
 let pki: TestPki;
@@ -22,9 +24,10 @@ let runtime: Runtime;
 let port: number;
 const events: AuditEvent[] = [];
 const onAudit = (e: unknown) => events.push(e as AuditEvent);
+let dir: string | undefined;
 
 before(async () => {
-  const dir = fs.mkdtempSync('/tmp/gh-access-rt-');
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-access-rt-'));
   pki = await mintPki(['IP:127.0.0.1'], dir);
   alice = await pki.client('alice', ['developers']);
   redis = await startRedis();
@@ -53,6 +56,7 @@ after(async () => {
   auditChannel.unsubscribe(onAudit);
   await runtime?.shutdown(0);
   await redis?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 function open(c: ClientFiles): Promise<tls.TLSSocket> {
@@ -104,8 +108,8 @@ test('shutdown closes live sessions with reason shutdown and stops every listene
   await assert.rejects(open(alice));
 });
 
-test('a broken CRL at start refuses every client; writing a good one recovers without a reload', async () => {
-  const dir = fs.mkdtempSync('/tmp/gh-access-rt2-');
+test('a broken CRL at start refuses every client; writing a good one recovers without a reload', async (t) => {
+  const dir = tempDir(t, 'gh-access-rt2-');
   const p = await mintPki(['IP:127.0.0.1'], dir);
   const bob = await p.client('bob', ['developers']);
   fs.writeFileSync(path.join(p.dir, 'crl.pem'), 'garbage');

@@ -74,6 +74,7 @@ after(async () => {
   await lab?.gh.stop();
   await redis?.stop();
   origin?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 async function redisClient(port: number): Promise<net.Socket> {

@@ -23,7 +23,8 @@ let lab: AdminLab;
 let redis: Server;
 let browser: BrowserContext;
 let page: Page;
-let dir: string;
+let dir: string | undefined;
+let profile: string | undefined;
 const ports = { admin: 0, open: 0, locked: 0, proxy: 0 };
 
 before(async () => {
@@ -75,7 +76,7 @@ admin:
     req.on('error', () => resolve());
     req.end();
   });
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-chromium-'));
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-chromium-'));
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
@@ -98,6 +99,7 @@ after(async () => {
   await browser?.close();
   await lab?.gh.stop();
   await redis?.stop();
+  for (const d of [dir, profile]) if (d) fs.rmSync(d, { recursive: true, force: true });
 });
 
 const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });

@@ -19,6 +19,7 @@ import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { serveFast } from '../../src/faces/egress/fast-front.js';
 
 let gh: Gatehouse;
+let dir: string | undefined;
 let origin: http.Server;
 let originPort: number;
 /** An origin that answers close-delimited (no length, no chunking), as HTTP/1.0 servers do. */
@@ -104,7 +105,7 @@ before(async () => {
   closerPort = (closer.address() as net.AddressInfo).port;
   proxyPort = await freePort();
   authedPort = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-fast-front-'));
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-fast-front-'));
   fs.writeFileSync(path.join(dir, 'allowlist.txt'), '# loopback origins\n127.0.0.1\n');
   fs.writeFileSync(path.join(dir, 'users'), USERS.join('\n') + '\n');
   gh = await startGatehouse(
@@ -132,6 +133,7 @@ after(async () => {
   origin?.closeAllConnections();
   origin?.close();
   closer?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 // ---- a raw client that reads responses exactly as framed ----

@@ -189,6 +189,7 @@ after(async () => {
   await gh?.stop('SIGKILL');
   origin?.closeAllConnections();
   origin?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /** The file's text once `match` holds (log writes are asynchronous; no event says they landed). */

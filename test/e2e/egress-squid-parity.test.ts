@@ -35,6 +35,7 @@ let gh: Gatehouse | undefined;
 let squid: Squid | undefined;
 let origins: Origins | undefined;
 let removeHosts: (() => void) | undefined;
+let dir: string | undefined;
 
 const ALLOWLIST = `# parity allowlist, as a team writes it for Squid
 .example.com
@@ -157,7 +158,7 @@ before(async () => {
       [80, 443, 8080, 70, 22, 1024, 8443].map((p) => `${a}:${p}`),
     ),
   );
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-parity-'));
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-parity-'));
   const list = path.join(dir, 'allowlist.txt');
   fs.writeFileSync(list, ALLOWLIST);
   squid = await startSquid(ns, list, 3129);
@@ -179,6 +180,7 @@ after(async () => {
   await origins?.stop();
   removeHosts?.();
   lab.destroy();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 function allowed(r: CurlResult, mode: Mode): boolean {

@@ -17,6 +17,7 @@ let ns: string;
 let gh: Gatehouse | undefined;
 let canaries: Origins | undefined;
 let removeHosts: (() => void) | undefined;
+let dir: string | undefined;
 const PROXY = 'http://127.0.0.1:3128';
 
 const ADDRESSES = [
@@ -97,7 +98,7 @@ before(async () => {
   for (const a of ADDRESSES) lab.addAddress(ns, a);
   removeHosts = writeNetnsHosts(ns, HOSTS);
   canaries = await startOrigins(ns, [...CANARIES, ...CONTROL]);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-ssrf-'));
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-ssrf-'));
   // Everything is allowlisted: only the guard stands between a client and a canary.
   fs.writeFileSync(
     path.join(dir, 'allowlist.txt'),
@@ -133,6 +134,7 @@ after(async () => {
   await canaries?.stop();
   removeHosts?.();
   lab.destroy();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('control: an allowed public destination is reached (so a leak would be seen)', { skip }, async () => {

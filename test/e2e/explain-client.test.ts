@@ -1,18 +1,20 @@
 // `gatehouse explain --client`: the access-endpoint decisions for one certificate's groups, with
 // the rule and FILE:LINE that decided, and the certificate's status.
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { mintPki, type TestPki } from '../helpers/access-pki.js';
 import { run } from '../helpers/procs.js';
 import { CLI } from '../helpers/gatehouse.js';
+import { tempDir } from '../helpers/temp.js';
 
 let pki: TestPki;
 let config: string;
+const dir = tempDir({ after }, 'gh-explain-');
 
 before(async () => {
-  pki = await mintPki(['DNS:gateway']);
+  pki = await mintPki(['DNS:gateway'], dir);
   await pki.client('alice', ['developers']);
   await pki.client('bob', ['ops']);
   await pki.client('mallory', ['developers']);

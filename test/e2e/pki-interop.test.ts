@@ -5,11 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { opensslVerify as verify } from '../helpers/access-pki.js';
 import { CLI } from '../helpers/gatehouse.js';
+import { tempDir } from '../helpers/temp.js';
 
 const EASYRSA = '/usr/share/easy-rsa/easyrsa';
 const noEasyRsa = !fs.existsSync(EASYRSA) && 'easy-rsa is not installed (apt-get install easy-rsa)';
@@ -17,12 +17,6 @@ const noOpenssl = spawnSync('openssl', ['version']).status !== 0 && 'openssl is 
 
 /** Everything the CLI printed in this file, to check that no private key ever reached a terminal. */
 const printed: string[] = [];
-
-function tmpdir(t: { after: (fn: () => void) => void }): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-pki-e2e-'));
-  t.after(() => fs.rmSync(d, { recursive: true, force: true }));
-  return d;
-}
 
 function gh(pki: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, 'pki', '--pki', pki, ...args], {
@@ -80,7 +74,7 @@ test(
   'a PKI made by easy-rsa is extended by gatehouse (build-client-full, revoke, gen-crl)',
   { skip: noEasyRsa || noOpenssl },
   (t) => {
-    const pki = path.join(tmpdir(t), 'pki');
+    const pki = path.join(tempDir(t, 'gh-pki-e2e-'), 'pki');
     easyrsa(pki, 'init-pki');
     easyrsa(pki, 'build-ca', 'nopass');
     easyrsa(pki, 'build-server-full', 'vpn', 'nopass');
@@ -128,7 +122,7 @@ test(
   'a PKI made by gatehouse is used by easy-rsa (show-cert, build-client-full, revoke, gen-crl)',
   { skip: noEasyRsa || noOpenssl },
   (t) => {
-    const pki = path.join(tmpdir(t), 'pki');
+    const pki = path.join(tempDir(t, 'gh-pki-e2e-'), 'pki');
     ghOk(pki, 'init-pki');
     ghOk(pki, 'build-ca', 'nopass');
     ghOk(pki, 'build-server-full', 'gw', 'nopass', '--san', 'DNS:gw.example.com', '--san', 'IP:127.0.0.1');
@@ -165,7 +159,7 @@ test(
   "revoking what easy-rsa exported (PKCS#12, inline credentials) deletes the revoked name's bundles only",
   { skip: noEasyRsa || noOpenssl },
   (t) => {
-    const pki = path.join(tmpdir(t), 'pki');
+    const pki = path.join(tempDir(t, 'gh-pki-e2e-'), 'pki');
     easyrsa(pki, 'init-pki');
     easyrsa(pki, 'build-ca', 'nopass');
     const bundles = (name: string) => [
@@ -197,7 +191,7 @@ test(
   'encrypted CA keys: gatehouse --passout, easy-rsa --passin and back',
   { skip: noEasyRsa || noOpenssl },
   (t) => {
-    const pki = path.join(tmpdir(t), 'pki');
+    const pki = path.join(tempDir(t, 'gh-pki-e2e-'), 'pki');
     ghOk(pki, 'init-pki');
     ghOk(pki, '--passout', 'pass:ca-secret', 'build-ca');
     const noPass = gh(pki, 'build-client-full', 'x');
@@ -228,7 +222,7 @@ test(
 );
 
 test('CLI errors say what was wrong and what to do', (t) => {
-  const pki = path.join(tmpdir(t), 'pki');
+  const pki = path.join(tempDir(t, 'gh-pki-e2e-'), 'pki');
   const uninit = gh(pki, 'build-client-full', 'alice');
   assert.equal(uninit.status, 1);
   assert.match(
@@ -270,7 +264,7 @@ test(
   "Node's TLS `crl` option accepts the good client and refuses the revoked one",
   { skip: noOpenssl },
   async (t) => {
-    const pki = path.join(tmpdir(t), 'pki');
+    const pki = path.join(tempDir(t, 'gh-pki-e2e-'), 'pki');
     ghOk(pki, 'init-pki');
     ghOk(pki, 'build-ca', 'nopass');
     ghOk(pki, 'build-server-full', 'localhost', 'nopass', '--san', 'DNS:localhost', '--san', 'IP:127.0.0.1');

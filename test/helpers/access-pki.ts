@@ -2,7 +2,6 @@
 // gateway, and client certificates with groups. ECDSA P-256 keys: fast.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { buildCa, buildFull, genCrl, initPki, parseSan, revoke } from '../../src/pki/index.js';
 import { loadCaSigner } from '../../src/pki/authority.js';
@@ -25,8 +24,8 @@ export interface TestPki {
   expiredClient(name: string, groups: string[]): Promise<ClientFiles>;
 }
 
-export async function mintPki(serverSans: string[], root?: string): Promise<TestPki> {
-  const base = root ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gh-access-pki-'));
+/** The PKI goes into BASE/pki and client copies into BASE/clients; BASE is the caller's to remove. */
+export async function mintPki(serverSans: string[], base: string): Promise<TestPki> {
   const dir = path.join(base, 'pki');
   initPki(dir);
   await buildCa(dir, { commonName: 'Access Test CA' });

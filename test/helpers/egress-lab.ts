@@ -149,20 +149,27 @@ dns_nameservers 127.0.0.1
 dns_timeout 2 seconds
 connect_timeout 3 seconds
 shutdown_lifetime 0 seconds
+pinger_enable off
 `,
   );
   const proc: ChildProcess = track(
     spawn('ip', ['netns', 'exec', netns, 'squid', '-N', '-f', conf], { stdio: 'ignore' }),
   );
-  await waitInNetns(netns, ['curl', '-s', '-o', '/dev/null', '-m', '1', `http://127.0.0.1:${port}/`], 20_000);
-  return {
-    port,
-    dir,
-    stop: async () => {
-      await stopProcess(proc, 'SIGINT');
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+  const stop = async () => {
+    await stopProcess(proc, 'SIGINT');
+    fs.rmSync(dir, { recursive: true, force: true });
   };
+  try {
+    await waitInNetns(
+      netns,
+      ['curl', '-s', '-o', '/dev/null', '-m', '1', `http://127.0.0.1:${port}/`],
+      20_000,
+    );
+  } catch (err) {
+    await stop(); // the caller never gets a handle to stop it with
+    throw err;
+  }
+  return { port, dir, stop };
 }
 
 export { run };

@@ -15,6 +15,7 @@ type Line = Record<string, unknown>;
 
 export interface Gatehouse {
   readonly proc: ChildProcess;
+  /** The config's directory and the daemon's cwd: the caller's, or one removed by stop(). */
   readonly dir: string;
   readonly configPath: string;
   readonly audit: Line[];
@@ -79,6 +80,7 @@ export async function startGatehouse(
   config: string,
   opts: { netns?: string; dir?: string; env?: Record<string, string>; nofile?: number } = {},
 ): Promise<Gatehouse> {
+  const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gh-test-'));
   const configPath = path.join(dir, 'gatehouse.yaml');
   fs.writeFileSync(configPath, withWorkers(config));
@@ -94,6 +96,10 @@ export async function startGatehouse(
       ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
     }),
   );
+  const stop = async (signal?: NodeJS.Signals) => {
+    await stopProcess(proc, signal);
+    if (ownDir) fs.rmSync(dir, { recursive: true, force: true });
+  };
   const audit: Line[] = [];
   const logs: Line[] = [];
   const rawErr: string[] = [];
@@ -113,7 +119,7 @@ export async function startGatehouse(
       fs.writeFileSync(tmp, withWorkers(text));
       fs.renameSync(tmp, configPath);
     },
-    stop: (signal) => stopProcess(proc, signal),
+    stop,
   };
   const exited = new Promise<never>((_, reject) =>
     proc.once('exit', (code) =>
@@ -121,6 +127,11 @@ export async function startGatehouse(
     ),
   );
   exited.catch(() => {});
-  await Promise.race([gh.waitForLog((l) => l.msg === 'ready', 15_000), exited]);
+  try {
+    await Promise.race([gh.waitForLog((l) => l.msg === 'ready', 15_000), exited]);
+  } catch (err) {
+    await stop('SIGKILL'); // the caller never gets a handle to stop it with
+    throw err;
+  }
   return gh;
 }

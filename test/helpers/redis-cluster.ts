@@ -81,34 +81,43 @@ export async function startRedisCluster(
     nodes.push(s);
     return s;
   };
-  for (let i = 0; i < masters * (1 + replicas); i++) await startNode();
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
   const ns = opts.netns ? { netns: opts.netns } : {};
-  for (const n of nodes) {
-    for (let i = 0; i < 100; i++) {
-      if ((await run('redis-cli', ['-h', host, '-p', String(n.port), 'PING'], ns)).stdout.trim() === 'PONG')
-        break;
-      await new Promise((r) => setTimeout(r, 50));
+  try {
+    for (let i = 0; i < masters * (1 + replicas); i++) await startNode();
+    for (const n of nodes) {
+      for (let i = 0; i < 100; i++) {
+        if ((await run('redis-cli', ['-h', host, '-p', String(n.port), 'PING'], ns)).stdout.trim() === 'PONG')
+          break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
+    const create = await run(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...nodes.map((n) => `${host}:${n.port}`),
+        '--cluster-replicas',
+        String(replicas),
+        '--cluster-yes',
+      ],
+      ns,
+    );
+    if (create.code !== 0)
+      throw new Error(`redis-cli --cluster create failed: ${create.stdout}\n${create.stderr}`);
+    await waitClusterOk(
+      host,
+      nodes.map((n) => n.port),
+      opts.netns,
+    );
+  } catch (err) {
+    await stop(); // the caller never gets a handle to stop it with
+    throw err;
   }
-  const create = await run(
-    'redis-cli',
-    [
-      '--cluster',
-      'create',
-      ...nodes.map((n) => `${host}:${n.port}`),
-      '--cluster-replicas',
-      String(replicas),
-      '--cluster-yes',
-    ],
-    ns,
-  );
-  if (create.code !== 0)
-    throw new Error(`redis-cli --cluster create failed: ${create.stdout}\n${create.stderr}`);
-  await waitClusterOk(
-    host,
-    nodes.map((n) => n.port),
-    opts.netns,
-  );
   return {
     host,
     nodes,
@@ -156,9 +165,6 @@ export async function startRedisCluster(
         await new Promise((r) => setTimeout(r, 100));
       }
     },
-    async stop() {
-      await Promise.all(nodes.map((n) => n.stop()));
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }

@@ -1,6 +1,6 @@
 // The client library without a daemon: backoff while the endpoint is unreachable, plain words for
 // refusals, local checks of the profile's certificate, and argument parsing.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { connect, explainRefusal, parseForward } from '../../src/access-client/connect.js';
@@ -8,8 +8,9 @@ import { parseProfile, PROFILE_KIND, type ClientProfile } from '../../src/access
 import { RefusedError, TunnelClient } from '../../src/access-client/tunnel.js';
 import { mintPki } from '../helpers/access-pki.js';
 import { freePort } from '../helpers/procs.js';
+import { tempDir } from '../helpers/temp.js';
 
-const pki = await mintPki(['IP:127.0.0.1']);
+const pki = await mintPki(['IP:127.0.0.1'], tempDir({ after }, 'gh-access-client-unit-'));
 const alice = await pki.client('alice', ['developers']);
 const old = await pki.expiredClient('old', ['developers']);
 

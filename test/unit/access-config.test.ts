@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { mintPki } from '../helpers/access-pki.js';
+import { tempDir } from '../helpers/temp.js';
 
 const CONFIG = `pki: ./pki
 accessEndpoints:
@@ -16,8 +17,8 @@ accessEndpoints:
       - { listen: "6390", target: "10.0.1.231:6379" }
 `;
 
-test('an endpoint config with its PKI loads, with defaults', async () => {
-  const pki = await mintPki(['IP:127.0.0.1']);
+test('an endpoint config with its PKI loads, with defaults', async (t) => {
+  const pki = await mintPki(['IP:127.0.0.1'], tempDir(t, 'gh-access-config-'));
   const base = path.dirname(pki.dir);
   const ep = parseConfig(CONFIG, 'a.yaml', base).config.accessEndpoints.dev!;
   assert.equal(ep.listen.host, '0.0.0.0');
@@ -26,8 +27,8 @@ test('an endpoint config with its PKI loads, with defaults', async () => {
   assert.deepEqual(ep.securityGroups, []);
 });
 
-test('a PKI that lost its ca.crt is a config problem naming the file and the fix', async () => {
-  const pki = await mintPki(['IP:127.0.0.1']);
+test('a PKI that lost its ca.crt is a config problem naming the file and the fix', async (t) => {
+  const pki = await mintPki(['IP:127.0.0.1'], tempDir(t, 'gh-access-config-'));
   fs.rmSync(pki.ca);
   assert.throws(
     () => parseConfig(CONFIG, 'a.yaml', path.dirname(pki.dir)),
@@ -41,8 +42,8 @@ test('a PKI that lost its ca.crt is a config problem naming the file and the fix
   );
 });
 
-test('two listeners of an endpoint on one port are refused', async () => {
-  const pki = await mintPki(['IP:127.0.0.1']);
+test('two listeners of an endpoint on one port are refused', async (t) => {
+  const pki = await mintPki(['IP:127.0.0.1'], tempDir(t, 'gh-access-config-'));
   const bad = CONFIG.replace('listen: "6390"', 'listen: "8443"');
   assert.throws(
     () => parseConfig(bad, 'a.yaml', path.dirname(pki.dir)),

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { checkCrl, loadTrust, normaliseSerial, reloadCrl } from '../../src/faces/access/trust.js';
 import { mintPki } from '../helpers/access-pki.js';
+import { tempDir } from '../helpers/temp.js';
 
 const SERIALS: [string, string][] = [
   ['00C0DA852D19', 'C0DA852D19'],
@@ -16,9 +17,9 @@ for (const [input, want] of SERIALS) {
   test(`normaliseSerial(${input}) = ${want}`, () => assert.equal(normaliseSerial(input), want));
 }
 
-test('CRLs: a good one loads with its revoked serials; garbage and foreign CRLs are refused with the reason', async () => {
-  const a = await mintPki(['IP:127.0.0.1']);
-  const b = await mintPki(['IP:127.0.0.1']);
+test('CRLs: a good one loads with its revoked serials; garbage and foreign CRLs are refused with the reason', async (t) => {
+  const a = await mintPki(['IP:127.0.0.1'], tempDir(t, 'gh-trust-a-'));
+  const b = await mintPki(['IP:127.0.0.1'], tempDir(t, 'gh-trust-b-'));
   const bob = await a.client('bob', []);
   await a.revoke('bob');
   const trust = await loadTrust(a.dir);
@@ -39,8 +40,8 @@ test('CRLs: a good one loads with its revoked serials; garbage and foreign CRLs 
   await assert.rejects(reloadCrl(trust), { code: 'GH_ERR_ACCESS_CRL' });
 });
 
-test('a PKI without crl.pem loads with no CRL', async () => {
-  const a = await mintPki(['IP:127.0.0.1']);
+test('a PKI without crl.pem loads with no CRL', async (t) => {
+  const a = await mintPki(['IP:127.0.0.1'], tempDir(t, 'gh-trust-'));
   fs.rmSync(path.join(a.dir, 'crl.pem'));
   const trust = await loadTrust(a.dir);
   assert.equal(trust.crl, undefined);

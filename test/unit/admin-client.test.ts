@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { adminTarget } from '../../src/admin/api-client.js';
 import { humanBytes, humanDuration, table } from '../../src/admin/format.js';
+import { tempDir } from '../helpers/temp.js';
 
 test('tables pad every column but the last', () => {
   assert.equal(
@@ -23,8 +23,8 @@ test('tables pad every column but the last', () => {
   assert.equal(humanDuration(65_000), '1m05s');
 });
 
-test('the admin URL and token come from flags, then the environment, then the config and its token file', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-admin-cli-'));
+test('the admin URL and token come from flags, then the environment, then the config and its token file', (t) => {
+  const dir = tempDir(t, 'gh-admin-cli-');
   const config = path.join(dir, 'gatehouse.yaml');
   fs.writeFileSync(config, 'admin:\n  listen: "0.0.0.0:9555"\n');
   fs.writeFileSync(path.join(dir, 'gatehouse-admin.token'), 'from-the-file-0123456789\n');
@@ -37,5 +37,4 @@ test('the admin URL and token come from flags, then the environment, then the co
     url: 'http://10.0.0.1:9480',
     token: 't',
   });
-  fs.rmSync(dir, { recursive: true });
 });

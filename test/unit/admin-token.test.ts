@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { resolveAdminToken, tokenMatches } from '../../src/admin/token.js';
 import { plain, policyView } from '../../src/admin/views.js';
 import { parseConfig } from '../../src/config/load.js';
+import { tempDir } from '../helpers/temp.js';
 
 function configIn(dir: string, text: string) {
   const file = path.join(dir, 'gatehouse.yaml');
@@ -13,8 +13,8 @@ function configIn(dir: string, text: string) {
   return parseConfig(text, file);
 }
 
-test('admin token: inline, from a file, or generated 0600 once and reused', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-admin-token-'));
+test('admin token: inline, from a file, or generated 0600 once and reused', (t) => {
+  const dir = tempDir(t, 'gh-admin-token-');
   assert.deepEqual(resolveAdminToken(configIn(dir, 'admin:\n  token: "0123456789abcdef-inline"\n')), {
     token: '0123456789abcdef-inline',
     generated: false,
@@ -37,7 +37,6 @@ test('admin token: inline, from a file, or generated 0600 once and reused', () =
   const second = resolveAdminToken(configIn(dir, '{}\n'));
   assert.equal(second.generated, false);
   assert.equal(second.token, first.token);
-  fs.rmSync(dir, { recursive: true });
 });
 
 test('token comparison', () => {
@@ -47,8 +46,8 @@ test('token comparison', () => {
   assert.equal(tokenMatches('', ''), false, 'an empty expected token never matches');
 });
 
-test('policy view: CIDRs, port sets and group refs as text, each rule with FILE:LINE', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-admin-view-'));
+test('policy view: CIDRs, port sets and group refs as text, each rule with FILE:LINE', (t) => {
+  const dir = tempDir(t, 'gh-admin-view-');
   const loaded = configIn(
     dir,
     `securityGroups:
@@ -83,5 +82,4 @@ test('policy view: CIDRs, port sets and group refs as text, each rule with FILE:
   ]);
   assert.equal(v.securityGroups.find((g) => g.name === 'office')!.egress, null);
   assert.deepEqual(plain({ host: '::1', port: 80 }), '[::1]:80');
-  fs.rmSync(dir, { recursive: true });
 });

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseAuditQuery, targetHost, whereClause, decisionOf, sourceIp } from '../../src/audit/query.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite-store.js';
 import type { AuditEvent } from '../../src/audit/events.js';
+import { tempDir } from '../helpers/temp.js';
 
 const NOW = Date.parse('2026-01-31T12:00:00Z');
 
@@ -92,8 +92,8 @@ test('the store batches writes, queries by every field, summarises egress and pr
   store.write(ev({})); // after close: dropped, no throw
 });
 
-test('a file store writes through its writer thread; a query sees every event written before it', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-audit-store-'));
+test('a file store writes through its writer thread; a query sees every event written before it', async (t) => {
+  const dir = tempDir(t, 'gh-audit-store-');
   const file = path.join(dir, 'audit.db');
   const store = new SqliteAuditStore(file, { batchSize: 50 });
   for (let i = 0; i < 120; i++) store.write(ev({ session: `s${i}`, identity: i % 2 ? 'alice' : 'bob' }));
@@ -107,5 +107,4 @@ test('a file store writes through its writer thread; a query sees every event wr
   const again = new SqliteAuditStore(file);
   assert.equal(await again.count(), 100, 'rows survive a restart');
   await again.close();
-  fs.rmSync(dir, { recursive: true });
 });

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { parseConfig } from '../../src/config/load.js';
 import { isGatehouseError } from '../../src/errors.js';
 
@@ -39,7 +40,7 @@ admin:
 `;
 
 test('a valid config loads, frozen, with defaults filled in', () => {
-  const loaded = parseConfig(GOOD, 'g.yaml', '/tmp');
+  const loaded = parseConfig(GOOD, 'g.yaml', os.tmpdir());
   assert.ok(Object.isFrozen(loaded.config));
   assert.ok(Object.isFrozen(loaded.config.portForwards.nat!.forwards[0]));
   assert.equal(loaded.config.portForwards.nat!.connectTimeout, 5000);

@@ -1,13 +1,13 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { isGatehouseError } from '../../src/errors.js';
 import { compileProxy } from '../../src/faces/egress/compile.js';
+import { tempDir } from '../helpers/temp.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-egress-config-'));
+const dir = tempDir({ after }, 'gh-egress-config-');
 fs.writeFileSync(path.join(dir, 'allowlist.txt'), '.example.com\n');
 fs.writeFileSync(path.join(dir, 'users'), '');
 

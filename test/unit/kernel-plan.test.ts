@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { parseConfig } from '../../src/config/load.js';
 import { planPortForwards } from '../../src/policy/forward-plan.js';
 import { planKernelForwards, renderNftables } from '../../src/policy/kernel-plan.js';
@@ -32,7 +33,7 @@ portForwards:
       - { listen: "16379", target: "127.0.0.1:6379" }
 `,
   'k.yaml',
-  '/tmp',
+  os.tmpdir(),
 );
 const policy = compileSecurityPolicy(loaded.config, loaded.source);
 const plan = planKernelForwards(

@@ -3,12 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { openLineWriter } from '../../src/audit/line-writer.js';
+import { tempDir } from '../helpers/temp.js';
 
-test('line writer: many lines, long and multi-byte ones, arrive whole and in order after close', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-lines-'));
+test('line writer: many lines, long and multi-byte ones, arrive whole and in order after close', async (t) => {
+  const dir = tempDir(t, 'gh-lines-');
   const file = path.join(dir, 'out.log');
   const w = openLineWriter(file, 'test log');
   const lines: string[] = [];
@@ -24,13 +24,12 @@ test('line writer: many lines, long and multi-byte ones, arrive whole and in ord
   assert.equal((fs.statSync(file).mode & 0o777).toString(8), '640');
   w.write('after close');
   assert.equal(fs.readFileSync(file, 'utf8').length, text.length, 'a closed writer writes nothing');
-  fs.rmSync(dir, { recursive: true });
 });
 
-test('line writer: lines written across many ticks, while batches are in flight, arrive intact', async () => {
+test('line writer: lines written across many ticks, while batches are in flight, arrive intact', async (t) => {
   // Batch buffers are reused once their write completes: a buffer reused too early would show
   // here as lines overwritten by later ones.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-lines-'));
+  const dir = tempDir(t, 'gh-lines-');
   const file = path.join(dir, 'out.log');
   const w = openLineWriter(file, 'test log');
   const lines: string[] = [];
@@ -44,5 +43,4 @@ test('line writer: lines written across many ticks, while batches are in flight,
   }
   await w.close();
   assert.equal(fs.readFileSync(file, 'utf8'), lines.map((l) => `${l}\n`).join(''));
-  fs.rmSync(dir, { recursive: true });
 });

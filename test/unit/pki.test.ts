@@ -4,7 +4,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { isGatehouseError } from '../../src/errors.js';
 import {
@@ -35,14 +34,9 @@ import {
 } from '../../src/pki/ca-index-format.js';
 import { createFileAtomic, writeFileAtomic } from '../../src/pki/store.js';
 import { x509 } from '../../src/pki/x509.js';
+import { tempDir } from '../helpers/temp.js';
 
 const FIXTURE = new URL('../fixtures/pki/index-easyrsa.txt', import.meta.url);
-
-function tmpdir(t: { after: (fn: () => void) => void }): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-pki-unit-'));
-  t.after(() => fs.rmSync(d, { recursive: true, force: true }));
-  return d;
-}
 
 async function rejectsWithCode(p: Promise<unknown> | (() => unknown), code: string): Promise<void> {
   await assert.rejects(
@@ -130,7 +124,7 @@ test('--san takes DNS: and IP: entries and refuses anything else', async () => {
 });
 
 test('passphrase sources: pass:, env:, file: — and nothing else', async (t) => {
-  const dir = tmpdir(t);
+  const dir = tempDir(t, 'gh-pki-unit-');
   fs.writeFileSync(path.join(dir, 'pw'), 'from-file\nsecond line\n');
   process.env.GH_TEST_PASS = 'from-env';
   t.after(() => delete process.env.GH_TEST_PASS);
@@ -143,7 +137,7 @@ test('passphrase sources: pass:, env:, file: — and nothing else', async (t) =>
 });
 
 test('verbs: the easy-rsa layout, modes, index lines, serial and statuses', async (t) => {
-  const dir = path.join(tmpdir(t), 'pki');
+  const dir = path.join(tempDir(t, 'gh-pki-unit-'), 'pki');
   const l = initPki(dir);
   assert.equal(fs.statSync(l.privateDir).mode & 0o777, 0o700);
   assert.ok(fs.existsSync(path.join(dir, 'openssl-easyrsa.cnf')));
@@ -251,7 +245,7 @@ test('verbs: the easy-rsa layout, modes, index lines, serial and statuses', asyn
 });
 
 test('clear errors: uninitialised PKI, missing CA, existing name, not issued, bad input', async (t) => {
-  const root = tmpdir(t);
+  const root = tempDir(t, 'gh-pki-unit-');
   const dir = path.join(root, 'pki');
   await rejectsWithCode(buildCa(dir), 'GH_ERR_PKI_NOT_INITIALISED');
   await rejectsWithCode(buildFull(dir, 'client', 'alice'), 'GH_ERR_PKI_NOT_INITIALISED');
@@ -298,7 +292,7 @@ test('clear errors: uninitialised PKI, missing CA, existing name, not issued, ba
 });
 
 test('encrypted keys: --passout encrypts, the CA key needs --passin, a wrong one is refused', async (t) => {
-  const dir = path.join(tmpdir(t), 'pki');
+  const dir = path.join(tempDir(t, 'gh-pki-unit-'), 'pki');
   initPki(dir);
   await buildCa(dir, { passout: 'ca-secret' });
   assert.match(fs.readFileSync(pkiLayout(dir).caKey, 'utf8'), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
@@ -346,7 +340,7 @@ test('groups: only well-formed urn:gatehouse:group: URIs count', async () => {
 });
 
 test('atomic writes: a file that must be new is never clobbered, and no temp file is left', (t) => {
-  const dir = tmpdir(t);
+  const dir = tempDir(t, 'gh-pki-unit-');
   const p = path.join(dir, 'f');
   createFileAtomic(p, 'one', 0o600, 'f');
   assert.throws(

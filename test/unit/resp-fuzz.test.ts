@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createRespScanner, FAILED, NEED_MORE } from '../../src/protocols/resp.js';
+import { createRespScanner, FAILED, NEED_MORE } from '../../src/protocols/resp-scanner.js';
 import { parseReply } from '../../src/protocols/resp-value.js';
 import {
   createCommandTracker,

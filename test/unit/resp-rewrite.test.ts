@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createRespScanner } from '../../src/protocols/resp.js';
+import { createRespScanner } from '../../src/protocols/resp-scanner.js';
 import { parseReply, type RespValue } from '../../src/protocols/resp-value.js';
 import {
   createCommandTracker,

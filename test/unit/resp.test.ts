@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createRespScanner, FAILED, NEED_MORE, type RespLimits } from '../../src/protocols/resp.js';
+import type { RespLimits } from '../../src/protocols/resp-limits.js';
+import { createRespScanner, FAILED, NEED_MORE } from '../../src/protocols/resp-scanner.js';
 import { encodeReply, parseReply } from '../../src/protocols/resp-value.js';
 
 const DIR = new URL('../fixtures/resp/', import.meta.url);

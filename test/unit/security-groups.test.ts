@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { parseConfig } from '../../src/config/load.js';
 import { parseIp } from '../../src/net/cidr.js';
 import { compileSecurityPolicy, decideEgress, decideIngress } from '../../src/policy/security-groups.js';
@@ -26,7 +27,7 @@ portForwards:
       - { listen: "6381", target: "10.0.2.9:6379" }
       - { listen: "11211-11213", target: "10.0.1.230:11211" }
 `;
-const loaded = parseConfig(YAML, 'sg.yaml', '/tmp');
+const loaded = parseConfig(YAML, 'sg.yaml', os.tmpdir());
 const policy = compileSecurityPolicy(loaded.config, loaded.source);
 const ip = (s: string) => parseIp(s)!;
 

@@ -8,38 +8,15 @@
 // MONITOR); every other command is counted as one reply, and runs of them share one queue entry,
 // so a pipeline of GETs costs a counter increment per command.
 //
-// Reply accounting, as redis-server 7 writes replies (src/pubsub.c, src/multi.c, src/networking.c):
-// - RESP3 push frames (`>`) never answer a command, except pub/sub confirmations (subscribe,
-//   unsubscribe, psubscribe, …) which are counted against the pending (UN)SUBSCRIBE command.
-// - RESP2 while subscribed: arrays whose first element is message/pmessage/smessage are
-//   out-of-band; confirmation arrays count against the pending (UN)SUBSCRIBE; anything else (the
-//   `pong` array, errors) answers the next command. SUBSCRIBE with N channels expects N
-//   confirmations; UNSUBSCRIBE with no argument expects one per current subscription (or one when
-//   there is none): subscription counts are followed from the confirmations themselves.
-// - MULTI: each queued command gets +QUEUED; EXEC answers with one array whose elements follow
-//   the queued commands in order (or an error / null), so EXEC carries the kinds it queued.
-// - CLIENT REPLY OFF / SKIP: the commands they silence expect nothing.
-// - MONITOR, SYNC, PSYNC: after their reply the stream is no longer request/response; the
-//   tracker gives up (`lost`) and only position-free rewriting (MOVED/ASK) goes on.
-// - A reply with no pending command (e.g. an error before the server closes) is passed over.
+// Which commands it tells apart and how their replies are counted: resp-command-kinds.ts; how it
+// reads a request's words: resp-request-syntax.ts.
+//
 // Bounded: header and inline lines ≤ 64 KiB, at most `maxPendingEntries` distinct pending
 // entries (runs of plain commands count once) and `maxTransactionLength` queued commands; past
 // a bound, or on a request the server would reject as a protocol error, the tracker is `lost`.
-
-export type ReplyKind = 'plain' | 'cluster-slots' | 'cluster-shards' | 'cluster-nodes' | 'cluster-replicas';
-
-type EntryKind = ReplyKind | 'hello' | 'exec' | 'sub' | 'unsub' | 'reset' | 'lose';
-
-/** One pending command, or a run of `n` plain ones. */
-export interface Pending {
-  readonly kind: EntryKind;
-  /** plain: commands in the run; sub/unsub: confirmations still expected (-1: not yet known). */
-  n: number;
-  /** hello: the protocol version asked for (NaN when absent). sub/unsub: 0 channel, 1 pattern, 2 shard. */
-  readonly arg: number;
-  /** exec: the kinds of the queued commands, in order. */
-  readonly items: readonly ReplyKind[] | undefined;
-}
+import * as kinds from './resp-command-kinds.js';
+import type { EntryKind, Expected, Pending, ReplyKind } from './resp-command-kinds.js';
+import * as syntax from './resp-request-syntax.js';
 
 export interface CommandTrackerOptions {
   readonly maxLineLength?: number;
@@ -47,11 +24,6 @@ export interface CommandTrackerOptions {
   readonly maxTransactionLength?: number;
   readonly maxBulkLength?: number;
 }
-
-/** What the frame starting now answers, from the rewriter's point of view. */
-export type Expected =
-  | { readonly kind: 'plain' | 'cluster-slots' | 'cluster-shards' | 'cluster-nodes' | 'cluster-replicas' }
-  | { readonly kind: 'exec'; readonly items: readonly ReplyKind[] };
 
 export interface CommandTracker {
   /** Feeds client→target bytes; returns the same chunk, so it fits a transform hook. */
@@ -76,34 +48,6 @@ export function createCommandTracker(options: CommandTrackerOptions = {}): Comma
   return new Tracker(options);
 }
 
-const PLAIN: Expected = Object.freeze({ kind: 'plain' });
-const EXPECT: Record<ReplyKind, Expected> = {
-  plain: PLAIN,
-  'cluster-slots': Object.freeze({ kind: 'cluster-slots' }),
-  'cluster-shards': Object.freeze({ kind: 'cluster-shards' }),
-  'cluster-nodes': Object.freeze({ kind: 'cluster-nodes' }),
-  'cluster-replicas': Object.freeze({ kind: 'cluster-replicas' }),
-};
-
-const CLUSTER_SUB: Record<string, ReplyKind> = {
-  slots: 'cluster-slots',
-  shards: 'cluster-shards',
-  nodes: 'cluster-nodes',
-  replicas: 'cluster-replicas',
-  slaves: 'cluster-replicas',
-};
-
-/** Pub/sub confirmation kinds: family (0 channel, 1 pattern, 2 shard) and direction. */
-const CONFIRM: Record<string, { family: number; sub: boolean }> = {
-  subscribe: { family: 0, sub: true },
-  unsubscribe: { family: 0, sub: false },
-  psubscribe: { family: 1, sub: true },
-  punsubscribe: { family: 1, sub: false },
-  ssubscribe: { family: 2, sub: true },
-  sunsubscribe: { family: 2, sub: false },
-};
-const MESSAGES = new Set(['message', 'pmessage', 'smessage']);
-
 const T_ERROR = 45; // '-'
 const T_BLOBERR = 33; // '!'
 const T_ARRAY = 42; // '*'
@@ -118,8 +62,11 @@ const M_ARGEND = 4; // the CRLF after an argument
 const M_INLINE = 5; // an inline command line
 const M_DEAD = 6;
 
-const CAPTURE_ARGS = 3;
-const CAPTURE_BYTES = 64;
+// Local copies: imported bindings are read through accessors under some loaders (tsx), and these
+// are used for every command, argument or reply.
+const { CLUSTER_SUB, CONFIRM, MESSAGES, EXPECT } = kinds;
+const PLAIN = EXPECT.plain;
+const { CAPTURE_ARGS, CAPTURE_BYTES, decimal, lower, splitInline } = syntax;
 
 class Tracker implements CommandTracker {
   private readonly maxLine: number;
@@ -544,74 +491,4 @@ class Tracker implements CommandTracker {
     else if (family === 0) s[0] = Math.max(0, count - s[1]!);
     else s[1] = Math.max(0, count - s[0]!);
   }
-}
-
-/** Non-negative or negative decimal (Redis string2ll, no '+'); NaN when malformed. */
-function decimal(b: Uint8Array, s: number, e: number): number {
-  let i = s;
-  let neg = false;
-  if (i < e && b[i] === 45) {
-    neg = true;
-    i++;
-  }
-  if (i === e || e - i > 15) return NaN;
-  let v = 0;
-  for (; i < e; i++) {
-    const c = b[i]!;
-    if (c < 48 || c > 57) return NaN;
-    v = v * 10 + (c - 48);
-  }
-  return neg ? -v : v;
-}
-
-function lower(b: Uint8Array, len: number): string {
-  let s = '';
-  for (let i = 0; i < len; i++) {
-    const c = b[i]!;
-    s += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
-  }
-  return s;
-}
-
-/**
- * Splits an inline command as Redis's sdssplitargs does, keeping what the tracker needs: the
- * number of words and the first three, lower-cased (undefined when longer than 64 bytes).
- * Quotes group words; escapes inside double quotes are taken literally here (only command names
- * and subcommands are compared). Undefined when quotes are unbalanced.
- */
-function splitInline(b: Uint8Array, start: number, len: number): (string | undefined)[] | undefined {
-  const out: (string | undefined)[] = [];
-  let i = start;
-  while (i < len) {
-    while (i < len && (b[i] === 32 || b[i] === 9 || b[i] === 13 || b[i] === 11 || b[i] === 12)) i++;
-    if (i >= len) break;
-    let word = '';
-    let long = false;
-    const q = b[i] === 34 || b[i] === 39 ? b[i]! : 0;
-    if (q !== 0) {
-      i++;
-      for (;;) {
-        if (i >= len) return undefined;
-        const c = b[i]!;
-        if (q === 34 && c === 92 && i + 1 < len) {
-          i += 2;
-          word += '?';
-          continue;
-        }
-        i++;
-        if (c === q) break;
-        word += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
-      }
-      // A closing quote must be followed by a space or the end.
-      if (i < len && b[i] !== 32 && b[i] !== 9) return undefined;
-    } else {
-      while (i < len && b[i] !== 32 && b[i] !== 9 && b[i] !== 13) {
-        const c = b[i++]!;
-        if (word.length < CAPTURE_BYTES) word += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
-        else long = true;
-      }
-    }
-    out.push(out.length < CAPTURE_ARGS && !long && word.length <= CAPTURE_BYTES ? word : undefined);
-  }
-  return out;
 }

@@ -1,63 +1,18 @@
-// RESP2 + RESP3 reply framing: an incremental, bounded scanner and a materialising parser.
+// RESP2 + RESP3 reply framing: an incremental, bounded scanner.
 //
 // The scanner (`createRespScanner`) walks reply bytes and reports where each top-level reply ends.
 // It keeps no copy of what it has seen except a partial header line (at most `maxLineLength`
 // bytes) and never buffers a bulk payload, so a relay can forward the caller's chunks as they are
 // and a 500 MB bulk string costs one length comparison per chunk. resp-value.ts materialises the
 // few replies that must change. A protocol error is a value (`RespProtocolError`), never a throw.
-//
-// Wire format (redis/redis src/networking.c, redis-specifications protocol/RESP3.md):
-//   + simple string   - simple error   : integer   _ null   # boolean (t|f)   , double   ( big number
-//     one line each, CRLF-terminated, no CR or LF inside
-//   $ bulk string   ! blob error   = verbatim string ("txt:" prefix): <len>CRLF<bytes>CRLF;
-//     `$-1` is the RESP2 null; `$?` starts a streamed string of `;<len>` chunks ended by `;0`
-//   * array   ~ set   > push   : <count> elements;  % map   | attribute : <count> pairs;
-//     `*-1` is the RESP2 null array; `*? ~? %?` stream elements until the end marker `.`
-//   An attribute (`|`) annotates the value that follows it and is framed together with it.
-
-export interface RespLimits {
-  /** Longest header or one-line value (simple string, error, number, length line), CRLF excluded. */
-  readonly maxLineLength: number;
-  /** Deepest nesting of aggregates (attributes and streamed strings count as a level). */
-  readonly maxDepth: number;
-  /** Most elements one aggregate may announce (pairs count twice for maps and attributes). */
-  readonly maxAggregateLength: number;
-  /** Longest bulk string, blob error, verbatim string or streamed-string chunk. Not buffered. */
-  readonly maxBulkLength: number;
-}
-
-export const DEFAULT_RESP_LIMITS: Readonly<RespLimits> = Object.freeze({
-  maxLineLength: 64 * 1024,
-  maxDepth: 64,
-  maxAggregateLength: 2 ** 32,
-  maxBulkLength: 2 ** 32,
-});
-
-export type RespErrorCode =
-  | 'bad_type'
-  | 'bad_length'
-  | 'bad_value'
-  | 'missing_crlf'
-  | 'line_too_long'
-  | 'too_deep'
-  | 'aggregate_too_long'
-  | 'bulk_too_long'
-  | 'unexpected_end';
-
-/** A malformed reply stream. `offset` counts bytes from the start of the stream. */
-export interface RespProtocolError {
-  readonly kind: 'resp_protocol_error';
-  readonly code: RespErrorCode;
-  readonly message: string;
-  readonly offset: number;
-}
-
-export function isRespProtocolError(v: unknown): v is RespProtocolError {
-  return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'resp_protocol_error';
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scanner
+// The format it reads (type bytes, number lines) is in resp-format.ts, its bounds in resp-limits.ts.
+import * as format from './resp-format.js';
+import {
+  DEFAULT_RESP_LIMITS,
+  type RespErrorCode,
+  type RespLimits,
+  type RespProtocolError,
+} from './resp-limits.js';
 
 /** `scan()` returned before a reply ended: the chunk is used up, state is kept for the next one. */
 export const NEED_MORE = -1;
@@ -115,26 +70,10 @@ const F_ATTR = 1;
 const F_STREAM = 2; // streamed aggregate: ends with `.`
 const F_STRCHUNKS = 4; // streamed string: `;<len>` chunks, ends with `;0`
 
-const T = (c: string) => c.charCodeAt(0);
-const T_SIMPLE = T('+');
-const T_ERROR = T('-');
-const T_INT = T(':');
-const T_BULK = T('$');
-const T_BLOBERR = T('!');
-const T_VERB = T('=');
-const T_ARRAY = T('*');
-const T_SET = T('~');
-const T_PUSH = T('>');
-const T_MAP = T('%');
-const T_ATTR = T('|');
-const T_NULL = T('_');
-const T_BOOL = T('#');
-const T_DOUBLE = T(',');
-const T_BIGNUM = T('(');
-const T_CHUNK = T(';');
-const T_END = T('.');
-
-export const RESP_TYPE = Object.freeze({
+// Local copies: imported bindings are read through accessors under some loaders (tsx), and these
+// are used for every header line.
+const { parseLength, parseSignedInt, validDouble } = format;
+const {
   simple: T_SIMPLE,
   error: T_ERROR,
   integer: T_INT,
@@ -150,77 +89,9 @@ export const RESP_TYPE = Object.freeze({
   boolean: T_BOOL,
   double: T_DOUBLE,
   bigNumber: T_BIGNUM,
-});
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-/** `[+-]?digits` between s and e; returns the value (may be imprecise past 2^53) or NaN. */
-function parseSignedInt(b: Uint8Array, s: number, e: number): number {
-  let i = s;
-  let neg = false;
-  if (i < e && (b[i] === 45 || b[i] === 43)) {
-    neg = b[i] === 45;
-    i++;
-  }
-  if (i === e) return NaN;
-  let v = 0;
-  for (; i < e; i++) {
-    const c = b[i]!;
-    if (!isDigit(c)) return NaN;
-    v = v * 10 + (c - 48);
-  }
-  return neg ? -v : v;
-}
-
-/** A length: digits only, at most 15 of them; -1 when allowNull and the text is `-1`; else -2. */
-function parseLength(b: Uint8Array, s: number, e: number, allowNull: boolean): number {
-  if (allowNull && e - s === 2 && b[s] === 45 && b[s + 1] === 49) return -1;
-  if (s === e || e - s > 15) return -2;
-  let v = 0;
-  for (let i = s; i < e; i++) {
-    const c = b[i]!;
-    if (!isDigit(c)) return -2;
-    v = v * 10 + (c - 48);
-  }
-  return v;
-}
-
-/** `[+-]?(inf|nan|digits[.digits][(e|E)[+-]digits])`, as Redis writes doubles. */
-function validDouble(b: Uint8Array, s: number, e: number): boolean {
-  let i = s;
-  if (i < e && (b[i] === 45 || b[i] === 43)) i++;
-  const rest = e - i;
-  if (rest === 3) {
-    const w = String.fromCharCode(b[i]! | 32, b[i + 1]! | 32, b[i + 2]! | 32);
-    if (w === 'inf' || w === 'nan') return true;
-  }
-  let digits = 0;
-  while (i < e && isDigit(b[i]!)) {
-    i++;
-    digits++;
-  }
-  if (i < e && b[i] === 46) {
-    i++;
-    while (i < e && isDigit(b[i]!)) {
-      i++;
-      digits++;
-    }
-  }
-  if (digits === 0) return false;
-  if (i < e && (b[i] === 101 || b[i] === 69)) {
-    i++;
-    if (i < e && (b[i] === 45 || b[i] === 43)) i++;
-    let exp = 0;
-    while (i < e && isDigit(b[i]!)) {
-      i++;
-      exp++;
-    }
-    if (exp === 0) return false;
-  }
-  return i === e;
-}
+} = format.RESP_TYPE;
+const T_CHUNK = 59; // ';'
+const T_END = 46; // '.'
 
 class Scanner implements RespScanner {
   private readonly lim: RespLimits;

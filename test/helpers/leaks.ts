@@ -323,3 +323,22 @@ export async function startUnaccepting(): Promise<Unaccepting> {
     throw err;
   }
 }
+
+/** Resolves when `e` emits 'close' (events.once would reject if an 'error' came first). */
+export function closeOf(e: { once(event: 'close', listener: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => e.once('close', () => resolve()));
+}
+
+/**
+ * A client session's deadline: unless `done` settles within `ms`, `destroy` runs. Returns whether
+ * it had to (a session that did not end by itself is a leak of its own kind).
+ */
+export function hangGuard(done: Promise<unknown>, ms: number, destroy: () => void): () => boolean {
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    destroy();
+  }, ms);
+  void done.then(() => clearTimeout(timer));
+  return () => hung;
+}

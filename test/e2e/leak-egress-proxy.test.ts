@@ -72,14 +72,17 @@ function startOrigin(): Promise<void> {
     const id = url.searchParams.get('id');
     let n = 0;
     req.on('data', (c: Buffer) => (n += c.length));
+    if (url.pathname === '/release') {
+      // Answers when the test says so (a request in flight while the runtime shuts down).
+      const ended = new Promise((r) => req.once('end', r));
+      req.resume();
+      held.push(() => void ended.then(() => res.end('released\n')));
+    }
     if (id) arrived.emit(id);
     switch (url.pathname) {
       case '/hold':
         return; // never answers: the client leaves first
       case '/release':
-        // Answers when the test says so (a request in flight while the runtime shuts down).
-        req.resume();
-        req.once('end', () => held.push(() => res.end('released\n')));
         return;
       case '/stream':
         // A first chunk now, the rest never: the client leaves mid-response.
@@ -728,16 +731,14 @@ async function upstreamReuse(n: number): Promise<void> {
  */
 async function inFlightAtShutdown(rt: Runtime): Promise<void> {
   const plain = new Client(ports.open);
-  plain.socket.write(get(`${originAt()}/release`));
+  const id = nextId();
+  plain.socket.write(get(`${originAt()}/release?id=${id}`));
+  const arrivedAtOrigin = originHas(plain, id);
   const tunnel = new Client(ports.open);
   await once(tunnel.socket, 'connect');
   assert.equal((await tunnel.ask(connect(originAt()), { bodiless: true }))?.status, 200);
   assert.equal((await tunnel.ask('GET /a HTTP/1.1\r\nHost: x\r\n\r\n'))?.status, 200);
-  await waitUntil(
-    () => held.length,
-    (n) => n === 1,
-    { timeoutMs: 5000 },
-  );
+  await arrivedAtOrigin;
   assert.equal(held.length, 1, 'the origin holds the GET');
   const stopped = rt.shutdown(10_000);
   for (const release of held.splice(0)) release();
@@ -877,12 +878,9 @@ test(
   async () => {
     await withLongKeepAliveOrigin(async (rt) => {
       const c = new Client(ports.open);
-      c.socket.write(post(`${originAt()}/release`, 'hello'));
-      await waitUntil(
-        () => held.length,
-        (n) => n === 1,
-        { timeoutMs: 5000 },
-      );
+      const id = nextId();
+      c.socket.write(post(`${originAt()}/release?id=${id}`, 'hello'));
+      await originHas(c, id);
       assert.equal(held.length, 1, 'the origin holds the POST');
       const stopped = rt.shutdown(10_000);
       held.splice(0).forEach((release) => release());

@@ -12,11 +12,13 @@
 // - `active`: process.getActiveResourcesInfo(), what keeps the event loop alive
 //   (TCPSocketWrap, TCPServerWrap, Timeout, …), as Node itself reports it.
 import { createHook } from 'node:async_hooks';
+import { spawn } from 'node:child_process';
 import diagnostics from 'node:diagnostics_channel';
-import type { EventEmitter } from 'node:events';
+import { once, type EventEmitter } from 'node:events';
 import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { stopProcess, track } from './procs.js';
 
 export type Counts = Record<string, number>;
 /** Figures a test adds to a measurement (may ask a server). */
@@ -279,4 +281,64 @@ export function watchListenerWarnings(): { readonly warnings: string[]; stop(): 
   };
   process.on('warning', onWarning);
   return { warnings, stop: () => process.removeListener('warning', onWarning) };
+}
+
+/** A local TCP listener that never accepts, its queue full: a dial to it can only time out. */
+export interface Unaccepting {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A listener in a child process (python) with a backlog of zero, filled by a few connections made
+ * here: later SYNs are dropped, so a dial to it hangs until the dialer's own timeout.
+ */
+export async function startUnaccepting(): Promise<Unaccepting> {
+  const child = track(
+    spawn(
+      'python3',
+      [
+        '-c',
+        'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(600)',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
+  );
+  const fillers: net.Socket[] = [];
+  const close = async () => {
+    for (const s of fillers) s.destroy();
+    await stopProcess(child);
+  };
+  try {
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const port = Number(line.toString().trim());
+    for (let i = 0; i < 3; i++) {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      fillers.push(s);
+    }
+    return { port, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Resolves when `e` emits 'close' (events.once would reject if an 'error' came first). */
+export function closeOf(e: { once(event: 'close', listener: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => e.once('close', () => resolve()));
+}
+
+/**
+ * A client session's deadline: unless `done` settles within `ms`, `destroy` runs. Returns whether
+ * it had to (a session that did not end by itself is a leak of its own kind).
+ */
+export function hangGuard(done: Promise<unknown>, ms: number, destroy: () => void): () => boolean {
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    destroy();
+  }, ms);
+  void done.then(() => clearTimeout(timer));
+  return () => hung;
 }

@@ -101,6 +101,8 @@ export function makeTlsFront(
   };
 
   const onSecure = (tlsSocket: tls.TLSSocket) => {
+    // Half-open again once verified: relays carry a client's half-close to the target (see handle()).
+    tlsSocket.allowHalfOpen = true;
     tlsSocket.on('error', () => {}); // relays and HTTP servers report their own errors
     const peer = peerOf(tlsSocket);
     const trust = state.trust();
@@ -167,6 +169,11 @@ export function makeTlsFront(
       }
       server = create(opts);
     }
+    // The runtime accepts half-open sockets and the TLS socket takes that setting from this one. A
+    // FIN before the handshake is done must end the connection (then tlsClientError logs it), not
+    // leave it open until the handshake timeout: a client that gives up mid-handshake, or rejects
+    // the server's certificate, used to hold its socket here for HANDSHAKE_TIMEOUT_MS.
+    socket.allowHalfOpen = false;
     server.emit('connection', socket);
   };
   return { handle };

@@ -117,8 +117,8 @@ function startOrigin(): Promise<void> {
     s.once('close', () => originSockets.delete(s));
   });
   // Node's default, said in a `Keep-Alive: timeout=5` header that http.Agent honours: the proxy's
-  // Agent closes its pooled connections after 4 s idle. (Without that hint they stay 60 s: see the
-  // todo tests at the end.)
+  // Agent closes its pooled connections after 4 s idle. (Without that hint the proxy's own
+  // idleTimeout closes them: see the tests at the end.)
   origin.keepAliveTimeout = ORIGIN_KEEP_ALIVE_MS;
   origin.listen(0, '127.0.0.1');
   return once(origin, 'listening').then(() => {
@@ -849,9 +849,9 @@ test(`egress proxy: ${SESSIONS} sessions leave no socket, timer, session, pooled
   }
 });
 
-// Known leaks of the Node-parser path (requests with a body go through http.Agent), shown here
-// against an origin that keeps idle connections longer than a minute and sends no Keep-Alive hint
-// the Agent would honour. They report as todo until proxy.ts closes those connections.
+// Two leaks this test found in the Node-parser path (requests with a body go through http.Agent),
+// shown against an origin that keeps idle connections longer than a minute and sends no
+// Keep-Alive hint the Agent would honour; proxy.ts now closes those connections.
 
 /** A runtime with one proxy, the origin's keep-alive made long, for `body`; cleaned up after. */
 async function withLongKeepAliveOrigin(body: (rt: Runtime) => Promise<void>): Promise<void> {
@@ -870,46 +870,34 @@ async function withLongKeepAliveOrigin(body: (rt: Runtime) => Promise<void>): Pr
 const originConnectionsNow = () =>
   new Promise<number>((r, j) => origin.getConnections((err, n) => (err ? j(err) : r(n))));
 
-test(
-  'egress proxy: a POST in flight at shutdown does not leave its upstream connection open after it',
-  {
-    todo: 'proxy.ts: shutdown() empties http.Agent.freeSockets only once; the POST gives its socket back to the Agent afterwards, and it stays open for the Agent timeout (60 s)',
-  },
-  async () => {
-    await withLongKeepAliveOrigin(async (rt) => {
-      const c = new Client(ports.open);
-      const id = nextId();
-      c.socket.write(post(`${originAt()}/release?id=${id}`, 'hello'));
-      await originHas(c, id);
-      assert.equal(held.length, 1, 'the origin holds the POST');
-      const stopped = rt.shutdown(10_000);
-      held.splice(0).forEach((release) => release());
-      assert.equal((await c.read())?.status, 200);
-      await c.closed;
-      await stopped;
-      const left = await waitUntil(originConnectionsNow, (n) => n === 0, { timeoutMs: 3000 });
-      assert.equal(left, 0, 'upstream connections open after the proxy stopped');
-    });
-  },
-);
+test('egress proxy: a POST in flight at shutdown does not leave its upstream connection open after it', async () => {
+  await withLongKeepAliveOrigin(async (rt) => {
+    const c = new Client(ports.open);
+    const id = nextId();
+    c.socket.write(post(`${originAt()}/release?id=${id}`, 'hello'));
+    await originHas(c, id);
+    assert.equal(held.length, 1, 'the origin holds the POST');
+    const stopped = rt.shutdown(10_000);
+    held.splice(0).forEach((release) => release());
+    assert.equal((await c.read())?.status, 200);
+    await c.closed;
+    await stopped;
+    const left = await waitUntil(originConnectionsNow, (n) => n === 0, { timeoutMs: 3000 });
+    assert.equal(left, 0, 'upstream connections open after the proxy stopped');
+  });
+});
 
-test(
-  'egress proxy: a pooled upstream connection of a POST closes after idleTimeout, as one of a GET does',
-  {
-    todo: 'proxy.ts: the http.Agent of the Node-parser path keeps free sockets for its own 60 s timeout, whatever idleTimeout says (the fast path pool honours it)',
-  },
-  async () => {
-    await withLongKeepAliveOrigin(async () => {
-      for (const request of [get(`${originAt()}/a`), post(`${originAt()}/p`, 'hello')]) {
-        const o = await session('pooled', ports.open, async (c) => {
-          await c.ask(request);
-          c.socket.end();
-        });
-        assert.deepEqual(o, { kind: 'pooled', read: '200', hung: false });
-      }
-      // idleTimeout is 1 s; the sweeps close an idle pooled connection within about two more.
-      const left = await waitUntil(originConnectionsNow, (n) => n === 0, { timeoutMs: 4000 });
-      assert.equal(left, 0, 'pooled upstream connections still open after idleTimeout');
-    });
-  },
-);
+test('egress proxy: a pooled upstream connection of a POST closes after idleTimeout, as one of a GET does', async () => {
+  await withLongKeepAliveOrigin(async () => {
+    for (const request of [get(`${originAt()}/a`), post(`${originAt()}/p`, 'hello')]) {
+      const o = await session('pooled', ports.open, async (c) => {
+        await c.ask(request);
+        c.socket.end();
+      });
+      assert.deepEqual(o, { kind: 'pooled', read: '200', hung: false });
+    }
+    // idleTimeout is 1 s; the sweeps close an idle pooled connection within about two more.
+    const left = await waitUntil(originConnectionsNow, (n) => n === 0, { timeoutMs: 4000 });
+    assert.equal(left, 0, 'pooled upstream connections still open after idleTimeout');
+  });
+});

@@ -96,6 +96,12 @@ export class EgressProxy implements ProxyState {
     this.inflight = metrics.inflightChild(settings.name);
     this.tunnels = metrics.tunnelsChild(settings.name);
     this.serverKey = `${settings.maxHeaderSize}`;
+    this.agentIdle(settings);
+    // A request that ends after shutdown() emptied the pool gives its socket back to the Agent:
+    // while draining, such a socket is closed rather than kept for the Agent's timeout.
+    this.agent.on('free', (socket) => {
+      if (this.draining) socket.destroy();
+    });
     this.server = this.makeServer();
     this.files.configure(settings.allowlistFiles, settings.auth?.htpasswd);
   }
@@ -148,6 +154,15 @@ export class EgressProxy implements ProxyState {
     return s;
   }
 
+  /**
+   * Pooled upstream connections of the Node-parser path close after idleTimeout, as the fast
+   * path's pool does (the Agent reads its `timeout` option when it pools a socket).
+   */
+  private agentIdle(settings: ProxySettings): void {
+    (this.agent as http.Agent & { options: http.AgentOptions }).options.timeout =
+      settings.idleTimeout > 0 ? settings.idleTimeout : 60_000;
+  }
+
   /** A bug in one request must not take the daemon down: log it and drop that connection. */
   private contain(p: Promise<void>, sock: Duplex): Promise<void> {
     return p.catch((err: unknown) => failed(this, err, sock));
@@ -156,6 +171,7 @@ export class EgressProxy implements ProxyState {
   /** A new snapshot: new settings, files loaded as needed. Open connections carry on. */
   configure(settings: ProxySettings): void {
     this.settings = settings;
+    this.agentIdle(settings);
     const key = `${settings.maxHeaderSize}`;
     if (key !== this.serverKey) {
       // maxHeaderSize is fixed per server: new connections get a new one, old ones finish on theirs.

@@ -25,6 +25,10 @@ export const ERRORS = {
     message: 'cannot listen on %s',
     hint: 'another process may hold the port, or the address is not on this host',
   },
+  GH_ERR_AUDIT_LOG: {
+    message: 'cannot open the audit log %s: %s',
+    hint: 'create its directory or change audit.log',
+  },
   GH_ERR_WORKER_REFUSED: {
     message: 'worker %s refused the config: %s',
     hint: 'every worker keeps the last good config; fix what that worker could not load (often a file the config names) and reload',

@@ -1,9 +1,6 @@
 import os from 'node:os';
-import path from 'node:path';
 import type { Command } from 'commander';
-import type { Logger } from 'pino';
-import { jsonLinesSink } from '../audit/jsonl-sink.js';
-import { openAuditStore, type SqliteAuditStore } from '../audit/sqlite-store.js';
+import type { SqliteAuditStore } from '../audit/sqlite-store.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { configWarnings } from '../config/warnings.js';
 import { AdminHost } from '../admin/admin-host.js';
@@ -18,38 +15,6 @@ import { exitCodeFor, printError } from './output.js';
 /** `workers: auto` is the cores this process may use. */
 export function workerCount(setting: 'auto' | number): number {
   return setting === 'auto' ? Math.max(1, os.availableParallelism()) : setting;
-}
-
-/** Open the audit sinks (JSON lines, SQLite store) on the host; undefined with a message when one cannot open. */
-function openAudit(
-  host: Host,
-  loaded: LoadedConfig,
-  log: Logger,
-): { store: SqliteAuditStore | undefined } | undefined {
-  const auditLog = loaded.config.audit.log;
-  const auditTarget = ['stdout', 'stderr'].includes(auditLog)
-    ? auditLog
-    : path.resolve(loaded.baseDir, auditLog);
-  try {
-    host.audit.addSink(jsonLinesSink(auditTarget));
-  } catch (err) {
-    process.stderr.write(
-      `error: cannot open the audit log ${auditTarget}: ${(err as Error).message}\n  next: create its directory or change audit.log\n`,
-    );
-    return undefined;
-  }
-  let store: SqliteAuditStore | undefined;
-  try {
-    store = openAuditStore(loaded.config.audit.store, loaded.baseDir, {
-      retention: loaded.config.audit.retention,
-      onError: (err) => log.error({ err }, 'audit store write failed'),
-    });
-  } catch (err) {
-    printError(err);
-    return undefined;
-  }
-  if (store) host.audit.addSink(store);
-  return { store };
 }
 
 export function registerServe(program: Command): void {
@@ -70,8 +35,11 @@ export function registerServe(program: Command): void {
       }
       for (const w of configWarnings(loaded)) log.warn(w);
       const host = new Host(log);
-      const audit = openAudit(host, loaded, log);
-      if (!audit) {
+      let store: SqliteAuditStore | undefined;
+      try {
+        store = host.openAudit(loaded);
+      } catch (err) {
+        printError(err);
         process.exitCode = 1;
         return;
       }
@@ -79,7 +47,7 @@ export function registerServe(program: Command): void {
       // One process (workers: 1) is the Runtime over the Host; several are a primary and workers.
       const daemon =
         workers > 1 ? new Primary(log, host, { workers, listenMode: listenMode() }) : new Runtime(log, host);
-      daemon.addService(new AdminHost(daemon, log, audit.store));
+      daemon.addService(new AdminHost(daemon, log, store));
       const report: ApplyReport =
         daemon instanceof Primary ? await daemon.start(loaded) : await daemon.apply(loaded);
       if (report.failed.length > 0) {

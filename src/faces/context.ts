@@ -2,6 +2,7 @@
 // audit trail, the session registry, and cluster lookups and port maps. Faces never reach the runtime itself.
 import type { Logger } from 'pino';
 import type { Audit } from '../audit/events.js';
+import type { IdleTimers } from '../pipeline/idle-watch.js';
 import type { LineWriter } from '../audit/line-writer.js';
 import type { MetricsHub } from '../runtime/metrics-hub.js';
 import type { HostPort } from '../net/address.js';
@@ -14,6 +15,8 @@ export interface FaceContext {
   readonly policy: SecurityPolicy;
   readonly audit: Audit;
   readonly sessions: SessionRegistry;
+  /** The runtime's coarse idle timers (one per interval, stopped at shutdown). */
+  readonly timers: IdleTimers;
   /** Operational log (stderr); audit events go through `audit`. */
   readonly log: Logger;
   /** Live topology of the configured clusters. */

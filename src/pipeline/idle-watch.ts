@@ -1,5 +1,6 @@
 // Idle checks on coarse shared timers: one setInterval per distinct interval for the whole
-// process, rather than a timer per socket or per session. Node re-arms a socket's timeout on every
+// runtime (IdleTimers, which the runtime owns and stops at shutdown), rather than a timer per
+// socket or per session. Node re-arms a socket's timeout on every
 // read and write (measured at about 5% of the egress proxy's plain-HTTP throughput), and a timer
 // per session adds up with thousands of tunnels. Checks sample byte counters or state and compare
 // against the monotonic clock (performance.now), so a limit fires up to one interval late.
@@ -11,29 +12,46 @@ interface Group {
   readonly checks: Set<Check>;
 }
 
-const groups = new Map<number, Group>();
+/** The interval timers of one runtime, one per distinct interval, and the checks on each. */
+export class IdleTimers {
+  private readonly groups = new Map<number, Group>();
 
-/** Calls `check(now)` every `everyMs` until the returned function is called (idempotent). */
-export function watchIdle(everyMs: number, check: Check): () => void {
-  let group = groups.get(everyMs);
-  if (!group) {
-    const checks = new Set<Check>();
-    const timer = setInterval(() => {
-      const now = performance.now();
-      for (const c of checks) c(now);
-    }, everyMs);
-    // Never what keeps the process alive.
-    timer.unref();
-    group = { timer, checks };
-    groups.set(everyMs, group);
+  /** Calls `check(now)` every `everyMs` until the returned function is called (idempotent). */
+  watch(everyMs: number, check: Check): () => void {
+    let group = this.groups.get(everyMs);
+    if (!group) {
+      const checks = new Set<Check>();
+      const timer = setInterval(() => {
+        const now = performance.now();
+        for (const c of checks) c(now);
+      }, everyMs);
+      // Never what keeps the process alive.
+      timer.unref();
+      group = { timer, checks };
+      this.groups.set(everyMs, group);
+    }
+    const g = group;
+    g.checks.add(check);
+    return () => {
+      if (!g.checks.delete(check) || g.checks.size > 0) return;
+      clearInterval(g.timer);
+      if (this.groups.get(everyMs) === g) this.groups.delete(everyMs);
+    };
   }
-  const g = group;
-  g.checks.add(check);
-  return () => {
-    if (!g.checks.delete(check) || g.checks.size > 0) return;
-    clearInterval(g.timer);
-    if (groups.get(everyMs) === g) groups.delete(everyMs);
-  };
+
+  /** Intervals running now (for tests and leak checks). */
+  get size(): number {
+    return this.groups.size;
+  }
+
+  /** Clear every timer (the runtime's shutdown, after its sessions closed). */
+  stop(): void {
+    for (const g of this.groups.values()) {
+      clearInterval(g.timer);
+      g.checks.clear();
+    }
+    this.groups.clear();
+  }
 }
 
 /**

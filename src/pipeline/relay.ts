@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { ReadPump } from './read-pump.js';
 import type { CloseReason } from './session-registry.js';
-import { IdleClock, idleInterval, watchIdle } from './idle-watch.js';
+import { IdleClock, idleInterval, type IdleTimers } from './idle-watch.js';
 
 export interface RelayResult {
   readonly reason: CloseReason;
@@ -21,6 +21,8 @@ export interface RelayResult {
 export interface RelayOptions {
   /** Close both sides after this long without a byte either way; 0 disables. */
   readonly idleTimeout: number;
+  /** The runtime's shared idle timers (FaceContext.timers); needed when idleTimeout is set. */
+  readonly timers?: IdleTimers;
   /** Rewrites target→client chunks (protocol-aware relays); absent = raw bytes. */
   readonly transformToClient?: (chunk: Buffer) => Buffer | null;
   /** Sees (and may rewrite) client→target chunks; absent = raw bytes. */
@@ -151,12 +153,13 @@ export function relay(client: Side, target: Side, opts: RelayOptions): Relay {
   }
 
   if (opts.idleTimeout > 0) {
+    if (!opts.timers) throw new Error('relay: idleTimeout needs the runtime timers');
     // Idleness is sampled from the byte counters on a shared coarse timer (idle-watch.ts) rather
     // than with socket.setTimeout(), which re-arms a timer on every read and write of the hot
     // path. A session closes between idleTimeout and idleTimeout plus one interval after its last
     // byte.
     const clock = new IdleClock(performance.now(), -1);
-    const unwatch = watchIdle(idleInterval(opts.idleTimeout), (now) => {
+    const unwatch = opts.timers.watch(idleInterval(opts.idleTimeout), (now) => {
       if (clock.idleFor(now, bytesRead(client) + bytesWritten(client)) >= opts.idleTimeout)
         close('idle_timeout');
     });

@@ -3,7 +3,12 @@
 // process the Host is the Runtime's shared state; with workers it lives in the primary, and the
 // workers read replicas of it (workers/). Kernel-path flows are sessions of the host's registry.
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import type { Logger } from 'pino';
+import { jsonLinesSink } from '../audit/jsonl-sink.js';
+import { openAuditStore, type SqliteAuditStore } from '../audit/sqlite-store.js';
+import type { LoadedConfig } from '../config/load.js';
+import { GatehouseError } from '../errors.js';
 import { Audit } from '../audit/events.js';
 import { openLineWriter, type LineWriter } from '../audit/line-writer.js';
 import { ClusterPorts } from '../cluster/node-ports.js';
@@ -44,6 +49,29 @@ export class Host implements SharedState {
   onPortsChanged(listener: () => void): () => void {
     this.portListeners.add(listener);
     return () => this.portListeners.delete(listener);
+  }
+
+  /**
+   * Open the audit sinks the config names: JSON lines (stdout, stderr or a file) and the SQLite
+   * store (its writer thread and prune timer are closed with the host). Throws with the next step
+   * when one cannot open. Read once at start (`audit.store` and `audit.log` need a restart).
+   */
+  openAudit(loaded: LoadedConfig): SqliteAuditStore | undefined {
+    const auditLog = loaded.config.audit.log;
+    const target = ['stdout', 'stderr'].includes(auditLog)
+      ? auditLog
+      : path.resolve(loaded.baseDir, auditLog);
+    try {
+      this.audit.addSink(jsonLinesSink(target));
+    } catch (err) {
+      throw new GatehouseError('GH_ERR_AUDIT_LOG', [target, (err as Error).message], { cause: err });
+    }
+    const store = openAuditStore(loaded.config.audit.store, loaded.baseDir, {
+      retention: loaded.config.audit.retention,
+      onError: (err) => this.log.error({ err }, 'audit store write failed'),
+    });
+    if (store) this.audit.addSink(store);
+    return store;
   }
 
   openLines(file: string, label: string): LineWriter {

@@ -19,6 +19,7 @@ import { formatHostPort, type HostPort } from '../net/address.js';
 import type { SessionInfo, SessionRegistry } from '../pipeline/session-registry.js';
 import type { ReloadOutcome, RuntimeInspection, RuntimeService } from './admin-view.js';
 import { Host } from './host.js';
+import { IdleTimers } from '../pipeline/idle-watch.js';
 import { DescriptorPause, isExhaustion } from './descriptor-pause.js';
 import type { SharedState } from './shared-state.js';
 
@@ -77,6 +78,8 @@ export class Runtime {
   private readonly services: RuntimeService[] = [];
   private reloader: ((trigger: string) => Promise<ReloadOutcome>) | undefined;
   readonly startedAt = new Date();
+  /** The coarse idle timers every relay and sweep of this runtime shares. */
+  readonly timers = new IdleTimers();
   /** Stops accepting at the descriptor limit and starts again once sessions end. */
   readonly descriptors: DescriptorPause;
 
@@ -170,6 +173,7 @@ export class Runtime {
       audit: this.audit,
       sessions: this.sessions,
       log: this.log,
+      timers: this.timers,
       clusters,
       nodePorts,
       clusterNode: (cluster, index) => clusters.node(cluster, index),
@@ -277,6 +281,7 @@ export class Runtime {
     // A closed session leaves the registry, and writes its audit line, once both of its sockets
     // have closed: wait for that (briefly) so no `closed` line is lost with the audit sinks.
     await this.sessions.whenEmpty(2000);
+    this.timers.stop();
     await this.shared.close();
   }
 }

@@ -2,7 +2,10 @@
 // share a timer, and an old unwatch never removes a newer group.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IdleClock, idleInterval, watchIdle } from '../../src/pipeline/idle-watch.js';
+import { IdleClock, IdleTimers, idleInterval } from '../../src/pipeline/idle-watch.js';
+
+const timers = new IdleTimers();
+const watchIdle = timers.watch.bind(timers);
 
 /** The idle timers are unref'd (they never keep a process alive): a test holds the loop open. */
 async function holding<T>(body: () => Promise<T>): Promise<T> {

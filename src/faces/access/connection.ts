@@ -230,7 +230,7 @@ export function startSession(
     start,
     client,
     upstream,
-    { idleTimeout: spec.config.idleTimeout, counts, ...hooks },
+    { idleTimeout: spec.config.idleTimeout, timers: ctx.timers, counts, ...hooks },
     (result) => {
       conn.relays.delete(r);
       logEvent(ctx, spec, conn.listener, conn, 'closed', {

@@ -1,13 +1,15 @@
 // A proxy's idle checks (client keep-alive, first-head deadline, pooled and stalled upstream
 // connections) as one check on the shared idle timers (pipeline/idle-watch.ts), registered only
 // while there is something to check.
-import { watchIdle } from '../../pipeline/idle-watch.js';
+import type { IdleTimers } from '../../pipeline/idle-watch.js';
 
 export class IdleSweep {
   private unwatch: (() => void) | undefined;
   private runningEvery = 0;
 
   constructor(
+    /** The runtime's timers, once the proxy has been handed a context. */
+    private readonly timers: () => IdleTimers | undefined,
     /** How often to sweep, read when the sweep starts. */
     private readonly everyMs: () => number,
     /** One sweep (`now` from performance.now); returns whether anything is left to watch. */
@@ -16,9 +18,10 @@ export class IdleSweep {
 
   /** Something new to watch: make sure the sweep runs. */
   wake(): void {
-    if (this.unwatch) return;
+    const timers = this.timers();
+    if (this.unwatch || !timers) return;
     this.runningEvery = this.everyMs();
-    this.unwatch = watchIdle(this.runningEvery, (now) => {
+    this.unwatch = timers.watch(this.runningEvery, (now) => {
       if (!this.sweep(now)) this.stop();
     });
   }

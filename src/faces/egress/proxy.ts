@@ -60,6 +60,7 @@ export class EgressProxy implements ProxyState {
   readonly memo = new ParseMemo();
   readonly upstreams = new UpstreamPool(() => this.idleSweep.wake());
   private readonly idleSweep = new IdleSweep(
+    () => this.ctx?.timers,
     () => idleInterval(this.settings.headersTimeout, this.settings.idleTimeout, KEEP_ALIVE_TIMEOUT),
     (now) => {
       for (const c of this.fastConnections) c.sweep(now);

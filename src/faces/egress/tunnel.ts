@@ -84,7 +84,7 @@ export async function serveTunnel(
     sessionStart(p, id, req, target, ready.user, start),
     socket,
     upstream,
-    { idleTimeout: p.settings.idleTimeout, targetPump: pump },
+    { idleTimeout: p.settings.idleTimeout, timers: ctx.timers, targetPump: pump },
     (result) => {
       p.tunnels.dec();
       p.metrics.countBytes(name, result.bytesFromClient, result.bytesToClient);

@@ -65,7 +65,7 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
         { id, face: FACE, listener, source, target: targetLabel, identity: undefined },
         socket,
         upstream,
-        { idleTimeout: entry.idleTimeout, ...hooks },
+        { idleTimeout: entry.idleTimeout, timers: ctx.timers, ...hooks },
         (result) => {
           if (clusterLine) ctx.nodePorts.sessionEnded(entry.line, entry.bind.port);
           ctx.audit.emit({ event: 'closed', ...site, ...closedFields(result) });

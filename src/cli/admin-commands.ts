@@ -50,6 +50,8 @@ interface SessionRow {
   bytesFromClient: number;
   bytesToClient: number;
   durationMs: number;
+  /** The worker that holds the session, when the daemon runs several. */
+  worker?: string;
 }
 
 interface EventRow {
@@ -100,11 +102,14 @@ export function registerAdminClient(program: Command): void {
       const r = (await call(adminTarget(opts), 'GET', '/api/sessions')) as { sessions: SessionRow[] };
       if (opts.json) return out(JSON.stringify(r, null, 2) + '\n');
       if (r.sessions.length === 0) return out('no live sessions\n');
+      // A WORKER column only when the daemon runs workers (one process lists none).
+      const workers = r.sessions.some((s) => s.worker !== undefined);
       out(
         table(
-          ['ID', 'FACE', 'SOURCE', 'TARGET', 'IDENTITY', 'AGE', 'IN', 'OUT'],
+          ['ID', ...(workers ? ['WORKER'] : []), 'FACE', 'SOURCE', 'TARGET', 'IDENTITY', 'AGE', 'IN', 'OUT'],
           r.sessions.map((s) => [
             s.id,
+            ...(workers ? [s.worker ?? '-'] : []),
             s.face,
             s.source,
             s.target,

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Audit } from '../audit/events.js';
 import type { IdleTimers } from '../pipeline/idle-watch.js';
 import type { LineWriter } from '../audit/line-writer.js';
-import type { MetricsHub } from '../runtime/metrics-hub.js';
+import type { MetricsHub } from './metrics-hub.js';
 import type { HostPort } from '../net/address.js';
 import type { SessionRegistry } from '../pipeline/session-registry.js';
 import type { NodePortMap } from '../cluster/node-ports.js';

@@ -16,7 +16,7 @@ import { ClusterRegistry } from '../cluster/registry.js';
 import type { Snapshot } from '../faces/face.js';
 import { KernelDataPath } from '../faces/port-forward/kernel-data-path.js';
 import { SessionRegistry } from '../pipeline/session-registry.js';
-import { LocalMetrics } from './metrics-hub.js';
+import { LocalMetrics } from '../faces/metrics-hub.js';
 import type { SharedState } from './shared-state.js';
 
 export class Host implements SharedState {

@@ -6,7 +6,7 @@
 //   - in a fleet of replicas, the same seam over PostgreSQL (planned).
 import type { Audit } from '../audit/events.js';
 import type { LineWriter } from '../audit/line-writer.js';
-import type { MetricsHub } from './metrics-hub.js';
+import type { MetricsHub } from '../faces/metrics-hub.js';
 import type { NodePortMap } from '../cluster/node-ports.js';
 import type { Topologies } from '../cluster/registry.js';
 import type { Snapshot } from '../faces/face.js';

@@ -16,7 +16,7 @@ import type { ClusterNode, Topology } from '../cluster/topology.js';
 import { SessionRegistry } from '../pipeline/session-registry.js';
 import type { SharedState } from '../runtime/shared-state.js';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import type { MetricsHub } from '../runtime/metrics-hub.js';
+import type { MetricsHub } from '../faces/metrics-hub.js';
 import type { FromWorker, HostState, PrimaryRequest } from './messages.js';
 
 /** Sends one message to the primary; resolves once it is written to the channel. */

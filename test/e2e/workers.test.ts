@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import tls from 'node:tls';
 import Database from 'better-sqlite3';
 import { freePort, run, startRedis, type Server } from '../helpers/procs.js';
-import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
+import { CLI, startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { mintPki, type ClientFiles, type TestPki } from '../helpers/access-pki.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, checked by the tests
@@ -173,6 +173,12 @@ test('the primary starts two workers and says how they share the listeners', asy
 
 test('the admin lists the sessions of every worker with its id, and terminates one wherever it runs', async () => {
   const byWorker = await spreadOverWorkers(redisClient, 'portForward');
+  // `gatehouse sessions` shows which worker holds each.
+  const cli = await run(process.execPath, [CLI, 'sessions', '--admin', admin, '--token', token]);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stdout, /^ID +WORKER +FACE/);
+  assert.match(cli.stdout, / w1 +portForward /);
+  assert.match(cli.stdout, / w2 +portForward /);
   const victim = byWorker.get('w2')![0]!;
   const listed = (await sessions()).find((x) => x.source === `127.0.0.1:${victim.localPort}`);
   const closed = once(victim, 'close');

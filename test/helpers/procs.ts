@@ -87,7 +87,16 @@ export async function startRedis(
     opts.netns,
   );
   const proc = track(spawn(cmd, args, { stdio: 'ignore' }));
-  if (!opts.netns) await waitForPort(port, host);
+  if (!opts.netns) {
+    await waitForPort(port, host);
+    // The port was free when chosen, not necessarily when redis bound it: make sure what answers
+    // there is this redis (a CI run once met another server on a port chosen for a new node).
+    const info = await run('redis-cli', ['-h', host, '-p', String(port), 'INFO', 'server']);
+    if (!info.stdout.includes(`process_id:${proc.pid}\r`)) {
+      await stopProcess(proc);
+      throw new Error(`redis-server on ${host}:${port} did not start: something else answers there`);
+    }
+  }
   return { port, proc, stop: () => stopProcess(proc) };
 }
 
@@ -102,7 +111,16 @@ export async function startMemcached(
     opts.netns,
   );
   const proc = track(spawn(cmd, args, { stdio: 'ignore' }));
-  if (!opts.netns) await waitForPort(port, host);
+  if (!opts.netns) {
+    await waitForPort(port, host);
+    // The port was free when chosen, not necessarily when redis bound it: make sure what answers
+    // there is this redis (a CI run once met another server on a port chosen for a new node).
+    const info = await run('redis-cli', ['-h', host, '-p', String(port), 'INFO', 'server']);
+    if (!info.stdout.includes(`process_id:${proc.pid}\r`)) {
+      await stopProcess(proc);
+      throw new Error(`redis-server on ${host}:${port} did not start: something else answers there`);
+    }
+  }
   return { port, proc, stop: () => stopProcess(proc) };
 }
 

@@ -61,8 +61,9 @@ export async function startRedisCluster(
       if (port + 10000 < 65536 && (await portIsFree(port + 10000, host))) return port;
     }
   };
-  const startNode = async () => {
-    const port = opts.ports?.[next++] ?? (await freeNodePort());
+  const startNode = async (): Promise<Server> => {
+    const fixed = opts.ports?.[next++];
+    const port = fixed ?? (await freeNodePort());
     const s = await startRedis({
       host,
       port,
@@ -81,13 +82,23 @@ export async function startRedisCluster(
     nodes.push(s);
     return s;
   };
+  /** A node on a port of its own: a chosen port taken before redis bound it is chosen again. */
+  const startFreshNode = async (): Promise<Server> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await startNode();
+      } catch (err) {
+        if (opts.ports || attempt >= 4) throw err;
+      }
+    }
+  };
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
     fs.rmSync(dir, { recursive: true, force: true });
   };
   const ns = opts.netns ? { netns: opts.netns } : {};
   try {
-    for (let i = 0; i < masters * (1 + replicas); i++) await startNode();
+    for (let i = 0; i < masters * (1 + replicas); i++) await startFreshNode();
     for (const n of nodes) {
       for (let i = 0; i < 100; i++) {
         if ((await run('redis-cli', ['-h', host, '-p', String(n.port), 'PING'], ns)).stdout.trim() === 'PONG')
@@ -122,7 +133,7 @@ export async function startRedisCluster(
     host,
     nodes,
     dir,
-    addServer: startNode,
+    addServer: startFreshNode,
     async waitConsistent(timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

@@ -9,6 +9,7 @@ export const AuditField = {
   face: 'face',
   listener: 'listener',
   source: 'source',
+  via: 'via',
   local: 'local',
   target: 'target',
   identity: 'identity',
@@ -42,6 +43,8 @@ export interface AuditEvent {
   readonly face: string;
   readonly listener: string;
   readonly source: string;
+  /** The load balancer that relayed the connection (PROXY protocol), when one did. */
+  readonly via?: string;
   readonly local?: string;
   readonly target?: string;
   readonly identity?: string;

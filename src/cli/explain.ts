@@ -49,6 +49,11 @@ export function registerExplain(program: Command): void {
               (r.target ? ` → ${r.target}` : '') +
               '\n',
           );
+          const lbs = r.listener.trustedProxies;
+          if (lbs)
+            process.stdout.write(
+              `  proxy    a PROXY v2 header from ${lbs.map((c) => c.text).join(', ')} must come first; ${from.toString()} is taken as the client address it names\n`,
+            );
           for (const s of r.steps)
             process.stdout.write(`  ${s.step.padEnd(8)} ${s.subject}: ${describeDecision(s.decision)}\n`);
         }

@@ -181,8 +181,42 @@ function checkEgressProxies(config: Config, baseDir: string, problems: Problem[]
   }
 }
 
+/** proxyProtocol needs the peers it is honoured from, and trustedProxies means nothing without it. */
+function checkProxyProtocol(config: Config, problems: Problem[]): void {
+  const sections = [
+    ['portForwards', config.portForwards],
+    ['accessEndpoints', config.accessEndpoints],
+    ['egressProxies', config.egressProxies],
+  ] as const;
+  for (const [section, entries] of sections)
+    for (const [name, c] of Object.entries(entries)) {
+      const at = [section, name];
+      if (c.proxyProtocol && c.trustedProxies.length === 0)
+        problems.push({
+          path: at,
+          key: 'proxyProtocol',
+          message:
+            'proxyProtocol needs trustedProxies: [CIDR, …], the load balancers a PROXY header is honoured from (from anyone else the connection is closed unread)',
+        });
+      if (section === 'portForwards' && c.proxyProtocol && 'dataPath' in c && c.dataPath === 'kernel')
+        problems.push({
+          path: at,
+          key: 'proxyProtocol',
+          message:
+            'proxyProtocol needs dataPath: userspace (the kernel data path forwards bytes as they come and cannot read or strip a PROXY header)',
+        });
+      if (!c.proxyProtocol && c.trustedProxies.length > 0)
+        problems.push({
+          path: at,
+          key: 'trustedProxies',
+          message: 'trustedProxies is read only with proxyProtocol: v2; add it, or remove trustedProxies',
+        });
+    }
+}
+
 export function checkConfig(config: Config, baseDir: string): Problem[] {
   const problems: Problem[] = [];
+  checkProxyProtocol(config, problems);
   checkGroupRefs(config, problems);
   checkClusterRefs(config, problems);
   checkCollisions(config, problems);

@@ -3,6 +3,7 @@
 import type { Config } from './schema.js';
 import type { ConfigPath } from './source.js';
 import type { HostPort } from '../net/address.js';
+import type { Cidr } from '../net/cidr.js';
 
 export interface ListenerEntry {
   readonly face: 'accessEndpoint' | 'directListener' | 'portForward' | 'egressProxy' | 'admin';
@@ -11,6 +12,8 @@ export interface ListenerEntry {
   readonly bind: HostPort;
   readonly groups: readonly string[];
   readonly path: ConfigPath;
+  /** With proxyProtocol: v2, the load balancers the client's address comes from. */
+  readonly trustedProxies?: readonly Cidr[];
 }
 
 export function listConfiguredListeners(config: Config): ListenerEntry[] {
@@ -28,12 +31,14 @@ export function listConfiguredListeners(config: Config): ListenerEntry[] {
   }
   for (const [name, ep] of Object.entries(config.accessEndpoints)) {
     const groups = ep.securityGroups;
+    const proxied = ep.proxyProtocol ? { trustedProxies: ep.trustedProxies } : {};
     out.push({
       face: 'accessEndpoint',
       what: `accessEndpoints.${name}`,
       bind: ep.listen,
       groups,
       path: ['accessEndpoints', name, 'listen'],
+      ...proxied,
     });
     ep.directListeners.forEach((d, i) => {
       for (let port = d.listen.port; port <= d.listen.lastPort; port++) {
@@ -43,6 +48,7 @@ export function listConfiguredListeners(config: Config): ListenerEntry[] {
           bind: { host: d.listen.host, port },
           groups,
           path: ['accessEndpoints', name, 'directListeners', i, 'listen'],
+          ...proxied,
         });
       }
     });
@@ -56,6 +62,7 @@ export function listConfiguredListeners(config: Config): ListenerEntry[] {
           bind: { host: pf.address, port },
           groups: pf.securityGroups,
           path: ['portForwards', name, 'forwards', i, 'listen'],
+          ...(pf.proxyProtocol ? { trustedProxies: pf.trustedProxies } : {}),
         });
       }
     });
@@ -67,6 +74,7 @@ export function listConfiguredListeners(config: Config): ListenerEntry[] {
       bind: ep.listen,
       groups: ep.securityGroups,
       path: ['egressProxies', name, 'listen'],
+      ...(ep.proxyProtocol ? { trustedProxies: ep.trustedProxies } : {}),
     });
   }
   return out;

@@ -56,6 +56,15 @@ const peer = z.string().transform((v, ctx): PeerRef => {
   return { kind: 'cidr', cidr: r };
 });
 
+/**
+ * A PROXY protocol v2 header before the client's first byte, honoured only from these peers (the
+ * load balancers): the client's address then stands for the connection's everywhere.
+ */
+const proxyProtocolKeys = {
+  proxyProtocol: z.enum(['v2'], { message: 'proxyProtocol must be "v2" (the binary header)' }).optional(),
+  trustedProxies: z.array(cidr).default([]),
+};
+
 const protocol = z.enum(['tcp'], { message: 'protocol must be "tcp" (the only one Gatehouse relays)' });
 
 const ingressRule = z.strictObject({
@@ -125,6 +134,7 @@ const accessEndpoint = z.strictObject({
   sessionTimeout: duration.default(12 * 3600_000),
   idleTimeout: duration.default(3600_000),
   connectTimeout: duration.default(10_000),
+  ...proxyProtocolKeys,
 });
 
 export type ForwardTarget =
@@ -165,6 +175,7 @@ const portForwardGroup = z.strictObject({
   dataPath: z.enum(['userspace', 'kernel']).default('userspace'),
   connectTimeout: duration.default(5_000),
   idleTimeout: duration.default(3600_000),
+  ...proxyProtocolKeys,
 });
 
 /** Squid's default Safe_ports: the ports a plain HTTP request may name. */
@@ -215,6 +226,7 @@ const egressProxy = z.strictObject({
   headersTimeout: duration.default(30_000),
   idleTimeout: duration.default(300_000),
   connectTimeout: duration.default(10_000),
+  ...proxyProtocolKeys,
 });
 
 const admin = z.strictObject({

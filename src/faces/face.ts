@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import type { LoadedConfig } from '../config/load.js';
 import type { HostPort } from '../net/address.js';
+import type { ProxyTrust } from '../pipeline/proxy-header.js';
 import { clusterLines, type ClusterLine } from '../policy/cluster-lines.js';
 import { planPortForwards, type ForwardPlanEntry } from '../policy/forward-plan.js';
 import { compileSecurityPolicy, type SecurityPolicy } from '../policy/security-groups.js';
@@ -31,6 +32,11 @@ export function makeSnapshot(loaded: LoadedConfig): Snapshot {
 
 export interface ListenerRoute {
   readonly bind: HostPort;
+  /**
+   * Set on listeners with `proxyProtocol: v2`: the runtime reads the PROXY header (from a trusted
+   * load balancer only) before `handle`, and refusals are reported under this face and listener.
+   */
+  readonly proxy?: ProxyTrust & { readonly face: string; readonly listener: string };
   /** Handles one accepted connection under the snapshot this route was made from. */
   handle(socket: Socket, ctx: FaceContext): void;
 }

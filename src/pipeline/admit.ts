@@ -7,12 +7,15 @@ import { decisionFields } from '../audit/record.js';
 import { formatHostPort } from '../net/address.js';
 import { parseIp } from '../net/cidr.js';
 import type { Decision } from '../policy/decision.js';
+import { clientOf } from './proxy-header.js';
 import { decideIngress, type SecurityPolicy } from '../policy/security-groups.js';
 
 const NO_ADDRESS: Decision = { allowed: false, reason: 'no_ingress_rule_matched', groups: [] };
 
 export function admit(policy: SecurityPolicy, groups: readonly string[], socket: Socket): Decision {
-  const ip = socket.remoteAddress ? parseIp(socket.remoteAddress) : undefined;
+  // The client's address: a PROXY header's on a proxied listener, else the socket's peer.
+  const client = clientOf(socket).address;
+  const ip = client ? parseIp(client) : undefined;
   // A socket that is already gone has no address; it cannot be admitted.
   if (!ip || socket.localPort === undefined) return NO_ADDRESS;
   return decideIngress(policy, groups, ip, socket.localPort);
@@ -20,8 +23,15 @@ export function admit(policy: SecurityPolicy, groups: readonly string[], socket:
 
 /** "198.51.100.27:50412", with IPv4-mapped IPv6 shown as IPv4. */
 export function peerLabel(socket: Socket): string {
-  const ip = socket.remoteAddress ? (parseIp(socket.remoteAddress)?.toString() ?? socket.remoteAddress) : '?';
-  return formatHostPort(ip, socket.remotePort ?? 0);
+  const { address, port } = clientOf(socket);
+  const ip = address ? (parseIp(address)?.toString() ?? address) : '?';
+  return formatHostPort(ip, port ?? 0);
+}
+
+/** `via`: the load balancer a PROXY header came from, for an audit line that names both. */
+export function viaOf(socket: Socket): { via?: string } {
+  const via = clientOf(socket).via;
+  return via ? { via } : {};
 }
 
 /** Where a connection arrived: the face, the listener's label and its security groups. */
@@ -59,6 +69,7 @@ export function admitOrRefuse(
     ...extra,
     listener: site.listener,
     source,
+    ...viaOf(socket),
     ...decisionFields(admission),
   });
   return undefined;

@@ -4,6 +4,7 @@
 import type { Config } from '../config/schema.js';
 import type { ConfigSource } from '../config/source.js';
 import type { HostPort } from '../net/address.js';
+import type { Cidr } from '../net/cidr.js';
 
 export interface ForwardPlanEntry {
   /** Stable identity of the listener: "portForwards/nat/0.0.0.0:6380". */
@@ -24,6 +25,8 @@ export interface ForwardPlanEntry {
   readonly connectTimeout: number;
   readonly idleTimeout: number;
   readonly dataPath: 'userspace' | 'kernel';
+  /** PROXY v2 headers honoured from these load balancers (proxyProtocol: v2). */
+  readonly trustedProxies?: readonly Cidr[];
   readonly where: string;
 }
 
@@ -57,6 +60,7 @@ export function planPortForwards(config: Config, source: ConfigSource): ForwardP
           connectTimeout: group.connectTimeout,
           idleTimeout: group.idleTimeout,
           dataPath: group.dataPath,
+          ...(group.proxyProtocol ? { trustedProxies: group.trustedProxies } : {}),
           where,
         });
       }

@@ -53,6 +53,8 @@ export class DescriptorPause {
   private heldAtPause = 0;
   /** Times this process paused accepting. */
   pauses = 0;
+  /** Told of every pause (the runtime counts them in its metrics). */
+  onPause: (() => void) | undefined;
   private readonly onChannel = () => this.pause('a dial met EMFILE');
   private readonly closed = () => this.open--;
 
@@ -85,6 +87,7 @@ export class DescriptorPause {
   pause(why: string): void {
     if (this.timer) return;
     this.pauses++;
+    this.onPause?.();
     this.heldAtPause = this.open;
     this.stopAccepting();
     this.log.warn(

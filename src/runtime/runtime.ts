@@ -20,6 +20,8 @@ import type { SessionInfo, SessionRegistry } from '../pipeline/session-registry.
 import type { ReloadOutcome, RuntimeInspection, RuntimeService } from './admin-view.js';
 import { Host } from './host.js';
 import { IdleTimers } from '../pipeline/idle-watch.js';
+import { readProxyHeader } from '../pipeline/proxy-header.js';
+import { RuntimeMetrics } from './runtime-metrics.js';
 import { DescriptorPause, isExhaustion } from './descriptor-pause.js';
 import type { SharedState } from './shared-state.js';
 
@@ -78,6 +80,8 @@ export class Runtime {
   private readonly services: RuntimeService[] = [];
   private reloader: ((trigger: string) => Promise<ReloadOutcome>) | undefined;
   readonly startedAt = new Date();
+  /** What happens before a face sees a connection: PROXY refusals, descriptor pauses. */
+  readonly metrics = new RuntimeMetrics();
   /** The coarse idle timers every relay and sweep of this runtime shares. */
   readonly timers = new IdleTimers();
   /** Stops accepting at the descriptor limit and starts again once sessions end. */
@@ -90,6 +94,7 @@ export class Runtime {
   ) {
     this.sessions = shared.sessions;
     this.audit = shared.audit;
+    shared.metrics.register(this.metrics.registry);
     this.descriptors = new DescriptorPause(
       log,
       () => {
@@ -100,6 +105,7 @@ export class Runtime {
       },
       () => this.listenAgain(),
     );
+    this.descriptors.onPause = () => this.metrics.descriptorPauses++;
   }
 
   /** After a descriptor pause: listen again on every paused bind; false while that still fails. */
@@ -192,7 +198,31 @@ export class Runtime {
       return;
     }
     this.descriptors.accepted(socket);
-    route.handle(socket, snapshot.context);
+    const proxy = route.proxy;
+    if (!proxy) {
+      route.handle(socket, snapshot.context);
+      return;
+    }
+    // A PROXY listener: the header first, then the face (with the client's address beside the socket).
+    void readProxyHeader(socket, proxy, (reason, detail, peer) => {
+      this.metrics.proxyRefused(proxy.face, proxy.listener, reason);
+      this.log.warn(
+        { listener: proxy.listener, peer, reason, detail },
+        'PROXY header refused; connection closed',
+      );
+      snapshot.context.audit.emit({
+        event: 'denied',
+        face: proxy.face,
+        listener: proxy.listener,
+        source: peer,
+        allowed: false,
+        reason,
+        error: detail,
+      });
+    }).then((ok) => {
+      if (ok && !this.shuttingDown) route.handle(socket, snapshot.context);
+      else if (ok) socket.destroy();
+    });
   }
 
   private listen(bind: HostPort, key: string): Promise<ManagedListener> {

@@ -192,8 +192,13 @@ export function createAccessEndpointFace(): AccessEndpointFace {
         const spec: EndpointSpec = { name, config: ep, authz: compileAuthorization(name, ep, source) };
         const listener = `${name}@${formatHostPort(ep.listen.host, ep.listen.port)}`;
         let tunnel: TlsFront | undefined;
+        const proxied = (label: string) =>
+          ep.proxyProtocol
+            ? { proxy: { trusted: ep.trustedProxies, face: 'accessEndpoint', listener: label } }
+            : {};
         routes.push({
           bind: ep.listen,
+          ...proxied(listener),
           handle: (socket, ctx) => {
             tunnel ??= makeTunnel(ctx, { endpoint: spec, listener }, state);
             tunnel.handle(socket);
@@ -218,6 +223,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
             let front: TlsFront | undefined;
             routes.push({
               bind: { host: d.listen.host, port },
+              ...proxied(direct.listener),
               handle: (socket, ctx) => {
                 front ??= makeDirect(direct, ctx, state);
                 front.handle(socket);

@@ -10,6 +10,7 @@ import { closedFields, decisionFields } from '../../audit/record.js';
 import { toWire, wireFor, type WireError } from '../../errors.js';
 import { formatHostPort, type HostPort } from '../../net/address.js';
 import { parseIp } from '../../net/cidr.js';
+import { clientOf } from '../../pipeline/proxy-header.js';
 import { DialDenied, resolveHost, type Resolved } from '../../pipeline/resolve.js';
 import { dialAddress } from '../../pipeline/dial.js';
 import type { Relay, RelayOptions } from '../../pipeline/relay.js';
@@ -59,13 +60,21 @@ export interface Peer {
   readonly source: string;
   readonly clientIp: string;
   readonly clientPort: number;
+  /** The load balancer that relayed the connection (PROXY protocol). */
+  readonly via?: string;
 }
 
 export function peerOf(socket: Socket): Peer {
-  const raw = socket.remoteAddress ?? '?';
+  const client = clientOf(socket);
+  const raw = client.address ?? '?';
   const clientIp = parseIp(raw)?.toString() ?? raw;
-  const clientPort = socket.remotePort ?? 0;
-  return { source: formatHostPort(clientIp, clientPort), clientIp, clientPort };
+  const clientPort = client.port ?? 0;
+  return {
+    source: formatHostPort(clientIp, clientPort),
+    clientIp,
+    clientPort,
+    ...(client.via ? { via: client.via } : {}),
+  };
 }
 
 export function logEvent(
@@ -83,6 +92,7 @@ export function logEvent(
     endpoint: spec.name,
     listener,
     source: peer.source,
+    ...(peer.via ? { via: peer.via } : {}),
     clientIp: peer.clientIp,
     clientPort: peer.clientPort,
     ...fields,

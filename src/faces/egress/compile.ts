@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { LoadedConfig } from '../../config/load.js';
 import type { EgressProxyConfig } from '../../config/schema.js';
 import { formatHostPort, type HostPort } from '../../net/address.js';
+import type { Cidr } from '../../net/cidr.js';
 import type { GuardConfig } from '../../policy/destination-guard.js';
 import type { EgressRules } from '../../policy/egress-decision.js';
 
@@ -23,6 +24,8 @@ export interface ProxySettings {
   readonly headersTimeout: number;
   readonly idleTimeout: number;
   readonly connectTimeout: number;
+  /** PROXY v2 headers honoured from these load balancers (proxyProtocol: v2). */
+  readonly trustedProxies?: readonly Cidr[];
 }
 
 export function compileProxy(name: string, cfg: EgressProxyConfig, loaded: LoadedConfig): ProxySettings {
@@ -68,6 +71,7 @@ export function compileProxy(name: string, cfg: EgressProxyConfig, loaded: Loade
     maxHeaderSize: cfg.maxHeaderSize,
     headersTimeout: cfg.headersTimeout,
     idleTimeout: cfg.idleTimeout,
+    ...(cfg.proxyProtocol ? { trustedProxies: cfg.trustedProxies } : {}),
     connectTimeout: cfg.connectTimeout,
   };
 }

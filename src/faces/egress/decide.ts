@@ -4,6 +4,7 @@
 // denied or an error. Cut here because every traffic path asks this same question and differs
 // only in what it does with the answer; nothing here writes to a socket. The memo of parsed hosts,
 // addresses and sources is here too, beside the code that reads it.
+import { clientOf } from '../../pipeline/proxy-header.js';
 import type { Socket } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { parseIp, type IpAddress } from '../../net/cidr.js';
@@ -67,7 +68,7 @@ export class ParseMemo {
   sourceOf(socket: Socket): IpAddress {
     let ip = this.sources.get(socket);
     if (!ip) {
-      ip = parseIp(socket.remoteAddress ?? '') ?? (parseIp('0.0.0.0') as IpAddress);
+      ip = parseIp(clientOf(socket).address ?? '') ?? (parseIp('0.0.0.0') as IpAddress);
       this.sources.set(socket, ip);
     }
     return ip;

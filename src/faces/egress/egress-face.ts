@@ -43,6 +43,9 @@ export function createEgressProxyFace(): Face<EgressPlan> {
         const p = proxy;
         return {
           bind: settings.bind,
+          ...(settings.trustedProxies
+            ? { proxy: { trusted: settings.trustedProxies, face: FACE, listener: settings.listener } }
+            : {}),
           handle: (socket: Socket, ctx: FaceContext) => handle(p, settings, socket, ctx),
         };
       });

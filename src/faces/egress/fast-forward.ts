@@ -3,6 +3,7 @@
 // then the one record. Most requests take this path: every one the fast front read, and the
 // bodiless GET/HEAD that Node's server parsed. Cut here because it is the path that avoids Node's
 // HTTP client, and past the decision shares nothing with the path through it (forward.ts).
+import { clientIp, clientOf } from '../../pipeline/proxy-header.js';
 import type { OpenSession } from '../../pipeline/session-runner.js';
 import type { Ready } from './decide.js';
 import type { ProxyRequest } from './fast-front.js';
@@ -81,7 +82,8 @@ function afterExchange(
   p.metrics.countBytes(p.settings.name, 0, r.bytesToClient);
   record(p, 'http', {
     start,
-    client: req.socket.remoteAddress ?? '-',
+    client: clientIp(req.socket),
+    via: clientOf(req.socket).via,
     method: req.method,
     url: req.url,
     decision: ready.decision,

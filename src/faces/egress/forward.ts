@@ -3,6 +3,7 @@
 // streamed both ways, then the one record. Cut here because this path runs on Node's HTTP client
 // and streams (a request body), where fast-forward.ts has its own framing and pool; only requests
 // Node's server parsed can take it.
+import { clientIp, clientOf } from '../../pipeline/proxy-header.js';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { GatehouseError, isGatehouseError } from '../../errors.js';
@@ -115,7 +116,8 @@ export function forward(
     p.metrics.countBytes(name, bytesIn, bytesOut);
     record(p, 'http', {
       start,
-      client: req.socket.remoteAddress ?? '-',
+      client: clientIp(req.socket),
+      via: clientOf(req.socket).via,
       method: req.method ?? '-',
       url,
       decision: ready.decision,

@@ -3,6 +3,7 @@
 // decision (decide.ts); then a refusal, or the path that carries it: forward.ts for a body or
 // another method, fast-forward.ts for bodiless GET/HEAD. Cut here because this is where a plain
 // request's way is chosen, the same for both fronts; what each way does is in its own file.
+import { clientIp, clientOf } from '../../pipeline/proxy-header.js';
 import type http from 'node:http';
 import { prepare, type Prepared } from './decide.js';
 import { fastForward } from './fast-forward.js';
@@ -51,7 +52,8 @@ function handleRequest(
     sendReply(p, res, r);
     record(p, 'http', {
       start,
-      client: req.socket.remoteAddress ?? '-',
+      client: clientIp(req.socket),
+      via: clientOf(req.socket).via,
       method: req.method,
       url,
       reply: r,
@@ -88,7 +90,8 @@ function proceed(
     sendReply(p, res, r);
     record(p, 'http', {
       start,
-      client: req.socket.remoteAddress ?? '-',
+      client: clientIp(req.socket),
+      via: clientOf(req.socket).via,
       method: req.method,
       url: req.url,
       reply: r,

@@ -3,6 +3,7 @@
 // the one record, a reply on a response, containing a bug. Cut apart from proxy.ts so that each
 // path takes the proxy object itself (no context object per request or per connection) without
 // importing proxy.ts: imports run proxy.ts → the paths → here, never back up.
+import { sourceLabel } from '../../pipeline/proxy-header.js';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { formatHostPort } from '../../net/address.js';
@@ -55,7 +56,7 @@ export function sessionStart(
     id,
     face: FACE,
     listener: p.settings.listener,
-    source: formatHostPort(req.socket.remoteAddress ?? '?', req.socket.remotePort ?? 0),
+    source: sourceLabel(req.socket),
     target: formatHostPort(target.host.kind === 'invalid' ? '?' : target.host.text, target.port),
     identity: user,
     startMs,

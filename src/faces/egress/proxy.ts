@@ -7,6 +7,7 @@
 // HTTP, tunnel.ts for CONNECT and Upgrade; decide.ts and proxy-state.ts are what the paths share.
 // Cut here because this file holds what lives as long as the proxy, the paths what lives as long
 // as one request: each path takes this object, so nothing is built for the routing.
+import { clientIp, clientOf } from '../../pipeline/proxy-header.js';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -255,7 +256,8 @@ export class EgressProxy implements ProxyState {
     socket.end(rawReply(r));
     record(this, 'http', {
       start: Date.now(),
-      client: (socket as Socket).remoteAddress ?? '-',
+      client: clientIp(socket),
+      via: clientOf(socket).via,
       method: '-',
       url: '-',
       reply: r,

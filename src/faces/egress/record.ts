@@ -25,6 +25,8 @@ export interface RecordSite {
 export interface FinishInput {
   start: number;
   client: string;
+  /** The load balancer a PROXY header came from (audit only; Squid's line has no field for it). */
+  via?: string | undefined;
   method: string;
   url: string;
   reply?: WireReply;
@@ -89,6 +91,7 @@ export function recordRequest(site: RecordSite, kind: Kind, f: FinishInput): voi
     face: FACE,
     listener: site.settings.listener,
     source: f.client,
+    via: f.via,
     target: f.url,
     identity: f.user,
     allowed: d ? d.allowed && !f.reply : false,

@@ -3,6 +3,7 @@
 // bytes both ways through the session runner; a refusal is a Squid-style reply on the raw socket.
 // Cut here because after its head a tunnel never speaks HTTP again: it shares the decision and
 // the record with plain requests and nothing else (no response parsing, no upstream pool).
+import { clientIp, clientOf } from '../../pipeline/proxy-header.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { dialAddress } from '../../pipeline/dial.js';
@@ -24,7 +25,8 @@ export async function serveTunnel(
   head: Buffer,
 ): Promise<void> {
   const start = Date.now();
-  const client = req.socket.remoteAddress ?? '-';
+  const client = clientIp(req.socket);
+  const via = clientOf(req.socket).via;
   const url = req.url;
   const method = req.method;
   socket.on('error', () => {});
@@ -36,7 +38,7 @@ export async function serveTunnel(
       // Read (and drop) to the client's FIN, so the half-open socket closes.
       socket.resume();
     }
-    record(p, kind, { start, client, method, url, reply: r, ...extra });
+    record(p, kind, { start, client, via, method, url, reply: r, ...extra });
   };
   if (typeof target === 'string')
     return refuse(replyForCode('GH_ERR_PROXY_BAD_REQUEST', 'GH_ERR_PROXY_BAD_REQUEST', [target]));
@@ -92,6 +94,7 @@ export async function serveTunnel(
         record(p, kind, {
           start,
           client,
+          via,
           method,
           url,
           decision: ready.decision,

@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import { formatHostPort, type HostPort } from '../../net/address.js';
 import { dial, dialFailure } from '../../pipeline/dial.js';
-import { admitOrRefuse, peerLabel } from '../../pipeline/admit.js';
+import { admitOrRefuse, peerLabel, viaOf } from '../../pipeline/admit.js';
 import { runRelay } from '../../pipeline/session-runner.js';
 import { closedFields, decisionFields } from '../../audit/record.js';
 import type { ForwardPlanEntry } from '../../policy/forward-plan.js';
@@ -29,7 +29,7 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
   const targetLabel = target
     ? formatHostPort(target.host, target.port)
     : `cluster:${String(entry.target.kind === 'cluster' && entry.target.cluster)}`;
-  const site = { session: id, face: FACE, listener, source, target: targetLabel };
+  const site = { session: id, face: FACE, listener, source, ...viaOf(socket), target: targetLabel };
   ctx.audit.emit({ event: 'accepted', ...site, ...decisionFields(admission) });
   if (!target) {
     socket.destroy();

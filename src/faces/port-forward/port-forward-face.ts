@@ -2,6 +2,7 @@
 // forward plan, policy/forward-plan.ts) is made once per snapshot; the routes read it here, and the
 // host reads the same plan for the cluster lines' port maps and the kernel data path
 // (runtime/host.ts), which is one per host however many workers relay.
+import { formatHostPort } from '../../net/address.js';
 import type { Face, FacePlan } from '../face.js';
 import { FACE, handlePortForward } from './connection.js';
 
@@ -12,6 +13,15 @@ export function createPortForwardFace(): Face {
       return {
         routes: snapshot.forwardPlan.map((entry) => ({
           bind: entry.bind,
+          ...(entry.trustedProxies
+            ? {
+                proxy: {
+                  trusted: entry.trustedProxies,
+                  face: FACE,
+                  listener: `${entry.name}@${formatHostPort(entry.bind.host, entry.bind.port)}`,
+                },
+              }
+            : {}),
           handle: (socket, ctx) => handlePortForward(socket, entry, ctx),
         })),
       };

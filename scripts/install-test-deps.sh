@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests and benchmarks use (real servers and clients, not mocks).
 set -euo pipefail
-PKGS=(redis-server redis-tools memcached libmemcached-tools netcat-openbsd haproxy stunnel4 easy-rsa openssl iproute2 python3 bc squid tinyproxy curl nftables conntrack apache2-utils wrk chromium)
+PKGS=(postgresql redis-server redis-tools memcached libmemcached-tools netcat-openbsd haproxy stunnel4 easy-rsa openssl iproute2 python3 bc squid tinyproxy curl nftables conntrack apache2-utils wrk chromium)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createAdminServer, type AdminServer } from './server.js';
 import { resolveAdminToken } from './token.js';
-import type { SqliteAuditStore } from '../audit/sqlite-store.js';
+import type { AuditStore } from '../audit/store.js';
 import type { LoadedConfig } from '../config/load.js';
 import { formatHostPort } from '../net/address.js';
 import type { AdminRuntime, RuntimeService } from '../runtime/admin-view.js';
@@ -18,7 +18,7 @@ export class AdminHost implements RuntimeService {
   constructor(
     private readonly runtime: AdminRuntime,
     private readonly log: Logger,
-    private readonly store: SqliteAuditStore | undefined,
+    private readonly store: AuditStore | undefined,
   ) {}
 
   /** The admin listener's address, once it listens. */

@@ -4,7 +4,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { parseAuditQuery } from '../audit/query.js';
-import type { SqliteAuditStore } from '../audit/sqlite-store.js';
+import type { AuditStore } from '../audit/store.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
 import { formatHostPort, parseHostPort } from '../net/address.js';
 import { parseIp } from '../net/cidr.js';
@@ -25,7 +25,7 @@ import { configSummary, policyView } from './views.js';
 
 export interface ApiContext {
   readonly runtime: AdminRuntime;
-  readonly store: SqliteAuditStore | undefined;
+  readonly store: AuditStore | undefined;
   readonly log: Logger;
 }
 
@@ -48,7 +48,7 @@ function queryParams(url: URL): Record<string, string> {
   return Object.fromEntries(url.searchParams.entries());
 }
 
-function requireStore(ctx: ApiContext): SqliteAuditStore {
+function requireStore(ctx: ApiContext): AuditStore {
   if (!ctx.store) throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', ['audit store (audit.store is "none")']);
   return ctx.store;
 }

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { auditChannel } from '../audit/events.js';
-import type { SqliteAuditStore } from '../audit/sqlite-store.js';
+import type { AuditStore } from '../audit/store.js';
 import { GatehouseError } from '../errors.js';
 import type { AdminRuntime } from '../runtime/admin-view.js';
 import { handleApi, sessionsView, type ApiContext } from './api.js';
@@ -23,7 +23,7 @@ export interface AdminServer {
 
 export interface AdminServerOptions {
   readonly runtime: AdminRuntime;
-  readonly store: SqliteAuditStore | undefined;
+  readonly store: AuditStore | undefined;
   readonly log: Logger;
   /** The current token (it may change on reload). */
   readonly token: () => string;

@@ -10,28 +10,10 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { GatehouseError } from '../errors.js';
 import type { AuditEvent, AuditSink } from './events.js';
+import type { AuditRetention, AuditStore, AuditSummary, StoredEvent } from './store.js';
+
+export type { AuditRetention, AuditSummary, StoredEvent } from './store.js';
 import { decisionOf, sourceIp, targetHost, whereClause, type AuditQuery } from './query.js';
-
-export interface AuditRetention {
-  readonly maxAge?: number | undefined;
-  readonly maxRows?: number | undefined;
-}
-
-export interface StoredEvent extends AuditEvent {
-  readonly id: number;
-}
-
-export interface AuditSummary {
-  readonly since: string;
-  readonly total: number;
-  readonly byFace: { face: string; allowed: number; denied: number; other: number }[];
-  readonly egress: {
-    readonly allowed: number;
-    readonly denied: number;
-    readonly topAllowed: { host: string; count: number }[];
-    readonly topDenied: { host: string; count: number; reason: string | null }[];
-  };
-}
 
 export interface StoreOptions {
   readonly retention?: AuditRetention;
@@ -129,7 +111,7 @@ parentPort.on('message', (m) => {
 });
 `;
 
-export class SqliteAuditStore implements AuditSink {
+export class SqliteAuditStore implements AuditSink, AuditStore {
   readonly file: string;
   /** The read connection (queries). Writes go through the writer thread, or here for ':memory:'. */
   private readonly db: Database.Database;

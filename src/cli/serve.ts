@@ -1,6 +1,8 @@
 import os from 'node:os';
 import type { Command } from 'commander';
-import type { SqliteAuditStore } from '../audit/sqlite-store.js';
+import path from 'node:path';
+import type { AuditStore } from '../audit/store.js';
+import { Fleet } from '../fleet/fleet.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { configWarnings } from '../config/warnings.js';
 import { AdminHost } from '../admin/admin-host.js';
@@ -35,19 +37,28 @@ export function registerServe(program: Command): void {
       }
       for (const w of configWarnings(loaded)) log.warn(w);
       const host = new Host(log);
-      let store: SqliteAuditStore | undefined;
+      let store: AuditStore | undefined;
+      let fleet: Fleet | undefined;
       try {
         store = host.openAudit(loaded);
+        if (loaded.config.fleet) {
+          // Every replica's audit events in one table, which is also what the admin API reads.
+          fleet = new Fleet(loaded, log);
+          host.audit.addSink(fleet.audit);
+          host.metrics.register(fleet.registry);
+          store = fleet.audit;
+        }
       } catch (err) {
         printError(err);
         process.exitCode = 1;
         return;
       }
+      if (fleet) await fleet.connect(host);
       const workers = workerCount(loaded.config.workers);
       // One process (workers: 1) is the Runtime over the Host; several are a primary and workers.
       const daemon =
         workers > 1 ? new Primary(log, host, { workers, listenMode: listenMode() }) : new Runtime(log, host);
-      daemon.addService(new AdminHost(daemon, log, store));
+      daemon.addService(new AdminHost(fleet ? fleet.admin(daemon) : daemon, log, store));
       const report: ApplyReport =
         daemon instanceof Primary ? await daemon.start(loaded) : await daemon.apply(loaded);
       if (report.failed.length > 0) {
@@ -58,18 +69,25 @@ export function registerServe(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      log.info({ listeners: daemon.listening(), workers }, 'ready');
+      if (fleet) fleet.start(daemon, path.resolve(loaded.baseDir, loaded.config.pki));
+      log.info(
+        { listeners: daemon.listening(), workers, ...(fleet ? { replica: fleet.replica } : {}) },
+        'ready',
+      );
 
       const watcher = watchConfig(daemon, opts.config, log);
       process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
       const stop = (signal: string) => {
         log.info({ signal }, 'shutting down');
         watcher.close();
-        void daemon.shutdown(Number(opts.grace)).then(() => {
-          log.info('stopped');
-          log.flush();
-          process.exit(0);
-        });
+        void daemon
+          .shutdown(Number(opts.grace))
+          .then(() => fleet?.stop())
+          .then(() => {
+            log.info('stopped');
+            log.flush();
+            process.exit(0);
+          });
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));

@@ -90,8 +90,62 @@ interface Line {
   version: number;
 }
 
+/**
+ * Port maps shared with other hosts (a fleet's table): what they already gave each node, which
+ * this host adopts, and where it claims the ports it gives new nodes. First claim wins.
+ */
+export interface SharedPortMaps {
+  /** node id → port, as the shared table has it for `line` (undefined: nothing known yet). */
+  known(line: string): ReadonlyMap<string, number> | undefined;
+  /** This host's assignment of `line`, for the table (claims what is not claimed yet). */
+  claim(line: string, byNode: ReadonlyMap<string, number>): void;
+}
+
+/**
+ * `prev` with what the shared table says for the nodes of the topology: a node's shared port
+ * replaces its own, and a node that held that port here loses it (it is given a free one). Nodes
+ * gone from the topology keep their entries (they may be draining).
+ */
+function adoptShared(
+  prev: PortAssignment,
+  shared: ReadonlyMap<string, number>,
+  nodes: readonly ClusterNode[],
+  range: readonly [number, number],
+): PortAssignment {
+  const byNode = new Map(prev.byNode);
+  const byPort = new Map(prev.byPort);
+  for (const n of nodes) {
+    const port = shared.get(n.id);
+    if (port === undefined || port < range[0] || port > range[1] || byNode.get(n.id) === port) continue;
+    const holder = byPort.get(port);
+    if (holder) byNode.delete(holder.id);
+    const own = byNode.get(n.id);
+    if (own !== undefined) byPort.delete(own);
+    byNode.set(n.id, port);
+    byPort.set(port, n);
+  }
+  return { byNode, byPort, unplaced: prev.unplaced };
+}
+
 /** The computing side: assigns ports from topology (the host, or the primary of workers). */
 export class ClusterPorts extends NodePortTable implements NodePortMap {
+  private shared: SharedPortMaps | undefined;
+  private lastTopologies: Topologies | undefined;
+
+  /** Adopt and claim through a table other hosts share (a fleet). */
+  shareWith(shared: SharedPortMaps): void {
+    this.shared = shared;
+  }
+
+  /** The shared table changed: recompute every line with what it says now. Returns whether a map changed. */
+  sharedChanged(): boolean {
+    if (!this.lastTopologies) return false;
+    let changed = false;
+    for (const [key, line] of this.lines) changed = this.update(key, line, this.lastTopologies) || changed;
+    if (changed) this.publish();
+    return changed;
+  }
+
   private lines = new Map<string, Line>();
   /** Sessions on a line|port in other processes (workers), added to this process's own counts. */
   private elsewhere: (key: string) => number = () => 0;
@@ -149,9 +203,12 @@ export class ClusterPorts extends NodePortTable implements NodePortMap {
   }
 
   private update(key: string, line: Line, clusters: Topologies): boolean {
+    this.lastTopologies = clusters;
     const topology = clusters.topology(line.cluster);
     if (!topology) return false;
-    const prev = line.assignment;
+    const known = this.shared?.known(key);
+    const before = line.assignment;
+    const prev = known ? adoptShared(before, known, topology.nodes, line.range) : before;
     const draining = new Set<number>();
     const ids = new Set(topology.nodes.map((n) => n.id));
     for (const [port, node] of prev.byPort) {
@@ -161,7 +218,7 @@ export class ClusterPorts extends NodePortTable implements NodePortMap {
     line.assignment = assignPorts(prev, topology.nodes, line.range, draining);
     let changed = false;
     for (const [id, port] of line.assignment.byNode) {
-      if (prev.byNode.get(id) !== port) {
+      if (before.byNode.get(id) !== port) {
         changed = true;
         const n = line.assignment.byPort.get(port)!;
         this.log?.info(
@@ -170,7 +227,7 @@ export class ClusterPorts extends NodePortTable implements NodePortMap {
         );
       }
     }
-    for (const [id, port] of prev.byNode) {
+    for (const [id, port] of before.byNode) {
       if (!line.assignment.byNode.has(id)) {
         changed = true;
         this.log?.info(
@@ -180,6 +237,9 @@ export class ClusterPorts extends NodePortTable implements NodePortMap {
       }
     }
     if (changed) line.version++;
+    // Tell the shared table what this host gives each node (it keeps whatever was claimed first).
+    if (this.shared && (changed || !known || known.size !== line.assignment.byNode.size))
+      this.shared.claim(key, line.assignment.byNode);
     for (const id of line.assignment.unplaced)
       this.log?.warn({ line: key, id }, 'no free public port for a cluster node; widen the listen range');
     return changed;

@@ -247,8 +247,21 @@ const audit = z.strictObject({
 /** `auto` (the cores this process may use) or a count; 1 is one process with no primary. */
 const workers = z.union([z.literal('auto'), z.number().int().min(1).max(256)]);
 
+/**
+ * Shared state between replicas behind one load balancer: audit events, live sessions, CRLs and
+ * cluster port maps in one PostgreSQL database. Absent: every replica stands alone.
+ */
+const fleet = z.strictObject({
+  postgres: z.string().regex(/^postgres(ql)?:\/\//, 'postgres must be a postgres:// or postgresql:// URL'),
+  /** A file holding the password (read at start), so the URL in the config can leave it out. */
+  passwordFile: z.string().optional(),
+  /** This replica's name in session lists and the audit table; default: the host name. */
+  replicaId: name.optional(),
+});
+
 export const configSchema = z.strictObject({
   workers: workers.default('auto'),
+  fleet: fleet.optional(),
   pki: z.string().default('./pki'),
   securityGroups: z.record(name, securityGroup).default({}),
   clusters: z.record(name, cluster).default({}),

@@ -36,6 +36,8 @@ export interface RuntimeInspection {
 export interface ListedSession extends SessionInfo {
   /** "w1", "w2"… for a worker's session, "primary" for the primary's own (kernel-path flows). */
   readonly worker?: string;
+  /** The fleet replica that holds it (with `fleet`). */
+  readonly replica?: string;
 }
 
 /** What the admin API may ask of the runtime. */

@@ -45,6 +45,13 @@ export class Host implements SharedState {
     });
   }
 
+  /** A shared table of port maps (a fleet's) says something new: recompute, and tell who follows. */
+  sharedPortsChanged(): void {
+    if (!this.nodePorts.sharedChanged()) return;
+    for (const l of this.portListeners) l();
+    if (this.kernelInUse) void this.applyKernel();
+  }
+
   /** Called after the port maps change on a topology change (the primary tells its workers). */
   onPortsChanged(listener: () => void): () => void {
     this.portListeners.add(listener);

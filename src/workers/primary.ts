@@ -365,7 +365,9 @@ export class Primary implements AdminRuntime {
   private async answer(slot: Slot, id: number, req: PrimaryRequest): Promise<void> {
     let value: unknown;
     try {
-      if (req.op === 'metrics') value = await this.aggregator.clusterMetrics();
+      // Every worker's registries summed, and the primary's own (fleet, restarts) beside them.
+      if (req.op === 'metrics')
+        value = `${await this.aggregator.clusterMetrics()}\n${await this.host.metrics.scrape()}`;
     } catch (err) {
       this.log.warn({ err, worker: slot.name }, 'metrics: a worker did not answer');
     }

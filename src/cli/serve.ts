@@ -6,6 +6,7 @@ import { Fleet } from '../fleet/fleet.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { configWarnings } from '../config/warnings.js';
 import { AdminHost } from '../admin/admin-host.js';
+import { HealthHost } from '../admin/health-host.js';
 import { watchConfig } from '../runtime/config-reload.js';
 import { Host } from '../runtime/host.js';
 import { createLog } from '../runtime/log.js';
@@ -24,8 +25,11 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('run the daemon: every listener in the config, reloaded on file change and on SIGHUP')
     .requiredOption('-c, --config <file>', 'config file')
-    .option('--grace <ms>', 'on SIGTERM, how long sessions may finish before they are closed', '5000')
-    .action(async (opts: { config: string; grace: string }) => {
+    .option(
+      '--grace <ms>',
+      'on SIGTERM, how long sessions may finish before they are closed (default: shutdownTimeout of the config, 5s)',
+    )
+    .action(async (opts: { config: string; grace?: string }) => {
       const log = createLog();
       let loaded: LoadedConfig;
       try {
@@ -59,6 +63,12 @@ export function registerServe(program: Command): void {
       const daemon =
         workers > 1 ? new Primary(log, host, { workers, listenMode: listenMode() }) : new Runtime(log, host);
       daemon.addService(new AdminHost(fleet ? fleet.admin(daemon) : daemon, log, store));
+      // Ready once every face listens; not ready again from SIGTERM on, through the drain.
+      let ready = false;
+      let draining = false;
+      daemon.addService(
+        new HealthHost({ ready: () => ready && !draining, scrape: () => daemon.scrape() }, log),
+      );
       const report: ApplyReport =
         daemon instanceof Primary ? await daemon.start(loaded) : await daemon.apply(loaded);
       if (report.failed.length > 0) {
@@ -70,6 +80,7 @@ export function registerServe(program: Command): void {
         return;
       }
       if (fleet) fleet.start(daemon, path.resolve(loaded.baseDir, loaded.config.pki));
+      ready = true;
       log.info(
         { listeners: daemon.listening(), workers, ...(fleet ? { replica: fleet.replica } : {}) },
         'ready',
@@ -78,16 +89,27 @@ export function registerServe(program: Command): void {
       const watcher = watchConfig(daemon, opts.config, log);
       process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
       const stop = (signal: string) => {
-        log.info({ signal }, 'shutting down');
+        if (draining) return;
+        // The config in force now (a reload may have changed these).
+        const running = daemon.inspect().loaded?.config ?? loaded.config;
+        const grace = opts.grace !== undefined ? Number(opts.grace) : running.shutdownTimeout;
+        draining = true;
+        log.info(
+          { signal, drainDelay: running.drainDelay, shutdownTimeout: grace },
+          // /readyz fails from now; listeners close after drainDelay; sessions get shutdownTimeout.
+          'shutting down',
+        );
         watcher.close();
-        void daemon
-          .shutdown(Number(opts.grace))
-          .then(() => fleet?.stop())
-          .then(() => {
-            log.info('stopped');
-            log.flush();
-            process.exit(0);
-          });
+        setTimeout(() => {
+          void daemon
+            .shutdown(grace)
+            .then(() => fleet?.stop())
+            .then(() => {
+              log.info('stopped');
+              log.flush();
+              process.exit(0);
+            });
+        }, running.drainDelay);
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));

@@ -259,8 +259,16 @@ const fleet = z.strictObject({
   replicaId: name.optional(),
 });
 
+/** /livez, /readyz and /metrics for load balancers, kubelets and Prometheus, without a token. */
+const health = z.strictObject({ listen: listenAddress });
+
 export const configSchema = z.strictObject({
   workers: workers.default('auto'),
+  health: health.optional(),
+  /** After SIGTERM: /readyz fails at once, listeners keep accepting this long (the balancer's turn to notice). */
+  drainDelay: duration.default(0),
+  /** After the drain delay: how long sessions may finish before they are closed with reason `shutdown`. */
+  shutdownTimeout: duration.default(5000),
   fleet: fleet.optional(),
   pki: z.string().default('./pki'),
   securityGroups: z.record(name, securityGroup).default({}),

@@ -50,6 +50,9 @@ export interface ApplyReport {
   readonly failed: { bind: string; error: string }[];
 }
 
+/** How long a new connection may take to become a session (header, handshake, dial) at shutdown. */
+const SETTLE_MS = 1000;
+
 function bindKey(b: HostPort): string {
   return formatHostPort(b.host, b.port);
 }
@@ -82,6 +85,8 @@ export class Runtime {
   readonly startedAt = new Date();
   /** What happens before a face sees a connection: PROXY refusals, descriptor pauses. */
   readonly metrics = new RuntimeMetrics();
+  /** Open accepted connections and when they came: shutdown lets those still being set up finish. */
+  private readonly acceptedAt = new Map<net.Socket, number>();
   /** The coarse idle timers every relay and sweep of this runtime shares. */
   readonly timers = new IdleTimers();
   /** Stops accepting at the descriptor limit and starts again once sessions end. */
@@ -150,6 +155,11 @@ export class Runtime {
     return this.reloader(trigger);
   }
 
+  /** The Prometheus text of every metric of this process and its host. */
+  scrape(): Promise<string> {
+    return this.shared.metrics.scrape();
+  }
+
   /** Close one live session on an operator's request; false when there is no such session. */
   terminate(id: string): Promise<boolean> {
     return Promise.resolve(this.sessions.terminate(id, 'terminated'));
@@ -198,6 +208,8 @@ export class Runtime {
       return;
     }
     this.descriptors.accepted(socket);
+    this.acceptedAt.set(socket, performance.now());
+    socket.once('close', () => this.acceptedAt.delete(socket));
     const proxy = route.proxy;
     if (!proxy) {
       route.handle(socket, snapshot.context);
@@ -296,6 +308,18 @@ export class Runtime {
     return report;
   }
 
+  /** Until no open connection is younger than SETTLE_MS (or the deadline). */
+  private async settle(deadline: number): Promise<void> {
+    for (;;) {
+      const now = performance.now();
+      let youngest = -Infinity;
+      for (const at of this.acceptedAt.values()) if (at > youngest) youngest = at;
+      const wait = Math.min(youngest + SETTLE_MS - now, deadline - now);
+      if (wait <= 0) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 50)));
+    }
+  }
+
   /** Stop accepting, let sessions finish for up to graceMs, then close what remains. Idempotent. */
   async shutdown(graceMs = 5000): Promise<void> {
     if (this.shuttingDown) return;
@@ -306,7 +330,12 @@ export class Runtime {
     for (const service of this.services) await service.close();
     for (const face of this.faces) await face.shutdown?.();
     await this.shared.stop();
-    await this.sessions.whenEmpty(graceMs);
+    // A connection accepted just before the stop may still be reading its PROXY header, shaking
+    // hands or dialing, and is not a session yet: give such connections the time to become one
+    // (or fail), then wait for sessions.
+    const deadline = performance.now() + graceMs;
+    await this.settle(deadline);
+    await this.sessions.whenEmpty(Math.max(0, deadline - performance.now()));
     this.sessions.closeWhere(() => true, 'shutdown');
     // A closed session leaves the registry, and writes its audit line, once both of its sockets
     // have closed: wait for that (briefly) so no `closed` line is lost with the audit sinks.

@@ -361,13 +361,16 @@ export class Primary implements AdminRuntime {
     if (i >= 0) slot.waiters.splice(i, 1)[0]!.done(m);
   }
 
+  /** Every worker's registries summed, and the primary's own (fleet, restarts) beside them. */
+  async scrape(): Promise<string> {
+    return `${await this.aggregator.clusterMetrics()}\n${await this.host.metrics.scrape()}`;
+  }
+
   /** A worker asks for what only the primary knows: today, the metrics of every worker summed. */
   private async answer(slot: Slot, id: number, req: PrimaryRequest): Promise<void> {
     let value: unknown;
     try {
-      // Every worker's registries summed, and the primary's own (fleet, restarts) beside them.
-      if (req.op === 'metrics')
-        value = `${await this.aggregator.clusterMetrics()}\n${await this.host.metrics.scrape()}`;
+      if (req.op === 'metrics') value = await this.scrape();
     } catch (err) {
       this.log.warn({ err, worker: slot.name }, 'metrics: a worker did not answer');
     }

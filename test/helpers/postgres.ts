@@ -38,32 +38,23 @@ export async function startPostgres(): Promise<TestPostgres> {
   const sock = path.join(dir, 'sock');
   fs.mkdirSync(sock);
   await run('chown', ['-R', 'postgres:postgres', dir]);
-  const init = await run('runuser', [
-    '-u',
-    'postgres',
-    '--',
+  // As the postgres user (PostgreSQL refuses root), through spawn's uid/gid rather than a wrapper
+  // such as runuser, so signals reach the server itself.
+  const uid = Number((await run('id', ['-u', 'postgres'])).stdout.trim());
+  const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());
+  const init = await run(
     path.join(bin, 'initdb'),
-    '-D',
-    data,
-    '-U',
-    'postgres',
-    '--auth=trust',
-    '-E',
-    'UTF8',
-    '--no-sync',
-  ]);
+    ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync'],
+    { uid, gid, cwd: dir },
+  );
   if (init.code !== 0) throw new Error(`initdb failed: ${init.stderr}`);
   const port = await freePort();
   let proc: ChildProcess | undefined;
   const start = async () => {
     proc = track(
       spawn(
-        'runuser',
+        path.join(bin, 'postgres'),
         [
-          '-u',
-          'postgres',
-          '--',
-          path.join(bin, 'postgres'),
           '-D',
           data,
           '-p',
@@ -77,7 +68,7 @@ export async function startPostgres(): Promise<TestPostgres> {
           '-c',
           'max_connections=200',
         ],
-        { stdio: 'ignore' },
+        { stdio: 'ignore', uid, gid, cwd: dir },
       ),
     );
     await waitForPort(port, '127.0.0.1', 20_000);

@@ -20,6 +20,9 @@ export class LocalMetrics implements MetricsHub {
   }
 
   scrape(): Promise<string> {
+    // A primary whose host has no registry of its own yet (nothing but workers) has nothing to
+    // add; Registry.merge cannot take an empty list.
+    if (this.registries.size === 0) return Promise.resolve('');
     return Registry.merge([...this.registries]).metrics();
   }
 }

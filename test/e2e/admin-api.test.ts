@@ -280,8 +280,12 @@ test('CLI verbs: sessions, audit and terminate print readable tables through the
   const client = await redisClient(ports.open);
   const sessions = await run(process.execPath, [CLI, 'sessions', '-c', cfg]);
   assert.equal(sessions.code, 0, sessions.stderr);
-  assert.match(sessions.stdout, /^ID\s+FACE\s+SOURCE\s+TARGET\s+IDENTITY\s+AGE\s+IN\s+OUT/);
-  const id = new RegExp(`^([0-9a-f]+)\\s+portForward\\s+127\\.0\\.0\\.1:${client.localPort}\\s`, 'm').exec(
+  // With worker processes a WORKER column names the one holding each session.
+  const workers = process.env.GATEHOUSE_TEST_WORKERS ?? '1';
+  const worker = workers === '1' ? '' : 'w\\d+\\s+';
+  assert.match(sessions.stdout, workers === '1' ? /^ID\s+FACE\s+SOURCE/ : /^ID\s+WORKER\s+FACE\s+SOURCE/);
+  assert.match(sessions.stdout, /^ID\s+(WORKER\s+)?FACE\s+SOURCE\s+TARGET\s+IDENTITY\s+AGE\s+IN\s+OUT/);
+  const id = new RegExp(`^([0-9a-f]+)\\s+${worker}portForward\\s+127\\.0\\.0\\.1:${client.localPort}\\s`, 'm').exec(
     sessions.stdout,
   )?.[1];
   assert.ok(id, sessions.stdout);

@@ -113,15 +113,32 @@ export async function startMemcached(
   const proc = track(spawn(cmd, args, { stdio: 'ignore' }));
   if (!opts.netns) {
     await waitForPort(port, host);
-    // The port was free when chosen, not necessarily when redis bound it: make sure what answers
-    // there is this redis (a CI run once met another server on a port chosen for a new node).
-    const info = await run('redis-cli', ['-h', host, '-p', String(port), 'INFO', 'server']);
-    if (!info.stdout.includes(`process_id:${proc.pid}\r`)) {
+    // As for redis: what answers on the chosen port must be this memcached (its `stats` pid).
+    const stats = await memcachedStats(host, port);
+    if (!stats.includes(`STAT pid ${proc.pid}\r\n`)) {
       await stopProcess(proc);
-      throw new Error(`redis-server on ${host}:${port} did not start: something else answers there`);
+      throw new Error(`memcached on ${host}:${port} did not start: something else answers there`);
     }
   }
   return { port, proc, stop: () => stopProcess(proc) };
+}
+
+/** The raw reply to memcached's `stats` (up to its END line). */
+async function memcachedStats(host: string, port: number): Promise<string> {
+  const s = net.connect({ host, port });
+  s.setEncoding('latin1');
+  let reply = '';
+  try {
+    await once(s, 'connect');
+    s.write('stats\r\n');
+    for await (const chunk of s) {
+      reply += chunk as string;
+      if (reply.endsWith('END\r\n') || reply.includes('ERROR')) break;
+    }
+  } finally {
+    s.destroy();
+  }
+  return reply;
 }
 
 export async function run(

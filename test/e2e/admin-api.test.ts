@@ -285,9 +285,10 @@ test('CLI verbs: sessions, audit and terminate print readable tables through the
   const worker = workers === '1' ? '' : 'w\\d+\\s+';
   assert.match(sessions.stdout, workers === '1' ? /^ID\s+FACE\s+SOURCE/ : /^ID\s+WORKER\s+FACE\s+SOURCE/);
   assert.match(sessions.stdout, /^ID\s+(WORKER\s+)?FACE\s+SOURCE\s+TARGET\s+IDENTITY\s+AGE\s+IN\s+OUT/);
-  const id = new RegExp(`^([0-9a-f]+)\\s+${worker}portForward\\s+127\\.0\\.0\\.1:${client.localPort}\\s`, 'm').exec(
-    sessions.stdout,
-  )?.[1];
+  const id = new RegExp(
+    `^([0-9a-f]+)\\s+${worker}portForward\\s+127\\.0\\.0\\.1:${client.localPort}\\s`,
+    'm',
+  ).exec(sessions.stdout)?.[1];
   assert.ok(id, sessions.stdout);
   const closed = once(client, 'close');
   const term = await run(process.execPath, [CLI, 'terminate', id, '-c', cfg]);

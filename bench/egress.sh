@@ -5,19 +5,28 @@
 #   load generator embedded below: direct, Gatehouse, Squid, tinyproxy; and, as a reference for
 #   what any relay can do on this machine, the same requests through HAProxy in mode tcp (a plain
 #   TCP relay in C: no CONNECT, no policy), shown in the CONNECT column only.
+# Gatehouse runs twice: gh-w1 (workers: 1) and gh-auto (workers: auto, a primary and one worker
+# per core). Squid runs in SMP mode with `workers` = cores (started without -N, so a master, a
+# coordinator and the workers run); HAProxy at its default nbthread (the cores it may use);
+# tinyproxy as it comes (one thread per connection).
 # Each figure is the median of ROUNDS short runs in rotating order.
 #   bash bench/egress.sh          (ROUNDS=3 SECS=5 CONNS=32 by default)
+#   GH_NODE=/path/to/node         the node that runs Gatehouse (its SQLite store is off already)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-5}
 CONNS=${CONNS:-32}
-for bin in wrk squid tinyproxy haproxy; do
+GH_NODE=${GH_NODE:-node}
+CORES=$(nproc)
+# shellcheck source=bench/procs.sh
+source bench/procs.sh
+for bin in wrk squid tinyproxy haproxy "$GH_NODE"; do
   command -v "$bin" >/dev/null || { echo "bench: $bin is missing; run bash scripts/install-test-deps.sh as root" >&2; exit 1; }
 done
 [ -f dist/cli/main.js ] || npm run --silent build
 
-work=$(mktemp -d)
+work=$(mktemp -d "${TMPDIR:-/tmp}/gh-bench-egress-XXXXXX")
 chmod 777 "$work"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -26,7 +35,7 @@ trap cleanup EXIT
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench: nothing on port $1" >&2; exit 1; }
 
-ORIGIN=$(port); GH=$(port); SQ=$(port); TP=$(port); HA=$(port)
+ORIGIN=$(port); GH=$(port); GHA=$(port); SQ=$(port); TP=$(port); HA=$(port)
 
 # Origin: a small fixed response, keep-alive.
 node -e "
@@ -37,26 +46,34 @@ pids+=($!)
 printf '127.0.0.1\n' > "$work/allowlist.txt"
 chmod 644 "$work/allowlist.txt"
 
-cat > "$work/gatehouse.yaml" <<YAML
+for w in 1 auto; do
+  name=gh-$([ "$w" = 1 ] && echo w1 || echo auto)
+  cat > "$work/$name.yaml" <<YAML
+workers: $w
 egressProxies:
   bench:
-    listen: "127.0.0.1:$GH"
+    listen: "127.0.0.1:$([ "$w" = 1 ] && echo "$GH" || echo "$GHA")"
     allowlist: ./allowlist.txt
     unsafeAllowPrivateDestinations: ["127.0.0.0/8"]
     connectPorts: "443,$ORIGIN"
-    accessLog: $work/gatehouse-access.log
+    accessLog: $work/$name-access.log
 admin:
   enabled: false
 # Like for like with Squid (which writes an access log and nothing else): the Squid-format access
 # log and the JSON audit lines go to files; the SQLite audit store is off.
 audit:
-  log: $work/audit.jsonl
+  log: $work/$name-audit.jsonl
   store: none
 YAML
-node bin/gatehouse.js serve -c "$work/gatehouse.yaml" 2>"$work/gatehouse.err" &
-pids+=($!)
+  "$GH_NODE" bin/gatehouse.js serve -c "$work/$name.yaml" 2>"$work/$name.err" &
+  pids+=($!)
+  if [ "$w" = 1 ]; then GH_W1_PID=$!; else GH_AUTO_PID=$!; fi
+done
 
+# SMP: `workers` = cores. Squid's kids share the listening socket through its coordinator (IPC
+# sockets under /run/squid) and the memory cache through shared memory; nothing is cached here.
 cat > "$work/squid.conf" <<CONF
+workers $CORES
 http_port 127.0.0.1:$SQ
 visible_hostname bench
 acl allowlist dstdomain "$work/allowlist.txt"
@@ -75,8 +92,11 @@ cache_log $work/squid-cache.log
 cache_store_log none
 coredump_dir $work
 shutdown_lifetime 0 seconds
+pinger_enable off
+memory_cache_shared off
 CONF
-squid -N -f "$work/squid.conf" &
+squid --foreground -f "$work/squid.conf" &
+SQ_PID=$!
 pids+=($!)
 
 cat > "$work/tinyproxy.conf" <<CONF
@@ -109,9 +129,17 @@ backend origin
   server origin 127.0.0.1:$ORIGIN
 CONF
 haproxy -db -f "$work/haproxy.cfg" >/dev/null 2>&1 &
+HA_PID=$!
 pids+=($!)
 
-for p in "$ORIGIN" "$GH" "$SQ" "$TP" "$HA"; do wait_port "$p"; done
+for p in "$ORIGIN" "$GH" "$GHA" "$SQ" "$TP" "$HA"; do wait_port "$p"; done
+sleep 1
+echo "bench: $CORES cores; Gatehouse on node $("$GH_NODE" --version)"
+echo "  gh-w1      Gatehouse, workers: 1 ($(proc_summary "$GH_W1_PID")), access log and JSON audit lines to files, no SQLite store"
+echo "  gh-auto    Gatehouse, workers: auto ($(proc_summary "$GH_AUTO_PID")): $(grep -o 'starting [0-9]* workers[^"]*' "$work/gh-auto.err" | head -1)"
+echo "  squid      $(squid -v | head -1), workers $CORES, no cache ($(proc_summary "$SQ_PID"): master, coordinator, workers)"
+echo "  tinyproxy  $(tinyproxy -v 2>&1 | head -1)"
+echo "  tcp-relay  reference: $(haproxy -v | head -1 | cut -d' ' -f1-3) mode tcp, nbthread at its default (= cores it may use) ($(proc_summary "$HA_PID")); no CONNECT"
 
 cat > "$work/proxy.lua" <<LUA
 wrk.path = "http://127.0.0.1:$ORIGIN/"
@@ -188,12 +216,12 @@ tunnel_rps() {
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-names=(direct gatehouse squid tinyproxy tcp-relay)
-declare -A portof=([direct]=direct [gatehouse]=$GH [squid]=$SQ [tinyproxy]=$TP [tcp-relay]=$HA)
+names=(direct gh-w1 gh-auto squid tinyproxy tcp-relay)
+declare -A portof=([direct]=direct [gh-w1]=$GH [gh-auto]=$GHA [squid]=$SQ [tinyproxy]=$TP [tcp-relay]=$HA)
 declare -A http tun
 for r in $(seq "$ROUNDS"); do
-  for i in 0 1 2 3 4; do
-    n=${names[$(( (i + r) % 5 ))]}
+  for i in "${!names[@]}"; do
+    n=${names[$(( (i + r) % ${#names[@]} ))]}
     if [ "$n" = tcp-relay ]; then
       # No proxy protocol: the load generator connects "directly" to the relay's port.
       http[$n]+="- "
@@ -217,7 +245,16 @@ printf '\nEvery round (requests/s):\n'
 for n in "${names[@]}"; do
   printf '  %-10s plain HTTP: %s  in CONNECT: %s\n' "$n" "${http[$n]}" "${tun[$n]}"
 done
-printf '\nGatehouse / Squid: plain HTTP %s (goal >= 1.5), in CONNECT %s (goal >= 1.0)\n' \
-  "$(echo "scale=2; ${mh[gatehouse]} / ${mh[squid]}" | bc)" "$(echo "scale=2; ${mt[gatehouse]} / ${mt[squid]}" | bc)"
-printf 'Reference, a plain TCP relay in C (HAProxy mode tcp, no CONNECT) / Squid, in CONNECT: %s\n' \
+for g in gh-w1 gh-auto; do
+  printf '\n%s / Squid: plain HTTP %s (goal >= 1.5), in CONNECT %s (goal >= 1.0)' "$g" \
+    "$(echo "scale=2; ${mh[$g]} / ${mh[squid]}" | bc)" "$(echo "scale=2; ${mt[$g]} / ${mt[squid]}" | bc)"
+done
+printf '\nReference, a plain TCP relay in C (HAProxy mode tcp, no CONNECT) / Squid, in CONNECT: %s\n' \
   "$(echo "scale=2; ${mt[tcp-relay]} / ${mt[squid]}" | bc)"
+printf '\nCPU time and RSS at the end of the run, per process:\n  gh-auto (the primary first, then its workers)\n'
+proc_each "$GH_AUTO_PID"
+printf '  gh-w1\n'
+proc_each "$GH_W1_PID"
+printf '  squid\n'
+proc_each "$SQ_PID"
+log_problems "$work/gh-w1.err" "$work/gh-auto.err"

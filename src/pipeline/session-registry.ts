@@ -39,6 +39,9 @@ export interface ByteCounts {
   readonly bytesToClient: number;
 }
 
+/** How a session is closed: a function, or an object that closes (a relay, without a closure). */
+export type SessionCloser = ((reason: CloseReason) => void) | { close(reason: CloseReason): void };
+
 /**
  * One live session as the registry sees it. A class rather than an object literal with getters
  * and spreads: the literal form measured 3.3 µs per request to build and index, the class 0.3 µs,
@@ -54,7 +57,7 @@ export class LiveSession implements Session {
     readonly identity: string | undefined,
     private readonly startMs: number,
     private readonly counts: ByteCounts,
-    private readonly closer: (reason: CloseReason) => void,
+    private readonly closer: SessionCloser,
     readonly serial?: string,
   ) {}
 
@@ -71,7 +74,9 @@ export class LiveSession implements Session {
   }
 
   close(reason: CloseReason): void {
-    this.closer(reason);
+    const c = this.closer;
+    if (typeof c === 'function') c(reason);
+    else c.close(reason);
   }
 }
 

@@ -14,6 +14,9 @@ import { clusterRelayHooks } from '../cluster/cluster-relay.js';
 
 export const FACE = 'portForward';
 
+/** One shared no-op listener, not a closure per connection. */
+function ignoreError(): void {}
+
 function resolveTarget(entry: ForwardPlanEntry, ctx: FaceContext): HostPort | undefined {
   if (entry.target.kind === 'address') return entry.target.address;
   return ctx.nodePorts.nodeFor(entry.line, entry.bind.port);
@@ -38,7 +41,7 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
   }
   // Until the dial settles the client socket stays paused: bytes it sends wait in its buffer.
   socket.pause();
-  socket.on('error', () => {}); // an error before the relay owns the socket ends in 'close'
+  socket.on('error', ignoreError); // an error before the relay owns the socket ends in 'close'
   dial(target, {
     connectTimeout: entry.connectTimeout,
     guard: (ip, port) => decideEgress(ctx.policy, entry.groups, ip, port),

@@ -10,7 +10,12 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { relay, type Relay, type RelayOptions, type RelayResult } from './relay.js';
-import { LiveSession, type ByteCounts, type SessionCloser, type SessionRegistry } from './session-registry.js';
+import {
+  LiveSession,
+  type ByteCounts,
+  type SessionCloser,
+  type SessionRegistry,
+} from './session-registry.js';
 
 /** Who a session is: what the registry lists and the audit trail names. */
 export interface SessionStart {

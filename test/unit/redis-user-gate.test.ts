@@ -1,0 +1,207 @@
+// The Redis user gate (protocols/resp-user-gate.ts) and the strict request framer under it
+// (protocols/resp-request-framer.ts): the login goes first and its reply is consumed, no client
+// AUTH or HELLO … AUTH reaches the node as written, replies keep their order, and the framer
+// reads requests as redis-server does (CR-ended headers, string2ll numbers, sdssplitargs inline,
+// names cut at NUL) at every chunking.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequestFramer, type FramedCommand } from '../../src/protocols/resp-request-framer.js';
+import { splitInlineExact } from '../../src/protocols/resp-request-syntax.js';
+import { createRedisUserGate, encodeCommand, type GateStep } from '../../src/protocols/resp-user-gate.js';
+
+const cmd = (...args: string[]) => encodeCommand(args).toString('latin1');
+const text = (bs: readonly Buffer[]) => Buffer.concat(bs).toString('latin1');
+
+/** Frame `input` fed in pieces of `size` bytes; returns what passes and what was held. */
+function frame(input: string, size = Infinity, wanted = ['auth', 'hello', 'reset']) {
+  const held: string[][] = [];
+  const f = createRequestFramer({
+    wants: (n) => wanted.includes(n),
+    replace: (c: FramedCommand) => {
+      held.push(c.args.map((a) => a.toString('latin1')));
+      return Buffer.from(`<${c.args[0]!.toString('latin1')}>`);
+    },
+  });
+  const b = Buffer.from(input, 'latin1');
+  const out: Buffer[] = [];
+  for (let i = 0; i < b.length; i += Math.min(size, b.length)) out.push(...f.feed(b.subarray(i, i + size)));
+  return { out: text(out), held, error: f.error };
+}
+
+test('splitInlineExact reads quotes and escapes as sdssplitargs', () => {
+  const s = (l: string) => splitInlineExact(Buffer.from(l, 'latin1'))?.map((b) => b.toString('latin1'));
+  assert.deepEqual(s('AUTH ops pw'), ['AUTH', 'ops', 'pw']);
+  assert.deepEqual(s('"\\x41UTH" \'op\\\'s\' "a\\tb"'), ['AUTH', "op's", 'a\tb']);
+  assert.deepEqual(s('  a"b c"  '), ['ab c']);
+  assert.deepEqual(s('au\0th x'), ['au']);
+  assert.equal(s('"abc'), undefined);
+  assert.equal(s('"abc"d'), undefined);
+  assert.deepEqual(s(''), []);
+});
+
+test('the framer passes other commands byte for byte and holds the wanted ones, at every chunking', () => {
+  const input =
+    cmd('SET', 'k', 'v'.repeat(100)) +
+    cmd('auth', 'dev', 'x') +
+    'PING\r\n' +
+    'hello 3 AUTH a b\r\n' +
+    cmd('GET', 'k') +
+    '*0\r\n' +
+    cmd('RESET');
+  const want = cmd('SET', 'k', 'v'.repeat(100)) + '<auth>PING\r\n<hello>' + cmd('GET', 'k') + '*0\r\n<RESET>';
+  for (const size of [1, 2, 3, 7, 64, Infinity]) {
+    const r = frame(input, size);
+    assert.equal(r.error, undefined);
+    assert.equal(r.out, want, `chunk size ${size}`);
+    assert.deepEqual(r.held, [['auth', 'dev', 'x'], ['hello', '3', 'AUTH', 'a', 'b'], ['RESET']]);
+  }
+});
+
+test('the framer reads headers as redis-server does', () => {
+  // A header line ends at CR and the byte after it is skipped unread.
+  assert.deepEqual(frame('*2\rX$4\rXAUTH\r\n$1\rXx\r\n').held, [['AUTH', 'x']]);
+  // A name is cut at its first NUL, as strcasecmp reads it.
+  assert.deepEqual(frame(cmd('AUTH\0junk', 'ops', 'pw')).held, [['AUTH\0junk', 'ops', 'pw']]);
+  // A long name with no NUL early is nobody's.
+  assert.equal(frame(cmd('AUTHAUTHAUTHAUTHAUTH', 'x')).held.length, 0);
+  for (const bad of [
+    '*01\r\n',
+    '*+1\r\n',
+    '*1\r\n$-1\r\n',
+    '*1\r\n:4\r\n',
+    '*1\r\n$04\r\nAUTH\r\n',
+    'PI\0NG\r\n',
+    '"PING\r\n',
+  ])
+    assert.notEqual(frame(bad).error, undefined, JSON.stringify(bad));
+});
+
+/** Drive a gate: client and node bytes in order; returns what each side received. */
+function drive(
+  steps: ({ client: string } | { node: string })[],
+  password: () => string | undefined = () => 'secret',
+) {
+  const gate = createRedisUserGate({ user: 'dev', password });
+  let toNode = '';
+  let toClient = '';
+  let failure: GateStep['failure'];
+  for (const s of steps) {
+    const r =
+      'client' in s
+        ? gate.fromClient(Buffer.from(s.client, 'latin1'))
+        : gate.fromTarget(Buffer.from(s.node, 'latin1'));
+    toNode += text(r.toTarget);
+    toClient += text(r.toClient);
+    failure ??= r.failure;
+  }
+  return { toNode, toClient, failure, gate };
+}
+
+test('login: AUTH goes first, its +OK is consumed, client bytes wait for it', () => {
+  const r = drive([{ client: cmd('GET', 'a') }]);
+  assert.equal(r.toNode, cmd('AUTH', 'dev', 'secret'));
+  const r2 = drive([{ client: cmd('GET', 'a') }, { node: '+OK\r\n' }]);
+  assert.equal(r2.toNode, cmd('AUTH', 'dev', 'secret') + cmd('GET', 'a'));
+  assert.equal(r2.toClient, '');
+  assert.equal(r2.gate.loggedIn, true);
+});
+
+test('login: a first HELLO 3 becomes HELLO 3 AUTH and its reply is the client’s', () => {
+  const r = drive([
+    { client: cmd('HELLO', '3', 'SETNAME', 'me') + cmd('PING') },
+    { node: '%1\r\n+proto\r\n:3\r\n+PONG\r\n' },
+  ]);
+  assert.equal(r.toNode, cmd('HELLO', '3', 'AUTH', 'dev', 'secret', 'SETNAME', 'me') + cmd('PING'));
+  assert.equal(r.toClient, '%1\r\n+proto\r\n:3\r\n+PONG\r\n');
+  assert.equal(r.gate.login, 'hello');
+});
+
+test('login: a refused login fails the gate and nothing of the client reaches the node', () => {
+  const r = drive([
+    { client: cmd('SET', 'a', 'b') },
+    { node: '-WRONGPASS invalid username-password pair\r\n' },
+  ]);
+  assert.equal(r.toNode, cmd('AUTH', 'dev', 'secret'));
+  assert.deepEqual(r.failure, {
+    kind: 'login_refused',
+    serverError: 'WRONGPASS invalid username-password pair',
+  });
+  assert.equal(drive([{ client: cmd('PING') }], () => undefined).failure?.kind, 'no_password');
+});
+
+test('a client AUTH is replaced where it stands: the mapped user gets Gatehouse’s password, anyone else a refusal', () => {
+  const login = [{ client: '' }, { client: cmd('PING') }, { node: '+OK\r\n+PONG\r\n' }] as const;
+  const r = drive([
+    ...login,
+    {
+      client:
+        cmd('GET', 'a') +
+        cmd('AUTH', 'dev', 'guess') +
+        cmd('AUTH', 'ops', 'opspw') +
+        cmd('AUTH', 'pw') +
+        cmd('GET', 'b'),
+    },
+    { node: "$1\r\nA\r\n+OK\r\n-ERR wrong number of arguments for 'auth' command\r\n+OK\r\n$1\r\nB\r\n" },
+  ]);
+  assert.equal(
+    r.toNode,
+    cmd('AUTH', 'dev', 'secret') +
+      cmd('PING') +
+      cmd('GET', 'a') +
+      cmd('AUTH', 'dev', 'secret') +
+      cmd('AUTH') +
+      cmd('AUTH', 'dev', 'secret') +
+      cmd('GET', 'b'),
+  );
+  assert.ok(!r.toNode.includes('opspw') && !r.toNode.includes('guess'));
+  assert.match(
+    r.toClient,
+    /^\+PONG\r\n\$1\r\nA\r\n\+OK\r\n-WRONGPASS gatehouse: [^\r\n]*\r\n\+OK\r\n\$1\r\nB\r\n$/,
+  );
+});
+
+test('HELLO … AUTH after login: the mapped user’s credentials are Gatehouse’s, another user is refused', () => {
+  const login = [{ client: cmd('PING') }, { node: '+OK\r\n+PONG\r\n' }] as const;
+  assert.equal(
+    drive([...login, { client: cmd('hello', '3', 'auth', 'dev', 'x') }]).toNode.slice(
+      cmd('AUTH', 'dev', 'secret').length + cmd('PING').length,
+    ),
+    cmd('hello', '3', 'AUTH', 'dev', 'secret'),
+  );
+  assert.ok(
+    drive([...login, { client: cmd('HELLO', '3', 'AUTH', 'ops', 'x') }]).toNode.endsWith(cmd('AUTH')),
+  );
+  assert.ok(drive([...login, { client: cmd('HELLO', '3') }]).toNode.endsWith(cmd('HELLO', '3')));
+});
+
+test('RESET is followed by Gatehouse’s AUTH, whose reply is consumed', () => {
+  const r = drive([
+    { client: cmd('PING') },
+    { node: '+OK\r\n+PONG\r\n' },
+    { client: cmd('RESET') + cmd('GET', 'a') },
+    { node: '+RESET\r\n+OK\r\n$-1\r\n' },
+  ]);
+  assert.ok(r.toNode.endsWith(cmd('RESET') + cmd('AUTH', 'dev', 'secret') + cmd('GET', 'a')));
+  assert.equal(r.toClient, '+PONG\r\n+RESET\r\n$-1\r\n');
+  const failed = drive([
+    { client: cmd('PING') },
+    { node: '+OK\r\n+PONG\r\n' },
+    { client: cmd('RESET') },
+    { node: '+RESET\r\n-WRONGPASS x\r\n' },
+  ]);
+  assert.equal(failed.failure?.kind, 'login_refused');
+});
+
+test('replies are relayed unchanged at every chunking', () => {
+  const replies =
+    '+PONG\r\n*2\r\n$1\r\na\r\n:1\r\n-ERR other\r\n>3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n$3\r\nend\r\n';
+  for (const size of [1, 2, 5, Infinity]) {
+    const gate = createRedisUserGate({ user: 'dev', password: () => 'pw' });
+    gate.fromClient(Buffer.from(cmd('PING')));
+    const b = Buffer.from('+OK\r\n' + replies, 'latin1');
+    let got = '';
+    for (let i = 0; i < b.length; i += Math.min(size, b.length))
+      got += text(gate.fromTarget(b.subarray(i, i + size)).toClient);
+    assert.equal(got, replies, `chunk size ${size}`);
+  }
+});

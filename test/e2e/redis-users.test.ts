@@ -223,7 +223,10 @@ admin:
     const tmp = path.join(dir, 'secrets', 'dev.tmp');
     fs.writeFileSync(tmp, 'devpass2\n');
     fs.renameSync(tmp, path.join(dir, 'secrets', 'dev'));
-    await gh.waitForLog((l) => l.msg === 'Redis user password file reloaded');
+    // Every worker watches the file itself: wait for each to have reloaded it.
+    const workers = Number(process.env.GATEHOUSE_TEST_WORKERS ?? '1');
+    const reloaded = () => gh.logs.filter((l) => l.msg === 'Redis user password file reloaded').length;
+    await gh.waitForLog(() => reloaded() >= workers);
     const r = await cli(port, pki.ca, alice, ['GET', 'k']);
     assert.equal(r.stdout.trim(), 'from-ops', r.stderr);
   });

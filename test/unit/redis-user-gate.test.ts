@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createRequestFramer, type FramedCommand } from '../../src/protocols/resp-request-framer.js';
 import { splitInlineExact } from '../../src/protocols/resp-request-syntax.js';
 import { createRedisUserGate, encodeCommand, type GateStep } from '../../src/protocols/resp-user-gate.js';
+import { prng } from '../helpers/prng.js';
 
 const cmd = (...args: string[]) => encodeCommand(args).toString('latin1');
 const text = (bs: readonly Buffer[]) => Buffer.concat(bs).toString('latin1');
@@ -203,5 +204,85 @@ test('replies are relayed unchanged at every chunking', () => {
     for (let i = 0; i < b.length; i += Math.min(size, b.length))
       got += text(gate.fromTarget(b.subarray(i, i + size)).toClient);
     assert.equal(got, replies, `chunk size ${size}`);
+  }
+});
+
+test('fuzz: no chunking and no mutation makes the node see an AUTH that is not Gatehouse’s', () => {
+  const rng = prng(17);
+  const words = [
+    'GET',
+    'SET',
+    'AUTH',
+    'auth',
+    'HELLO',
+    'hello',
+    'RESET',
+    'PING',
+    'MULTI',
+    'EXEC',
+    'AUTH\0x',
+    'ops',
+    'dev',
+    'opspw',
+    '3',
+    'SETNAME',
+  ];
+  const one = () => {
+    const args = Array.from({ length: 1 + rng.int(5) }, () => rng.pick(words));
+    if (rng.int(4) === 0) return args.join(' ') + (rng.int(2) ? '\r\n' : '\n');
+    return cmd(...args);
+  };
+  for (let round = 0; round < 400; round++) {
+    let stream = Array.from({ length: 1 + rng.int(8) }, one).join('');
+    // Mutations: a byte flipped, dropped or doubled; the framer must refuse or frame it as Redis would.
+    for (let m = rng.int(3); m > 0; m--) {
+      const at = rng.int(stream.length);
+      const kind = rng.int(3);
+      stream =
+        kind === 0
+          ? stream.slice(0, at) + String.fromCharCode(rng.int(256)) + stream.slice(at + 1)
+          : kind === 1
+            ? stream.slice(0, at) + stream.slice(at + 1)
+            : stream.slice(0, at) + stream[at] + stream.slice(at);
+    }
+    const gate = createRedisUserGate({ user: 'dev', password: () => 'secret' });
+    const b = Buffer.from(stream, 'latin1');
+    let toNode = '';
+    let failed = false;
+    for (let i = 0; i < b.length && !failed;) {
+      const n = 1 + rng.int(12);
+      const r = gate.fromClient(b.subarray(i, i + n));
+      toNode += text(r.toTarget);
+      failed = r.failure !== undefined;
+      i += n;
+      if (i === n && !failed) gate.fromTarget(Buffer.from('+OK\r\n')); // the login's reply
+    }
+    // What the node gets, read as redis-server reads it: every AUTH is Gatehouse's or a bare one.
+    const seen: string[][] = [];
+    createRequestFramer({
+      wants: (n) => n === 'auth' || n === 'hello',
+      replace: (c) => {
+        seen.push(c.args.map((a) => a.toString('latin1')));
+        return c.raw;
+      },
+    }).feed(Buffer.from(toNode, 'latin1'));
+    for (const args of seen) {
+      const name = args[0]!.split('\0')[0]!.toLowerCase();
+      if (name === 'auth')
+        assert.ok(
+          args.length === 1 || (args[1] === 'dev' && args[2] === 'secret'),
+          JSON.stringify({ stream, args }),
+        );
+      else
+        args.forEach((a, j) => {
+          if (
+            j >= 2 &&
+            a.split('\0')[0]!.toLowerCase() === 'auth' &&
+            j + 2 < args.length &&
+            args[j - 1]?.toLowerCase() !== 'setname'
+          )
+            assert.deepEqual(args.slice(j + 1, j + 3), ['dev', 'secret'], JSON.stringify({ stream, args }));
+        });
+    }
   }
 });

@@ -9,6 +9,7 @@ import { createRequestFramer, type FramedCommand } from '../../src/protocols/res
 import { splitInlineExact } from '../../src/protocols/resp-request-syntax.js';
 import { createRedisUserGate, encodeCommand, type GateStep } from '../../src/protocols/resp-user-gate.js';
 import { prng } from '../helpers/prng.js';
+import { compileRedisUsers, decideRedisUser } from '../../src/policy/redis-users.js';
 
 const cmd = (...args: string[]) => encodeCommand(args).toString('latin1');
 const text = (bs: readonly Buffer[]) => Buffer.concat(bs).toString('latin1');
@@ -285,4 +286,24 @@ test('fuzz: no chunking and no mutation makes the node see an AUTH that is not G
         });
     }
   }
+});
+
+test('decideRedisUser: first match wins, by group or common name; no match refuses with the list’s FILE:LINE', () => {
+  const source = { file: 'g.yaml', where: (p: readonly (string | number)[]) => `g.yaml:${p.length}` };
+  const policy = compileRedisUsers(
+    [
+      { identities: ['olga'], user: 'ops', passwordFile: 'ops' },
+      { groups: ['developers', 'ops'], user: 'dev', passwordFile: 'dev' },
+    ],
+    source,
+    ['accessEndpoints', 'e', 'directListeners', 0, 'redisUsers'],
+  );
+  assert.equal(decideRedisUser(policy, { commonName: 'olga', groups: ['developers'] }).user, 'ops');
+  const dev = decideRedisUser(policy, { commonName: 'alice', groups: ['ops'] });
+  assert.deepEqual(
+    [dev.allowed, dev.reason, dev.user, dev.rule?.index],
+    [true, 'redis_user_matched', 'dev', 1],
+  );
+  const none = decideRedisUser(policy, { commonName: 'guest', groups: ['guests'] });
+  assert.deepEqual([none.allowed, none.reason, none.rule?.where], [false, 'no_redis_user', 'g.yaml:5']);
 });

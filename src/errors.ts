@@ -111,6 +111,14 @@ export const ERRORS = {
     message: 'CRL %s refused: %s',
     hint: 'regenerate it with `gatehouse pki gen-crl`; the last good CRL stays in force meanwhile',
   },
+  GH_ERR_REDIS_PASSWORD_FILE: {
+    message: 'Redis user password file %s cannot be used: %s',
+    hint: "write the ACL user's password into it, on one line; the last good password stays in force meanwhile",
+  },
+  GH_ERR_REDIS_LOGIN: {
+    message: 'cannot log in to Redis node %s as user %s: %s',
+    hint: "make the user's password file hold the password of that ACL user on every node (ACL SETUSER USER on >PASSWORD)",
+  },
   GH_ERR_ACCESS_PROFILE: {
     message: 'client profile %s: %s',
     hint: 'write a new one with `gatehouse client-config ENDPOINT --client NAME -c CONFIG -o FILE`',

@@ -32,6 +32,8 @@ export const AuditField = {
   status: 'status',
   startTime: 'startTime',
   endTime: 'endTime',
+  // The Redis user Gatehouse logged in as for the client (direct listeners with redisUsers).
+  redisUser: 'redisUser',
 } as const;
 
 export type AuditEventName = 'accepted' | 'denied' | 'dialed' | 'dial_failed' | 'closed';
@@ -72,6 +74,8 @@ export interface AuditEvent {
   readonly status?: 'succeeded' | 'failed' | 'closed';
   readonly startTime?: string;
   readonly endTime?: string;
+  /** The Redis user the node connections of this session log in as (`redisUsers`). */
+  readonly redisUser?: string;
 }
 
 /** An event before the audit stamps its time: what faces build. */

@@ -5,7 +5,9 @@
 import type { Logger } from 'pino';
 import type { ClusterConfig, Config } from '../config/schema.js';
 import type { HostPort } from '../net/address.js';
-import { discoverRedis } from './discovery.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { discoverRedis, type DiscoveryCredentials } from './discovery.js';
 import { staticTopology, type ClusterNode, type Topology } from './topology.js';
 
 type Listener = (cluster: string, topology: Topology) => void;
@@ -52,6 +54,7 @@ class TrackedCluster {
   constructor(
     readonly name: string,
     public config: ClusterConfig,
+    public baseDir: string,
     private readonly log: Logger,
     private readonly changed: (t: Topology) => void,
   ) {}
@@ -78,7 +81,7 @@ class TrackedCluster {
       this.lastRefresh = Date.now();
       const known: HostPort[] = (this.topology?.nodes ?? []).map((n) => ({ host: n.host, port: n.port }));
       try {
-        const t = await discoverRedis([...this.config.nodes, ...known]);
+        const t = await discoverRedis([...this.config.nodes, ...known], undefined, this.credentials());
         if (!this.stopped) this.set(t);
       } catch (err) {
         this.log.warn(
@@ -90,6 +93,22 @@ class TrackedCluster {
       }
     })();
     return this.inFlight;
+  }
+
+  /** The discovery user's password, read at each refresh (a changed file is used at the next one). */
+  private credentials(): DiscoveryCredentials | undefined {
+    const auth = this.config.discoveryAuth;
+    if (!auth) return undefined;
+    const file = path.resolve(this.baseDir, auth.passwordFile);
+    try {
+      return { username: auth.user, password: fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '') };
+    } catch (err) {
+      this.log.warn(
+        { cluster: this.name, file, err: (err as Error).message },
+        'cluster discovery password file cannot be read; discovering without logging in',
+      );
+      return undefined;
+    }
   }
 
   /** Refresh soon, at most every 250 ms however many relays ask (a MOVED storm is one refresh). */
@@ -117,7 +136,8 @@ export class ClusterRegistry implements Topologies {
   constructor(private readonly log: Logger) {}
 
   /** Start, update or stop tracked clusters to match the config; resolves after first discoveries. */
-  async reconcile(config: Config): Promise<void> {
+  /** `baseDir` resolves relative password files (`discoveryAuth`): the config file's directory. */
+  async reconcile(config: Config, baseDir = '.'): Promise<void> {
     const starting: Promise<void>[] = [];
     for (const [name, c] of this.clusters) {
       const next = config.clusters[name];
@@ -131,10 +151,11 @@ export class ClusterRegistry implements Topologies {
       if (existing) {
         const seedsChanged = JSON.stringify(existing.config) !== JSON.stringify(cfg);
         existing.config = cfg;
+        existing.baseDir = baseDir;
         if (seedsChanged && cfg.engine === 'memcached') starting.push(existing.start());
         continue;
       }
-      const tracked = new TrackedCluster(name, cfg, this.log, (t) => {
+      const tracked = new TrackedCluster(name, cfg, baseDir, this.log, (t) => {
         this.log.info(
           { cluster: name, nodes: t.nodes.map((n) => `${n.host}:${n.port}/${n.role}`) },
           'cluster topology',

@@ -103,6 +103,15 @@ function checkClusterRefs(config: Config, problems: Problem[]): void {
           path: ['accessEndpoints', name, 'directListeners', i, 'target'],
           message: missing(d.target.cluster),
         });
+      if (
+        d.redisUsers &&
+        d.target.kind === 'cluster' &&
+        config.clusters[d.target.cluster]?.engine === 'memcached'
+      )
+        problems.push({
+          path: ['accessEndpoints', name, 'directListeners', i, 'redisUsers'],
+          message: `redisUsers log in to Redis or Valkey nodes; cluster "${d.target.cluster}" is memcached`,
+        });
     });
   }
 }
@@ -129,6 +138,31 @@ function checkFiles(config: Config, baseDir: string, problems: Problem[]): void 
       });
     }
   }
+  for (const [name, c] of Object.entries(config.clusters)) {
+    if (!c.discoveryAuth) continue;
+    const full = path.resolve(baseDir, c.discoveryAuth.passwordFile);
+    if (!fs.existsSync(full))
+      problems.push({
+        path: ['clusters', name, 'discoveryAuth', 'passwordFile'],
+        message: `password file ${full} does not exist; write the discovery user's password into it`,
+      });
+    if (c.engine === 'memcached')
+      problems.push({
+        path: ['clusters', name, 'discoveryAuth'],
+        message: 'discoveryAuth logs in to Redis or Valkey nodes; a memcached node list is not discovered',
+      });
+  }
+  for (const [name, ep] of Object.entries(config.accessEndpoints))
+    ep.directListeners.forEach((d, i) =>
+      d.redisUsers?.forEach((u, j) => {
+        const full = path.resolve(baseDir, u.passwordFile);
+        if (!fs.existsSync(full))
+          problems.push({
+            path: ['accessEndpoints', name, 'directListeners', i, 'redisUsers', j, 'passwordFile'],
+            message: `password file ${full} does not exist; write the Redis user's password into it`,
+          });
+      }),
+    );
   for (const [name, ep] of Object.entries(config.egressProxies)) {
     const files: [string, ConfigPath][] = [];
     if (ep.allowlist) files.push([ep.allowlist, ['egressProxies', name, 'allowlist']]);

@@ -88,10 +88,16 @@ const securityGroup = z.strictObject({
   members: z.array(cidr).optional(),
 });
 
+const redisUserName = z
+  .string()
+  .regex(/^[!-~]{1,128}$/, 'a Redis user name is 1 to 128 printable characters, no spaces');
+
 const cluster = z.strictObject({
   engine: z.enum(['redis', 'valkey', 'memcached']),
   nodes: z.array(hostPort).min(1, 'a cluster needs at least one node'),
   refreshInterval: duration.default(30_000),
+  /** The ACL user Gatehouse's own discovery connections log in as (a cluster whose `default` is off). */
+  discoveryAuth: z.strictObject({ user: redisUserName, passwordFile: z.string().min(1) }).optional(),
 });
 
 const authorizationRule = z
@@ -123,13 +129,43 @@ const targetRef = z.string().transform((v, ctx): TargetRef => {
   return { kind: 'address', address: r };
 });
 
+/**
+ * A Redis user of a direct listener: the clients it is for (certificate groups, or common names)
+ * and the ACL user Gatehouse logs in as on their node connections, with its password in a file.
+ */
+const redisUser = z
+  .strictObject({
+    groups: z.array(name).min(1).optional(),
+    identities: z.array(z.string().min(1)).min(1).optional(),
+    user: redisUserName,
+    passwordFile: z.string().min(1),
+    description: z.string().optional(),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.groups === undefined) === (r.identities === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a redisUsers entry needs exactly one of `groups: [...]` or `identities: [...]`',
+      });
+  });
+
+const directListener = z.strictObject({
+  listen: listenRange,
+  target: targetRef,
+  /** Log in to the target's nodes as the first matching entry's user; no match refuses the client. */
+  redisUsers: z
+    .array(redisUser)
+    .min(1, 'redisUsers needs at least one entry; remove the key to relay without Redis users')
+    .optional(),
+});
+
 const accessEndpoint = z.strictObject({
   listen: listenAddress,
   serverCertificate: name,
   securityGroups: z.array(name).default([]),
   authorizationRules: z.array(authorizationRule).default([]),
   /** `listen` may be a range ("0.0.0.0:6390-6399") for a cluster target: one port per node. */
-  directListeners: z.array(z.strictObject({ listen: listenRange, target: targetRef })).default([]),
+  directListeners: z.array(directListener).default([]),
   connectionLog: z.boolean().default(true),
   sessionTimeout: duration.default(12 * 3600_000),
   idleTimeout: duration.default(3600_000),
@@ -290,3 +326,5 @@ export type AccessEndpointConfig = z.output<typeof accessEndpoint>;
 export type EgressProxyConfig = z.output<typeof egressProxy>;
 export type EgressPolicyConfig = z.output<typeof egressPolicy>;
 export type ClusterConfig = z.output<typeof cluster>;
+export type DirectListenerConfig = z.output<typeof directListener>;
+export type RedisUserConfig = z.output<typeof redisUser>;

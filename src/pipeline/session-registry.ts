@@ -13,6 +13,7 @@ export type CloseReason =
   | 'terminated'
   | 'revoked'
   | 'certificate_expired'
+  | 'redis_login_failed'
   | 'shutdown';
 
 export interface SessionInfo {

@@ -88,7 +88,7 @@ export class Host implements SharedState {
   async apply(snapshot: Snapshot): Promise<void> {
     if (this.stopped) return;
     this.current = snapshot;
-    await this.clusters.reconcile(snapshot.loaded.config);
+    await this.clusters.reconcile(snapshot.loaded.config, snapshot.loaded.baseDir);
     this.nodePorts.setLines(snapshot.clusterLines, this.clusters);
     await this.applyKernel();
   }

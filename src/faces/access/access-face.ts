@@ -6,6 +6,7 @@
 // watcher, live verified connections (what revocation and the session timeout close).
 import path from 'node:path';
 import type tls from 'node:tls';
+import type { Config } from '../../config/schema.js';
 import { formatHostPort } from '../../net/address.js';
 import { watchFile, type FileWatcher } from '../../config/watch.js';
 import type { CloseReason } from '../../pipeline/session-registry.js';
@@ -26,6 +27,8 @@ import {
 import type { FaceContext } from '../context.js';
 import type { Face, FacePlan, ListenerRoute } from '../face.js';
 import { directLineKey } from '../../policy/cluster-lines.js';
+import { compileRedisUsers } from '../../policy/redis-users.js';
+import { RedisPasswords } from './redis-passwords.js';
 
 type Fronts = Map<string, Set<{ update(opts: tls.SecureContextOptions): void }>>;
 
@@ -39,6 +42,15 @@ export interface AccessEndpointFace extends Face<AccessPlan> {
   connections(): readonly ClientConnection[];
   /** Close every connection (and its sessions) of a certificate serial; returns how many. */
   closeBySerial(serial: string, reason: CloseReason): number;
+}
+
+/** Every redisUsers password file of the config, as absolute paths. */
+function passwordFiles(config: Config, baseDir: string): string[] {
+  const files = new Set<string>();
+  for (const ep of Object.values(config.accessEndpoints))
+    for (const d of ep.directListeners)
+      for (const u of d.redisUsers ?? []) files.add(path.resolve(baseDir, u.passwordFile));
+  return [...files];
 }
 
 export function createAccessEndpointFace(): AccessEndpointFace {
@@ -57,6 +69,8 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   let crlWatcher: FileWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
   let lastCtx: FaceContext | undefined;
+  // The direct listeners' redisUsers password files (absolute paths), watched like the CRL.
+  const passwords = new RedisPasswords();
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
 
@@ -175,6 +189,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
     trust = undefined;
     if (timer) clearInterval(timer);
     timer = undefined;
+    passwords.close();
   };
 
   return {
@@ -183,8 +198,10 @@ export function createAccessEndpointFace(): AccessEndpointFace {
     closeBySerial: (serial, reason) => closeWhere((c) => c.identity.serial === serial, reason),
 
     plan(snapshot) {
-      const { config, source } = snapshot.loaded;
+      const { config, source, baseDir } = snapshot.loaded;
       const routes: ListenerRoute[] = [];
+      // Loaded before the snapshot's listeners take clients (a file already loaded is kept).
+      passwords.configure(passwordFiles(config, baseDir), lastCtx?.log);
       // Fronts are made per snapshot, on first use: forget the old ones (they carry no new clients).
       const planFronts: Fronts = new Map();
       const state = stateFor(planFronts);
@@ -212,6 +229,16 @@ export function createAccessEndpointFace(): AccessEndpointFace {
             d.target.kind === 'cluster' && d.listen.lastPort > d.listen.port
               ? directLineKey(name, i)
               : undefined;
+          const redisUsers = d.redisUsers && {
+            policy: compileRedisUsers(d.redisUsers, source, [
+              'accessEndpoints',
+              name,
+              'directListeners',
+              i,
+              'redisUsers',
+            ]),
+            password: (file: string) => passwords.get(path.resolve(baseDir, file)),
+          };
           for (let port = d.listen.port; port <= d.listen.lastPort; port++) {
             const direct: DirectSpec = {
               endpoint: spec,
@@ -219,6 +246,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
               target: d.target,
               dialect: engine === 'memcached' ? 'memcached' : 'resp',
               ...(line ? { line } : {}),
+              ...(redisUsers ? { redisUsers } : {}),
             };
             let front: TlsFront | undefined;
             routes.push({
@@ -242,6 +270,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
       const endpoints = Object.entries(config.accessEndpoints);
       sessionTimeouts.clear();
       for (const [name, ep] of endpoints) sessionTimeouts.set(name, ep.sessionTimeout);
+      passwords.watch(passwordFiles(config, baseDir), ctx.log);
       if (endpoints.length === 0) {
         stop();
         resolveReady();

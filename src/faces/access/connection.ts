@@ -134,10 +134,13 @@ export async function openTarget(
   spec: EndpointSpec,
   conn: ClientConnection,
   target: HostPort,
+  /** Fields every line of this session carries (a direct listener's `redisUser`). */
+  extra: Pick<LogFields, 'redisUser'> = {},
 ): Promise<TargetOutcome> {
   const sessionId = ctx.sessions.newId();
   const label = formatHostPort(target.host, target.port);
   const base = {
+    ...extra,
     session: sessionId,
     connectionId: conn.id,
     target: label,
@@ -212,6 +215,7 @@ export function startSession(
   opened: { upstream: Socket; sessionId: string; target: string },
   client: Duplex,
   hooks: Pick<RelayOptions, 'transformToClient' | 'transformToTarget' | 'flushToClient'> = {},
+  extra: Pick<LogFields, 'redisUser'> = {},
 ): Relay {
   const { upstream, sessionId: id, target } = opened;
   const startedAt = new Date();
@@ -244,6 +248,7 @@ export function startSession(
     (result) => {
       conn.relays.delete(r);
       logEvent(ctx, spec, conn.listener, conn, 'closed', {
+        ...extra,
         session: id,
         connectionId: conn.id,
         target,

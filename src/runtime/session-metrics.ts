@@ -63,40 +63,40 @@ export function sessionMetrics(sessions: SessionRegistry): Registry {
     },
   });
 
-  const byReason = (
-    name: string,
-    help: string,
-    first: 'face' | 'endpoint',
-    counts: ReadonlyMap<string, ReadonlyMap<string, number>>,
-  ) =>
+  const byReason = (spec: {
+    name: string;
+    help: string;
+    first: 'face' | 'endpoint';
+    counts: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  }) =>
     new Counter({
-      name,
-      help,
-      labelNames: [first, 'reason'] as const,
+      name: spec.name,
+      help: spec.help,
+      labelNames: [spec.first, 'reason'] as const,
       registers: [registry],
       collect() {
         this.reset();
-        for (const [a, reasons] of counts)
-          for (const [reason, n] of reasons) this.inc({ [first]: a, reason }, n);
+        for (const [a, reasons] of spec.counts)
+          for (const [reason, n] of reasons) this.inc({ [spec.first]: a, reason }, n);
       },
     });
-  byReason(
-    'gatehouse_denials_total',
-    'Sessions refused by policy, by reason (security groups, authorization rules, allowlists, destination guard)',
-    'face',
-    outcomes.denials,
-  );
-  byReason(
-    'gatehouse_dial_failures_total',
-    'Allowed sessions whose target could not be reached, by error code',
-    'face',
-    outcomes.dialFailures,
-  );
-  byReason(
-    'gatehouse_handshake_failures_total',
-    'Access endpoint clients refused at the mTLS handshake: TLS errors and refused certificates, by reason',
-    'endpoint',
-    outcomes.handshakeFailures,
-  );
+  byReason({
+    name: 'gatehouse_denials_total',
+    help: 'Sessions refused by policy, by reason (security groups, authorization rules, allowlists, destination guard)',
+    first: 'face',
+    counts: outcomes.denials,
+  });
+  byReason({
+    name: 'gatehouse_dial_failures_total',
+    help: 'Allowed sessions whose target could not be reached, by error code',
+    first: 'face',
+    counts: outcomes.dialFailures,
+  });
+  byReason({
+    name: 'gatehouse_handshake_failures_total',
+    help: 'Access endpoint clients refused at the mTLS handshake: TLS errors and refused certificates, by reason',
+    first: 'endpoint',
+    counts: outcomes.handshakeFailures,
+  });
   return registry;
 }

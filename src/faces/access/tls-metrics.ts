@@ -18,7 +18,10 @@ export interface TlsMaterialView {
  * takes any object with a name and get() (Registry.registerMetric, and the cluster aggregation
  * reads `aggregator` from what get() returns).
  */
-function optionalGauge(registry: Registry, name: string, help: string, read: () => number | undefined): void {
+function optionalGauge(
+  registry: Registry,
+  { name, help, read }: { name: string; help: string; read: () => number | undefined },
+): void {
   const metric = {
     name,
     help,
@@ -41,15 +44,14 @@ function optionalGauge(registry: Registry, name: string, help: string, read: () 
 
 export function tlsMetrics(view: TlsMaterialView): Registry {
   const registry = new Registry();
-  optionalGauge(
-    registry,
-    'gatehouse_crl_next_update_timestamp_seconds',
-    "The nextUpdate of the access endpoints' CRL in force, as a Unix time (past it, TLS refuses every client)",
-    () => {
+  optionalGauge(registry, {
+    name: 'gatehouse_crl_next_update_timestamp_seconds',
+    help: "The nextUpdate of the access endpoints' CRL in force, as a Unix time (past it, TLS refuses every client)",
+    read: () => {
       const next = view.crlNextUpdate();
       return next ? next.getTime() / 1000 : undefined;
     },
-  );
+  });
   new Gauge({
     name: 'gatehouse_certificate_expiry_timestamp_seconds',
     help: 'The notAfter of the CA (name "ca") and of each access endpoint server certificate in force, as a Unix time',

@@ -86,7 +86,7 @@ export function registerServe(program: Command): void {
         'ready',
       );
 
-      const watcher = watchConfig(daemon, opts.config, log);
+      const watcher = watchConfig(daemon, opts.config, log, (o) => host.hostMetrics.reloaded(o));
       process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
       const stop = (signal: string) => {
         if (draining) return;

@@ -49,6 +49,8 @@ class TrackedCluster {
   private soon: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private lastRefresh = 0;
+  /** Date.now() when discovery last answered (or a static list was taken); 0 before. */
+  refreshedAt = 0;
   private stopped = false;
 
   constructor(
@@ -70,6 +72,7 @@ class TrackedCluster {
   }
 
   private set(t: Topology): void {
+    this.refreshedAt = Date.now();
     const before = this.topology && signature(this.topology);
     this.topology = t;
     if (before !== signature(t)) this.changed(t);
@@ -182,6 +185,15 @@ export class ClusterRegistry implements Topologies {
     const out: [string, Topology][] = [];
     for (const [name, c] of this.clusters) if (c.topology) out.push([name, c.topology]);
     return out;
+  }
+
+  /** Each tracked cluster's node count and when its topology was last taken (for the metrics). */
+  status(): { name: string; nodes: number; refreshedAt: number }[] {
+    return [...this.clusters.values()].map((c) => ({
+      name: c.name,
+      nodes: c.topology?.nodes.length ?? 0,
+      refreshedAt: c.refreshedAt,
+    }));
   }
 
   refreshSoon(name: string): void {

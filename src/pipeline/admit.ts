@@ -9,6 +9,7 @@ import { parseIp } from '../net/cidr.js';
 import type { Decision } from '../policy/decision.js';
 import { clientOf } from './proxy-header.js';
 import { decideIngress, type SecurityPolicy } from '../policy/security-groups.js';
+import type { SessionRegistry } from './session-registry.js';
 
 const NO_ADDRESS: Decision = { allowed: false, reason: 'no_ingress_rule_matched', groups: [] };
 
@@ -44,6 +45,8 @@ export interface AdmitSite {
 export interface AdmitDeps {
   readonly policy: SecurityPolicy;
   readonly audit: Audit;
+  /** Its outcomes count the refusal (the metrics' denials). */
+  readonly sessions: Pick<SessionRegistry, 'outcomes'>;
 }
 
 /** Fields a face adds to its denied line (the access endpoints' connection-log fields). */
@@ -63,6 +66,7 @@ export function admitOrRefuse(
   const admission = admit(deps.policy, site.groups, socket);
   if (admission.allowed) return admission;
   socket.resetAndDestroy();
+  deps.sessions.outcomes.denied(site.face, site.listener, admission.reason);
   deps.audit.emit({
     event: 'denied',
     face: site.face,

@@ -2,6 +2,7 @@
 // revocation act on. A session knows how to close itself; the registry only indexes. Session ids
 // come from here, one scheme for every face: a random per-process prefix and a counter.
 import { randomBytes } from 'node:crypto';
+import { SessionOutcomes } from './session-outcomes.js';
 
 export type CloseReason =
   | 'client_closed'
@@ -87,6 +88,11 @@ export class SessionRegistry {
   /** Unique per process (and so per worker process later); the counter makes ids unique within. */
   readonly idPrefix = randomBytes(4).toString('hex');
   private idCounter = 0;
+  /**
+   * What became of this process's sessions (the metrics read it at scrape time): every face's
+   * sessions pass add and remove here, and every face reaches it through its context.
+   */
+  readonly outcomes = new SessionOutcomes();
 
   /** A new session id: 16 hex digits, never reused by this registry. */
   newId(): string {
@@ -95,10 +101,15 @@ export class SessionRegistry {
 
   add(session: Session): void {
     this.sessions.set(session.id, session);
+    this.outcomes.opened(session.face, session.listener);
   }
 
   remove(id: string): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
     this.sessions.delete(id);
+    // Its bytes move from the live count (read at scrape time) to the ended total, once.
+    this.outcomes.ended(s.face, s.listener, s.bytesFromClient, s.bytesToClient);
     if (this.sessions.size === 0) for (const wake of this.emptyWaiters.splice(0)) wake();
   }
 
@@ -124,6 +135,11 @@ export class SessionRegistry {
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** The live sessions, for a scrape to read without copying them. */
+  live(): IterableIterator<Session> {
+    return this.sessions.values();
   }
 
   list(filter?: (s: Session) => boolean): SessionInfo[] {

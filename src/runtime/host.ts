@@ -18,6 +18,7 @@ import { KernelDataPath } from '../faces/port-forward/kernel-data-path.js';
 import { SessionRegistry } from '../pipeline/session-registry.js';
 import { LocalMetrics } from '../faces/metrics-hub.js';
 import type { SharedState } from './shared-state.js';
+import { HostMetrics } from './host-metrics.js';
 
 export class Host implements SharedState {
   readonly audit = new Audit();
@@ -31,6 +32,8 @@ export class Host implements SharedState {
   private current: Snapshot | undefined;
   private readonly portListeners = new Set<() => void>();
   private stopped = false;
+  /** The config generation and reloads, the clusters' discovery: one per host. */
+  readonly hostMetrics: HostMetrics;
 
   constructor(
     private readonly log: Logger,
@@ -38,6 +41,8 @@ export class Host implements SharedState {
   ) {
     this.clusters = new ClusterRegistry(log);
     this.nodePorts = new ClusterPorts(log);
+    this.hostMetrics = new HostMetrics(this.clusters);
+    this.metrics.register(this.hostMetrics.registry);
     this.clusters.onChange((cluster) => {
       if (!this.nodePorts.topologyChanged(cluster, this.clusters)) return;
       for (const l of this.portListeners) l();
@@ -88,6 +93,8 @@ export class Host implements SharedState {
   async apply(snapshot: Snapshot): Promise<void> {
     if (this.stopped) return;
     this.current = snapshot;
+    // Called once per config put in force (at start, and per applied reload), in either process model.
+    this.hostMetrics.generation++;
     await this.clusters.reconcile(snapshot.loaded.config, snapshot.loaded.baseDir);
     this.nodePorts.setLines(snapshot.clusterLines, this.clusters);
     await this.applyKernel();

@@ -22,6 +22,7 @@ import { Host } from './host.js';
 import { IdleTimers } from '../pipeline/idle-watch.js';
 import { readProxyHeader } from '../pipeline/proxy-header.js';
 import { RuntimeMetrics } from './runtime-metrics.js';
+import { sessionMetrics } from './session-metrics.js';
 import { DescriptorPause, isExhaustion } from './descriptor-pause.js';
 import type { SharedState } from './shared-state.js';
 
@@ -100,6 +101,8 @@ export class Runtime {
     this.sessions = shared.sessions;
     this.audit = shared.audit;
     shared.metrics.register(this.metrics.registry);
+    // Every face's sessions of this process (with workers: of this worker, summed by the primary).
+    shared.metrics.register(sessionMetrics(this.sessions));
     this.descriptors = new DescriptorPause(
       log,
       () => {

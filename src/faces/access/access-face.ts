@@ -4,6 +4,7 @@
 // the tunnel (`listen`: HTTP CONNECT over HTTP/1.1 or HTTP/2) and direct TLS listeners (one fixed
 // target each). This file keeps the state that outlives a config snapshot: TLS material, the CRL
 // watcher, live verified connections (what revocation and the session timeout close).
+import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type tls from 'node:tls';
 import type { Config } from '../../config/schema.js';
@@ -15,6 +16,7 @@ import type { ClientConnection, EndpointSpec } from './connection.js';
 import { makeDirect, type DirectSpec } from './direct.js';
 import type { AccessState, TlsFront } from './handshake.js';
 import { makeTunnel } from './tunnel.js';
+import { tlsMetrics } from './tls-metrics.js';
 import {
   crlPath,
   loadServerCredentials,
@@ -57,6 +59,16 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   let pkiDir: string | undefined;
   let trust: Trust | undefined;
   const creds = new Map<string, ServerCredentials>();
+  /** The notAfter of each server certificate in force, by its easy-rsa name. */
+  const serverExpiry = new Map<string, Date>();
+  const metrics = tlsMetrics({
+    crlNextUpdate: () => trust?.crl?.nextUpdate,
+    certificateExpiries: () => {
+      const out = new Map(serverExpiry);
+      if (trust) out.set('ca', new Date(trust.ca.validTo));
+      return out;
+    },
+  });
   const options = new Map<string, tls.SecureContextOptions>();
   /**
    * TLS fronts by endpoint, kept current on CRL and certificate changes. Fronts are made per
@@ -183,6 +195,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   };
 
   const stop = () => {
+    serverExpiry.clear();
     crlWatcher?.close();
     crlWatcher = undefined;
     pkiDir = undefined;
@@ -265,6 +278,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
 
     async applied(plan, snapshot, ctx) {
       lastCtx = ctx;
+      ctx.metrics.register(metrics);
       fronts = plan.fronts;
       const { config, baseDir } = snapshot.loaded;
       const endpoints = Object.entries(config.accessEndpoints);
@@ -288,9 +302,13 @@ export function createAccessEndpointFace(): AccessEndpointFace {
         onCrlChange(); // a reload also re-reads the CRL
       else await loadFullTrust(dir);
       creds.clear();
+      serverExpiry.clear();
       for (const [name, ep] of endpoints) {
         try {
-          creds.set(name, loadServerCredentials(dir, ep.serverCertificate));
+          const cred = loadServerCredentials(dir, ep.serverCertificate);
+          const notAfter = new Date(new X509Certificate(cred.cert).validTo);
+          creds.set(name, cred);
+          serverExpiry.set(ep.serverCertificate, notAfter);
         } catch (err) {
           options.delete(name);
           ctx.log.error(

@@ -110,6 +110,8 @@ export function logRefusedCertificate(
   detail: string,
   cert?: { commonName?: string; serial?: string },
 ): void {
+  // Counted whatever connectionLog says: the metrics are not the connection log.
+  ctx.sessions.outcomes.handshakeFailed(spec.name, reason);
   logEvent(ctx, spec, listener, peer, 'denied', {
     session: ctx.sessions.newId(),
     allowed: false,
@@ -154,6 +156,7 @@ export async function openTarget(
     resolved = await resolveHost(target.host);
   } catch {
     const message = `target ${label} does not resolve`;
+    ctx.sessions.outcomes.dialFailed(FACE, conn.listener, 'GH_ERR_DIAL_FAILED');
     logEvent(ctx, spec, conn.listener, conn, 'dial_failed', {
       ...base,
       status: 'failed',
@@ -164,6 +167,7 @@ export async function openTarget(
   }
   const decision = decideAuthorization(spec.authz, conn.identity.groups, resolved.ip, target.port);
   if (!decision.allowed) {
+    ctx.sessions.outcomes.denied(FACE, conn.listener, decision.reason);
     logEvent(ctx, spec, conn.listener, conn, 'denied', {
       ...base,
       ...decisionFields(decision),
@@ -176,6 +180,7 @@ export async function openTarget(
   const egress = decideEgress(ctx.policy, spec.config.securityGroups, resolved.ip, target.port);
   if (!egress.allowed) {
     const err = new DialDenied(label, egress);
+    ctx.sessions.outcomes.denied(FACE, conn.listener, egress.reason);
     logEvent(ctx, spec, conn.listener, conn, 'denied', {
       ...base,
       ...decisionFields(egress),
@@ -196,6 +201,7 @@ export async function openTarget(
     });
     return { ok: true, upstream: socket, sessionId, target: label };
   } catch (err) {
+    ctx.sessions.outcomes.dialRefused(FACE, conn.listener, err);
     const refusal = toWire(err);
     logEvent(ctx, spec, conn.listener, conn, 'dial_failed', {
       ...base,

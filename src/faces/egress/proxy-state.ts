@@ -84,7 +84,8 @@ export function record(p: ProxyState, kind: Kind, f: FinishInput): void {
     site.settings !== p.settings ||
     site.accessLog !== p.accessLog ||
     site.audit !== p.ctx?.audit ||
-    site.log !== p.ctx?.log
+    site.log !== p.ctx?.log ||
+    site.outcomes !== p.ctx?.sessions.outcomes
   )
     p.site = {
       settings: p.settings,
@@ -92,6 +93,7 @@ export function record(p: ProxyState, kind: Kind, f: FinishInput): void {
       accessLog: p.accessLog,
       log: p.ctx?.log,
       audit: p.ctx?.audit,
+      outcomes: p.ctx?.sessions.outcomes,
     };
   recordRequest(p.site, kind, f);
 }

@@ -93,7 +93,14 @@ export class EgressProxy implements ProxyState {
     public settings: ProxySettings,
     readonly metrics: EgressMetrics,
   ) {
-    this.site = { settings, metrics, accessLog: undefined, log: undefined, audit: undefined };
+    this.site = {
+      settings,
+      metrics,
+      accessLog: undefined,
+      log: undefined,
+      audit: undefined,
+      outcomes: undefined,
+    };
     this.files = new EgressFiles((e) => this.onFileEvent(e));
     this.inflight = metrics.inflightChild(settings.name);
     this.tunnels = metrics.tunnelsChild(settings.name);

@@ -36,6 +36,7 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
   ctx.audit.emit({ event: 'accepted', ...site, ...decisionFields(admission) });
   if (!target) {
     socket.destroy();
+    ctx.sessions.outcomes.dialFailed(FACE, listener, 'no_cluster_node');
     ctx.audit.emit({ event: 'dial_failed', ...site, reason: 'no_cluster_node' });
     return;
   }
@@ -78,6 +79,7 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
     },
     (err: unknown) => {
       socket.destroy();
+      ctx.sessions.outcomes.dialRefused(FACE, listener, err);
       ctx.audit.emit({ ...site, ...dialFailure(err) });
     },
   );

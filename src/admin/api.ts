@@ -183,6 +183,27 @@ const routes: Route[] = [
     },
   },
   {
+    // logrotate's postrotate (or anyone): the audit log and access logs open again by their paths.
+    method: 'POST',
+    path: /^\/api\/logs\/reopen$/,
+    handler: async (ctx, _q, res) => {
+      const report = await ctx.runtime.reopenLogs();
+      ctx.log.info({ trigger: 'api', ...report }, 'log files reopened');
+      if (report.failed.length > 0)
+        throw new GatehouseError(
+          'GH_ERR_LOG_REOPEN',
+          [report.failed.map((f) => f.file).join(', '), 'see details'],
+          {
+            details: [
+              ...report.failed.map((f) => f.error),
+              ...(report.reopened.length ? [`reopened: ${report.reopened.join(', ')}`] : []),
+            ],
+          },
+        );
+      sendJson(res, 200, report);
+    },
+  },
+  {
     method: 'GET',
     path: /^\/api\/policy$/,
     handler: (ctx, _q, res) => sendJson(res, 200, policyView(ctx.runtime.inspect().loaded)),

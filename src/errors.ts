@@ -194,6 +194,29 @@ export const ERRORS = {
     message: 'cannot reach the admin API at %s: %s',
     hint: 'is `gatehouse serve` running with admin.enabled? Point --admin at admin.listen, give --token or GATEHOUSE_ADMIN_TOKEN',
   },
+  GH_ERR_ADMIN_TARGET: {
+    message: 'no admin API to talk to: %s',
+    hint: 'give -c FILE (its admin.listen and token are used), run the verb where ./gatehouse.yaml is, or give --admin URL (or GATEHOUSE_ADMIN_URL)',
+  },
+  GH_ERR_SESSION_NOT_FOUND: {
+    message: 'no session %s',
+    hint: 'list the live sessions with `gatehouse sessions` (GET /api/sessions); a session that ended is in `gatehouse audit --session ID`',
+    status: 404,
+  },
+  GH_ERR_NO_LISTENER: {
+    message: 'no listener on %s',
+    hint: 'nothing would accept the connection: give the address and port of a listener (a bare port matches every address), as `gatehouse status` or the config lists them',
+    status: 404,
+  },
+  GH_ERR_SERVICE_START: {
+    message: '%s did not start: %s',
+    hint: 'free the port or change its `listen` in the config; or set `optional: true` beside it to start without it',
+  },
+  GH_ERR_LOG_REOPEN: {
+    message: 'cannot reopen %s: %s',
+    hint: 'check that the directory exists and the daemon may write there; lines keep going to the file that was open',
+    status: 500,
+  },
   GH_ERR_INTERNAL: {
     message: 'internal error; see the daemon log',
     hint: 'this is a bug: report it with the daemon log line of the same time',

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { parseAuditQuery } from '../audit/query.js';
 import type { AuditStore } from '../audit/store.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
-import { formatHostPort, parseHostPort } from '../net/address.js';
+import { VERSION } from '../version.js';
 import { parseIp } from '../net/cidr.js';
 import {
   certificateView,
@@ -16,12 +16,9 @@ import {
   revokeAndPublish,
   type RevocationReason,
 } from '../pki/index.js';
-import { explain } from '../policy/explain.js';
-import { describeDecision } from '../policy/decision.js';
-import { compileSecurityPolicy } from '../policy/security-groups.js';
 import type { AdminRuntime } from '../runtime/admin-view.js';
 import { badRequest, readJsonBody, sendJson } from './http.js';
-import { configSummary, policyView } from './views.js';
+import { configSummary, explainView, parseExplainTo, policyView } from './views.js';
 
 export interface ApiContext {
   readonly runtime: AdminRuntime;
@@ -41,8 +38,6 @@ interface Route {
   readonly path: RegExp;
   readonly handler: Handler;
 }
-
-const VERSION = '0.1.0';
 
 function queryParams(url: URL): Record<string, string> {
   return Object.fromEntries(url.searchParams.entries());
@@ -139,12 +134,12 @@ const routes: Route[] = [
   },
   {
     method: 'DELETE',
-    path: /^\/api\/sessions\/([0-9a-f]{1,64})$/,
+    path: /^\/api\/sessions\/([^/]{1,128})$/,
     handler: (ctx, _q, res, { match }) => terminate(ctx, res, match[1]!),
   },
   {
     method: 'POST',
-    path: /^\/api\/sessions\/([0-9a-f]{1,64})\/terminate$/,
+    path: /^\/api\/sessions\/([^/]{1,128})\/terminate$/,
     handler: (ctx, _q, res, { match }) => terminate(ctx, res, match[1]!),
   },
   {
@@ -188,6 +183,27 @@ const routes: Route[] = [
     },
   },
   {
+    // logrotate's postrotate (or anyone): the audit log and access logs open again by their paths.
+    method: 'POST',
+    path: /^\/api\/logs\/reopen$/,
+    handler: async (ctx, _q, res) => {
+      const report = await ctx.runtime.reopenLogs();
+      ctx.log.info({ trigger: 'api', ...report }, 'log files reopened');
+      if (report.failed.length > 0)
+        throw new GatehouseError(
+          'GH_ERR_LOG_REOPEN',
+          [report.failed.map((f) => f.file).join(', '), 'see details'],
+          {
+            details: [
+              ...report.failed.map((f) => f.error),
+              ...(report.reopened.length ? [`reopened: ${report.reopened.join(', ')}`] : []),
+            ],
+          },
+        );
+      sendJson(res, 200, report);
+    },
+  },
+  {
     method: 'GET',
     path: /^\/api\/policy$/,
     handler: (ctx, _q, res) => sendJson(res, 200, policyView(ctx.runtime.inspect().loaded)),
@@ -201,27 +217,9 @@ const routes: Route[] = [
       if (!loaded) throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', ['running config']);
       const from = parseIp(String(body.from ?? ''));
       if (!from) throw badRequest(`from: "${String(body.from ?? '')}" is not an IP address`);
-      const toText = String(body.to ?? '');
-      const to = parseHostPort(/^\d+$/.test(toText) ? `0.0.0.0:${toText}` : toText);
+      const to = parseExplainTo(String(body.to ?? ''));
       if (typeof to === 'string') throw badRequest(`to: ${to}`);
-      const policy = compileSecurityPolicy(loaded.config, loaded.source);
-      const results = explain(loaded.config, loaded.source, policy, from, to).map((r) => ({
-        listener: {
-          face: r.listener.face,
-          what: r.listener.what,
-          bind: formatHostPort(r.listener.bind.host, r.listener.bind.port),
-          where: loaded.source.where(r.listener.path),
-        },
-        allowed: r.allowed,
-        ...(r.target ? { target: r.target } : {}),
-        steps: r.steps.map((s) => ({
-          step: s.step,
-          subject: s.subject,
-          text: describeDecision(s.decision),
-          decision: s.decision,
-        })),
-      }));
-      sendJson(res, 200, { from: from.toString(), to: formatHostPort(to.host, to.port), results });
+      sendJson(res, 200, explainView(loaded, from, to));
     },
   },
   {
@@ -258,9 +256,15 @@ const routes: Route[] = [
   },
 ];
 
-async function terminate(ctx: ApiContext, res: http.ServerResponse, id: string): Promise<void> {
-  if (!(await ctx.runtime.terminate(id)))
-    throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', [`live session ${id}`]);
+/** Any id is looked up (a kernel flow's is "k…"), so an unknown one is "no session ID", never "no endpoint". */
+async function terminate(ctx: ApiContext, res: http.ServerResponse, rawId: string): Promise<void> {
+  let id: string;
+  try {
+    id = decodeURIComponent(rawId);
+  } catch {
+    throw badRequest(`session id "${rawId}" is not valid percent-encoding`);
+  }
+  if (!(await ctx.runtime.terminate(id))) throw new GatehouseError('GH_ERR_SESSION_NOT_FOUND', [id]);
   ctx.log.info({ session: id }, 'session terminated from the admin API');
   sendJson(res, 200, { terminated: id });
 }

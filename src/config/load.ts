@@ -7,6 +7,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { checkConfig } from './check.js';
+import { checkWhatParses } from './partial-check.js';
 import { makeSource, type ConfigSource } from './source.js';
 import { GatehouseError } from '../errors.js';
 
@@ -63,7 +64,13 @@ export function parseConfig(
   const raw: unknown = doc.toJS() ?? {};
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const details = issueLines(source, result.error.issues);
+    // The cross-checks of what does parse, in the same pass (config/partial-check.ts).
+    const details = [
+      ...issueLines(source, result.error.issues),
+      ...checkWhatParses(raw, result.error.issues, baseDir).map(
+        (p) => `${source.where(p.path, p.key)}: ${p.message}`,
+      ),
+    ];
     throw new GatehouseError('GH_ERR_CONFIG_INVALID', [file, details.length], { details });
   }
   const problems = checkConfig(result.data, baseDir);

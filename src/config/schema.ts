@@ -167,6 +167,8 @@ const accessEndpoint = z.strictObject({
   /** `listen` may be a range ("0.0.0.0:6390-6399") for a cluster target: one port per node. */
   directListeners: z.array(directListener).default([]),
   connectionLog: z.boolean().default(true),
+  /** Start without it when it cannot listen (otherwise `serve` fails to start). */
+  optional: z.boolean().default(false),
   sessionTimeout: duration.default(12 * 3600_000),
   idleTimeout: duration.default(3600_000),
   connectTimeout: duration.default(10_000),
@@ -209,6 +211,14 @@ const portForwardGroup = z.strictObject({
    * plan; root only). The kernel path has no idle timeout and counts bytes per session at close.
    */
   dataPath: z.enum(['userspace', 'kernel']).default('userspace'),
+  /**
+   * `full`: accepted, dialed and closed lines per session; `summary`: one `closed` line carrying
+   * the admission decision too (refusals and failed dials are written either way).
+   */
+  connectionLog: z.enum(['full', 'summary']).default('full'),
+  /** Start without it when it cannot listen (otherwise `serve` fails to start). */
+  optional: z.boolean().default(false),
+
   connectTimeout: duration.default(5_000),
   idleTimeout: duration.default(3600_000),
   ...proxyProtocolKeys,
@@ -253,6 +263,8 @@ const egressProxy = z.strictObject({
   reportOnly: z.boolean().default(false),
   accessLog: egressAccessLog.optional(),
   metrics: z.boolean().default(true),
+  /** Start without it when it cannot listen (otherwise `serve` fails to start). */
+  optional: z.boolean().default(false),
   maxHeaderSize: z
     .number()
     .int()
@@ -270,6 +282,8 @@ const admin = z.strictObject({
   token: z.string().min(16, 'an admin token needs at least 16 characters').optional(),
   tokenFile: z.string().optional(),
   enabled: z.boolean().default(true),
+  /** Start without it when it cannot listen (otherwise `serve` fails to start). */
+  optional: z.boolean().default(false),
 });
 
 const audit = z.strictObject({
@@ -296,7 +310,11 @@ const fleet = z.strictObject({
 });
 
 /** /livez, /readyz and /metrics for load balancers, kubelets and Prometheus, without a token. */
-const health = z.strictObject({ listen: listenAddress });
+const health = z.strictObject({
+  listen: listenAddress,
+  /** Start without it when it cannot listen (otherwise `serve` fails to start). */
+  optional: z.boolean().default(false),
+});
 
 export const configSchema = z.strictObject({
   workers: workers.default('auto'),
@@ -312,7 +330,11 @@ export const configSchema = z.strictObject({
   accessEndpoints: z.record(name, accessEndpoint).default({}),
   portForwards: z.record(name, portForwardGroup).default({}),
   egressProxies: z.record(name, egressProxy).default({}),
-  admin: admin.default({ listen: parseHostPort('127.0.0.1:9480') as HostPort, enabled: true }),
+  admin: admin.default({
+    listen: parseHostPort('127.0.0.1:9480') as HostPort,
+    enabled: true,
+    optional: false,
+  }),
   audit: audit.default({ store: './gatehouse-audit.db', log: 'stdout', retention: {} }),
 });
 

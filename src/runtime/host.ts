@@ -10,7 +10,8 @@ import { openAuditStore, type SqliteAuditStore } from '../audit/sqlite-store.js'
 import type { LoadedConfig } from '../config/load.js';
 import { GatehouseError } from '../errors.js';
 import { Audit } from '../audit/events.js';
-import { openLineWriter, type LineWriter } from '../audit/line-writer.js';
+import type { LineWriter } from '../audit/line-writer.js';
+import { LogFiles, type LogReopenReport } from '../audit/log-files.js';
 import { ClusterPorts } from '../cluster/node-ports.js';
 import { ClusterRegistry } from '../cluster/registry.js';
 import type { Snapshot } from '../faces/face.js';
@@ -23,6 +24,8 @@ import { HostMetrics } from './host-metrics.js';
 export class Host implements SharedState {
   readonly audit = new Audit();
   readonly metrics = new LocalMetrics();
+  /** The audit log and access-log files this process writes (with workers: every worker's). */
+  readonly logFiles = new LogFiles();
   /** Made once per start; workers receive it with every commit (workers/messages.ts). */
   readonly ticketSecret = randomBytes(32);
   readonly clusters: ClusterRegistry;
@@ -74,7 +77,7 @@ export class Host implements SharedState {
       ? auditLog
       : path.resolve(loaded.baseDir, auditLog);
     try {
-      this.audit.addSink(jsonLinesSink(target));
+      this.audit.addSink(jsonLinesSink(this.logFiles.writer(target, `audit log ${target}`)));
     } catch (err) {
       throw new GatehouseError('GH_ERR_AUDIT_LOG', [target, (err as Error).message], { cause: err });
     }
@@ -87,7 +90,12 @@ export class Host implements SharedState {
   }
 
   openLines(file: string, label: string): LineWriter {
-    return openLineWriter(file, label);
+    return this.logFiles.writer(file, label);
+  }
+
+  /** Open every log file again by its path (after logrotate renamed it). */
+  reopenLogs(): Promise<LogReopenReport> {
+    return this.logFiles.reopen();
   }
 
   async apply(snapshot: Snapshot): Promise<void> {

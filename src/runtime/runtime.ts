@@ -24,6 +24,7 @@ import { readProxyHeader } from '../pipeline/proxy-header.js';
 import { RuntimeMetrics } from './runtime-metrics.js';
 import { sessionMetrics } from './session-metrics.js';
 import { DescriptorPause, isExhaustion } from './descriptor-pause.js';
+import type { LogReopenReport } from '../audit/log-files.js';
 import type { SharedState } from './shared-state.js';
 
 interface RoutedSnapshot extends Snapshot {
@@ -150,6 +151,10 @@ export class Runtime {
   /** The reload path (the same one SIGHUP takes); provided by whoever loads config files. */
   setReloader(reload: (trigger: string) => Promise<ReloadOutcome>): void {
     this.reloader = reload;
+  }
+
+  reopenLogs(): Promise<LogReopenReport> {
+    return this.shared.reopenLogs();
   }
 
   reload(trigger: string): Promise<ReloadOutcome> {

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
-import { openLineWriter, type LineWriter } from '../audit/line-writer.js';
+import type { LineWriter } from '../audit/line-writer.js';
+import type { LogReopenReport } from '../audit/log-files.js';
 import type { LoadedConfig } from '../config/load.js';
 import { GatehouseError } from '../errors.js';
 import { makeSnapshot } from '../faces/face.js';
@@ -173,6 +174,11 @@ export class Primary implements AdminRuntime {
     );
     for (const l of lists) out.push(...l);
     return out;
+  }
+
+  /** The primary writes every log file of every worker: reopening here reopens them all. */
+  reopenLogs(): Promise<LogReopenReport> {
+    return this.host.reopenLogs();
   }
 
   async terminate(id: string): Promise<boolean> {
@@ -381,7 +387,7 @@ export class Primary implements AdminRuntime {
   private lines(file: string): LineWriter {
     let w = this.lineWriters.get(file);
     if (!w) {
-      w = openLineWriter(file, `access log ${file}`);
+      w = this.host.logFiles.writer(file, `access log ${file}`);
       this.lineWriters.set(file, w);
     }
     return w;

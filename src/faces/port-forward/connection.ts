@@ -6,7 +6,7 @@ import { formatHostPort, type HostPort } from '../../net/address.js';
 import { dial, dialFailure } from '../../pipeline/dial.js';
 import { admitOrRefuse, peerLabel, viaOf } from '../../pipeline/admit.js';
 import { runRelay } from '../../pipeline/session-runner.js';
-import { closedFields, decisionFields } from '../../audit/record.js';
+import { admittedFields, closedFields, decisionFields } from '../../audit/record.js';
 import type { ForwardPlanEntry } from '../../policy/forward-plan.js';
 import { decideEgress } from '../../policy/security-groups.js';
 import type { FaceContext } from '../context.js';
@@ -33,11 +33,15 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
     ? formatHostPort(target.host, target.port)
     : `cluster:${String(entry.target.kind === 'cluster' && entry.target.cluster)}`;
   const site = { session: id, face: FACE, listener, source, ...viaOf(socket), target: targetLabel };
-  ctx.audit.emit({ event: 'accepted', ...site, ...decisionFields(admission) });
+  // connectionLog: summary writes one line per session (closed, or dial_failed) that also carries
+  // the admission; full writes accepted, dialed and closed. Refusals are `denied` either way.
+  const summary = entry.connectionLog === 'summary';
+  const admitted = summary ? admittedFields(admission) : undefined;
+  if (!summary) ctx.audit.emit({ event: 'accepted', ...site, ...decisionFields(admission) });
   if (!target) {
     socket.destroy();
     ctx.sessions.outcomes.dialFailed(FACE, listener, 'no_cluster_node');
-    ctx.audit.emit({ event: 'dial_failed', ...site, reason: 'no_cluster_node' });
+    ctx.audit.emit({ event: 'dial_failed', ...site, ...admitted, reason: 'no_cluster_node' });
     return;
   }
   // Until the dial settles the client socket stays paused: bytes it sends wait in its buffer.
@@ -54,7 +58,7 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
         upstream.destroy();
         return;
       }
-      ctx.audit.emit({ event: 'dialed', ...site });
+      if (!summary) ctx.audit.emit({ event: 'dialed', ...site });
       const clusterLine = entry.target.kind === 'cluster';
       const hooks =
         entry.target.kind === 'cluster'
@@ -72,7 +76,7 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
         { idleTimeout: entry.idleTimeout, timers: ctx.timers, ...hooks },
         (result) => {
           if (clusterLine) ctx.nodePorts.sessionEnded(entry.line, entry.bind.port);
-          ctx.audit.emit({ event: 'closed', ...site, ...closedFields(result) });
+          ctx.audit.emit({ event: 'closed', ...site, ...admitted, ...closedFields(result) });
         },
       );
       socket.resume();
@@ -80,7 +84,7 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
     (err: unknown) => {
       socket.destroy();
       ctx.sessions.outcomes.dialRefused(FACE, listener, err);
-      ctx.audit.emit({ ...site, ...dialFailure(err) });
+      ctx.audit.emit({ ...site, ...admitted, ...dialFailure(err) });
     },
   );
 }

@@ -27,9 +27,13 @@ const STEPS = [
   24 * HOUR,
 ];
 
-/** The smallest round step that cuts spanMs into at most `buckets` buckets (60: 1h → 1m, 24h → 30m). */
+/**
+ * The smallest round step that cuts spanMs into about `buckets` buckets (60: 1h → 1m, 24h → 30m).
+ * One bucket over is allowed, so a window of "the last hour" that reached the server a moment later
+ * (a few ms over 1h) keeps its 1m step.
+ */
 export function chooseStep(spanMs: number, buckets = 60): number {
-  return STEPS.find((s) => Math.ceil(spanMs / s) <= buckets) ?? STEPS.at(-1)!;
+  return STEPS.find((s) => spanMs / s <= buckets + 1) ?? STEPS.at(-1)!;
 }
 
 /** The start of the bucket that holds `ms`: a multiple of the step since the epoch. */

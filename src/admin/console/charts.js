@@ -36,7 +36,8 @@ function bars(values, dir, cls, scale, titles) {
 export function mirroredChart({ id, caption, buckets, stepMs, rows, up, down, format }) {
   const n = buckets.length;
   const scale = Math.max(1, ...rows.flatMap((r) => [...r.up, ...r.down]));
-  const days = n > 0 && Date.parse(buckets[n - 1]) - Date.parse(buckets[0]) >= 86_400_000;
+  // Times of day alone are ambiguous once the window spans a day: then the date is written too.
+  const days = n * stepMs >= 86_400_000;
   const when = (i) =>
     `${clock(buckets[i], days)}–${clock(new Date(Date.parse(buckets[i]) + stepMs).toISOString(), days)}`;
   const sum = (list) => list.reduce((a, b) => a + b, 0);

@@ -1,19 +1,26 @@
 // The admin API routes: status, listeners, sessions (+ terminate), audit queries and summaries,
 // reload, policy + explain, PKI list + revoke. Each reads the runtime through AdminRuntime only.
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { parseAuditQuery } from '../audit/query.js';
+import { parseAuditQuery, parseTime } from '../audit/query.js';
 import type { AuditStore } from '../audit/store.js';
+import { chooseStep, denseTimeline, MAX_BUCKETS } from '../audit/timeline.js';
+import { formatDuration, parseDuration } from '../config/duration.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { parseIp } from '../net/cidr.js';
 import {
+  certificateProfile,
   certificateView,
   listCertificates,
+  loadCaCertificate,
   parseReason,
   resolvePassSpec,
   revokeAndPublish,
+  type CertProfile,
   type RevocationReason,
 } from '../pki/index.js';
 import type { AdminRuntime } from '../runtime/admin-view.js';
@@ -108,7 +115,63 @@ function sinceParam(url: URL, fallback: string): number {
   return q.query.since ?? 0;
 }
 
+/** The window, step and face of GET /api/audit/timeline (since 1h, until now, a step for ~60 buckets). */
+function timelineParams(url: URL, now = Date.now()) {
+  const p = url.searchParams;
+  const time = (key: string, fallback: string) => {
+    const t = parseTime(p.get(key) || fallback, now);
+    if (typeof t === 'string') throw badRequest(`${key}: ${t}`);
+    return t;
+  };
+  const since = time('since', '1h');
+  const until = p.get('until') ? time('until', '') : now;
+  if (until <= since) throw badRequest('until: must be after since');
+  let stepMs = chooseStep(until - since);
+  const step = p.get('step');
+  if (step) {
+    const d = parseDuration(step);
+    if (typeof d === 'string' || d < 1000)
+      throw badRequest(`step: ${typeof d === 'string' ? d : 'at least 1s'}`);
+    stepMs = d;
+  }
+  if ((until - since) / stepMs > MAX_BUCKETS)
+    throw badRequest(
+      `step: ${formatDuration(stepMs)} cuts the window into more than ${MAX_BUCKETS} buckets; give a longer step`,
+    );
+  const face = p.get('face') || undefined;
+  if (face !== undefined && !/^[A-Za-z]{1,64}$/.test(face))
+    throw badRequest(
+      `face: "${face.slice(0, 64)}" is not a face name (portForward, accessEndpoint, egressProxy)`,
+    );
+  return { since, until, stepMs, ...(face ? { face } : {}) };
+}
+
 export { sessionsView };
+
+/**
+ * What a certificate is for, from its file, so the console offers Revoke on client certificates
+ * only (never on the gateway's own server certificate); undefined when the file is gone or unreadable.
+ */
+function certificateRole(file: string | undefined): CertProfile | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return certificateProfile(new X509Certificate(fs.readFileSync(file)));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The CA itself, as the certificate list shows it beside index.txt's (it is never in index.txt). */
+function caView(dir: string) {
+  const ca = loadCaCertificate(dir);
+  return {
+    name: 'ca',
+    role: 'ca' as const,
+    subject: `/${ca.subject.split('\n').join('/')}`,
+    serial: ca.serialNumber.toUpperCase(),
+    expires: new Date(ca.validTo).toISOString(),
+  };
+}
 
 const routes: Route[] = [
   {
@@ -162,6 +225,16 @@ const routes: Route[] = [
     path: /^\/api\/audit\/summary$/,
     handler: async (ctx, _q, res, { url }) =>
       sendJson(res, 200, await requireStore(ctx).summary(sinceParam(url, '24h'))),
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/audit\/timeline$/,
+    handler: async (ctx, _q, res, { url }) => {
+      const store = requireStore(ctx);
+      const q = timelineParams(url);
+      const rows = await store.timeline(q);
+      sendJson(res, 200, denseTimeline(q.since, q.until, q.stepMs, rows));
+    },
   },
   {
     method: 'GET',
@@ -226,9 +299,11 @@ const routes: Route[] = [
     method: 'GET',
     path: /^\/api\/pki\/certificates$/,
     handler: (ctx, _q, res) => {
-      const inv = listCertificates(pkiDir(ctx));
+      const dir = pkiDir(ctx);
+      const inv = listCertificates(dir);
       sendJson(res, 200, {
-        certificates: inv.records.map((r) => certificateView(r)),
+        ca: caView(dir),
+        certificates: inv.records.map((r) => ({ ...certificateView(r), role: certificateRole(r.file) })),
         warnings: inv.warnings,
       });
     },

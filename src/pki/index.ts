@@ -20,11 +20,13 @@ export {
 export { GROUP_URI_PREFIX, groupsFromCertificate, isValidGroupName } from './identity.js';
 export { REVOCATION_REASONS, type RevocationReason } from './ca-index-format.js';
 export {
+  certificateProfile,
   listCertificates,
   loadCaCertificate,
   loadCredentials,
   showCertificate,
   type CertDetails,
+  type CertProfile,
   type CertRecord,
   type CertStatus,
   type Inventory,

@@ -377,7 +377,7 @@ function isFile(p: string): boolean {
 export const VARS_TEMPLATE = `# easy-rsa settings for this PKI, read by \`gatehouse pki\` and by easy-rsa.
 # Uncomment a set_var line to change a default. The command line (--days=N, --use-algo=ec, …) and
 # the environment (EASYRSA_CERT_EXPIRE=…) win over this file. Only set_var lines are read.
-# Passphrases never go here: use --passin/--passout or EASYRSA_PASSIN/EASYRSA_PASSOUT.
+# Passphrases never go here (easy-rsa refuses a vars file that names them): use --passin/--passout.
 
 # Subject: cn_only (CN only) or org (C, ST, L, O, OU, CN, emailAddress below).
 #set_var EASYRSA_DN	"cn_only"

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Runs the test suite with Node's own test runner on the TypeScript sources (through tsx).
 #   test/run.sh          every test, then the face suites again with two worker processes
-#   test/run.sh unit     pure tests only (no servers, no root)
+#   test/run.sh unit     pure tests only (no servers, no root), the quick fuzz run included
 #   test/run.sh FILE…    the given files (GATEHOUSE_TEST_WORKERS=2 runs them with two workers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run --silent build
 again=()
 if [ "${1:-}" = "unit" ]; then
-  files=(test/unit/*.test.ts)
+  files=(test/unit/*.test.ts test/fuzz/*.test.ts)
 elif [ $# -gt 0 ]; then
   files=("$@")
 else
-  files=(test/unit/*.test.ts test/e2e/*.test.ts)
+  files=(test/unit/*.test.ts test/fuzz/*.test.ts test/e2e/*.test.ts)
   # The suites of every face and of the admin, a second time with `workers: 2` (a primary and
   # two workers; test/helpers/gatehouse.ts appends it to each config a test writes).
   again=(test/e2e/access-*.test.ts test/e2e/admin-*.test.ts test/e2e/cluster-forward.test.ts

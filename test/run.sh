@@ -17,7 +17,8 @@ else
   # two workers; test/helpers/gatehouse.ts appends it to each config a test writes).
   again=(test/e2e/access-*.test.ts test/e2e/admin-*.test.ts test/e2e/cluster-forward.test.ts
     test/e2e/redis-cluster-gateway.test.ts test/e2e/egress-*.test.ts test/e2e/port-forward.test.ts
-    test/e2e/reload.test.ts test/e2e/kernel-path-netns.test.ts test/e2e/proxy-protocol.test.ts)
+    test/e2e/reload.test.ts test/e2e/kernel-path-netns.test.ts test/e2e/proxy-protocol.test.ts
+    test/e2e/limits.test.ts)
 fi
 mkdir -p test-artifacts
 # A test that hangs fails after 5 minutes, and the whole run stops after 60, so CI reports a

@@ -82,7 +82,7 @@ const count = z.number().int().min(0, 'a limit is 0 (none) or more');
 const listenerLimitKeys = {
   maxConnections: count.default(10_000),
   maxConnectionsPerSource: count.default(1000),
-  acceptRate: rate.default(200),
+  acceptRate: rate.default(0),
   acceptBurst: z.number().int().min(1).default(1000),
 };
 const listenerLimits = z.strictObject(listenerLimitKeys);

@@ -163,6 +163,11 @@ export const ERRORS = {
     hint: 'send smaller headers, or raise maxHeaderSize of the egress proxy',
     status: 431,
   },
+  GH_ERR_LIMIT: {
+    message: 'limit reached: %s',
+    hint: 'retry later or with fewer connections at once; the operator can raise the limit named in the reason (docs/configuration.md, Limits)',
+    status: 503,
+  },
   GH_ERR_EGRESS_FILE: {
     message: 'cannot load %s: %s',
     hint: 'fix the file; until then the last good version stays in force',

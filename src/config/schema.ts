@@ -65,6 +65,35 @@ const proxyProtocolKeys = {
   trustedProxies: z.array(cidr).default([]),
 };
 
+/** "200/s", "600/m": new connections per second (0: no limit). */
+const rate = parsed<number>((s) => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(s|m))?\s*$/.exec(s);
+  if (!m || (m[2] === undefined && Number(m[1]) !== 0))
+    return `"${s}" is not a rate; write N/s or N/m, e.g. 200/s (0: no limit)`;
+  return m[2] === 'm' ? Number(m[1]) / 60 : Number(m[1]);
+});
+
+const count = z.number().int().min(0, 'a limit is 0 (none) or more');
+
+/**
+ * What every listener admits at once and per source (docs/configuration.md, "Limits", says why
+ * these defaults). 0 turns a limit off. With workers each process enforces its share.
+ */
+const listenerLimitKeys = {
+  maxConnections: count.default(10_000),
+  maxConnectionsPerSource: count.default(1000),
+  acceptRate: rate.default(0),
+  acceptBurst: z.number().int().min(1).default(1000),
+};
+const listenerLimits = z.strictObject(listenerLimitKeys);
+const accessLimits = z.strictObject({ ...listenerLimitKeys, maxSessionsPerCertificate: count.default(1000) });
+const egressLimits = z.strictObject({
+  ...listenerLimitKeys,
+  maxConcurrent: count.default(10_000),
+  maxConcurrentPerPrincipal: count.default(1000),
+});
+export type ListenerLimitsConfig = z.output<typeof listenerLimits>;
+
 const protocol = z.enum(['tcp'], { message: 'protocol must be "tcp" (the only one Gatehouse relays)' });
 
 const ingressRule = z.strictObject({
@@ -172,6 +201,7 @@ const accessEndpoint = z.strictObject({
   sessionTimeout: duration.default(12 * 3600_000),
   idleTimeout: duration.default(3600_000),
   connectTimeout: duration.default(10_000),
+  limits: accessLimits.prefault({}),
   ...proxyProtocolKeys,
 });
 
@@ -221,6 +251,7 @@ const portForwardGroup = z.strictObject({
 
   connectTimeout: duration.default(5_000),
   idleTimeout: duration.default(3600_000),
+  limits: listenerLimits.prefault({}),
   ...proxyProtocolKeys,
 });
 
@@ -274,6 +305,7 @@ const egressProxy = z.strictObject({
   headersTimeout: duration.default(30_000),
   idleTimeout: duration.default(300_000),
   connectTimeout: duration.default(10_000),
+  limits: egressLimits.prefault({}),
   ...proxyProtocolKeys,
 });
 

@@ -21,6 +21,8 @@ import type { ReloadOutcome, RuntimeInspection, RuntimeService } from './admin-v
 import { Host } from './host.js';
 import { IdleTimers } from '../pipeline/idle-watch.js';
 import { readProxyHeader } from '../pipeline/proxy-header.js';
+import { ListenerGate, setGate } from '../pipeline/limits.js';
+import { acceptLimitsOf } from '../faces/limits.js';
 import { RuntimeMetrics } from './runtime-metrics.js';
 import { sessionMetrics } from './session-metrics.js';
 import { DescriptorPause, isExhaustion } from './descriptor-pause.js';
@@ -45,6 +47,9 @@ interface ManagedListener {
   paused: boolean;
 }
 
+/** The gates of the listeners by bind key: kept with the bind across reloads (their counts with them). */
+type Gates = Map<string, ListenerGate>;
+
 export interface ApplyReport {
   readonly started: string[];
   readonly stopped: string[];
@@ -67,6 +72,8 @@ export interface PreparedSnapshot {
 /** How listeners bind: alone, or with SO_REUSEPORT beside the other workers' sockets. */
 export interface ListenOptions {
   readonly reusePort?: boolean;
+  /** How many worker processes share the listeners (each enforces its share of a limit); 1 alone. */
+  readonly workers?: number;
 }
 
 export class Runtime {
@@ -80,6 +87,7 @@ export class Runtime {
   ];
   private snapshot: RoutedSnapshot | undefined;
   private readonly listeners = new Map<string, ManagedListener>();
+  private readonly gates: Gates = new Map();
   private shuttingDown = false;
   /** Services owned beside the face listeners (the admin listener): applied after each config, closed at shutdown. */
   private readonly services: RuntimeService[] = [];
@@ -203,6 +211,7 @@ export class Runtime {
       clusterNode: (cluster, index) => clusters.node(cluster, index),
       openLines: (file, label) => this.shared.openLines(file, label),
       metrics: this.shared.metrics,
+      workers: this.listenOptions.workers ?? 1,
       ticketKeys: (scope) => Buffer.from(hkdfSync('sha256', this.shared.ticketSecret, '', scope, 48)),
     };
     return { ...base, routes, plans, context };
@@ -216,6 +225,8 @@ export class Runtime {
       return;
     }
     this.descriptors.accepted(socket);
+    const gate = this.gates.get(key);
+    if (gate) setGate(socket, gate);
     this.acceptedAt.set(socket, performance.now());
     socket.once('close', () => this.acceptedAt.delete(socket));
     const proxy = route.proxy;
@@ -295,6 +306,13 @@ export class Runtime {
       if (!l.paused) l.server.close();
       this.listeners.delete(key);
       report.stopped.push(key);
+    }
+    for (const key of this.gates.keys()) if (!wanted.has(key)) this.gates.delete(key);
+    for (const [key, route] of next.routes) {
+      if (!route.limits) continue;
+      let gate = this.gates.get(key);
+      if (!gate) this.gates.set(key, (gate = new ListenerGate()));
+      gate.configure(acceptLimitsOf(loaded, route.limits, this.listenOptions.workers ?? 1));
     }
     this.snapshot = next;
     for (const [key, bind] of wanted) {

@@ -237,7 +237,11 @@ export class Primary implements AdminRuntime {
     slot.idPrefix = undefined;
     slot.portSessions = new Map();
     slot.startedAt = Date.now();
-    const worker = cluster.fork({ GATEHOUSE_WORKER_SLOT: String(slot.index) });
+    // The worker count, for each worker's share of the listeners' limits.
+    const worker = cluster.fork({
+      GATEHOUSE_WORKER_SLOT: String(slot.index),
+      GATEHOUSE_WORKERS: String(this.slots.length),
+    });
     slot.worker = worker;
     worker.on('message', (m: unknown) => {
       if (isOurs(m)) this.onMessage(slot, m as FromWorker);

@@ -5,6 +5,9 @@
 // target each). This file keeps the state that outlives a config snapshot: TLS material, the CRL
 // watcher, live verified connections (what revocation and the session timeout close).
 import { X509Certificate } from 'node:crypto';
+import { RefusalLog } from '../../pipeline/limits.js';
+import { ConcurrencyGate } from '../../policy/connection-limits.js';
+import { limitOf } from '../limits.js';
 import path from 'node:path';
 import type tls from 'node:tls';
 import type { Config } from '../../config/schema.js';
@@ -12,7 +15,7 @@ import { formatHostPort } from '../../net/address.js';
 import { watchFile, type FileWatcher } from '../../config/watch.js';
 import type { CloseReason } from '../../pipeline/session-registry.js';
 import { compileAuthorization } from '../../policy/authorization.js';
-import type { ClientConnection, EndpointSpec } from './connection.js';
+import type { CertificateSessions, ClientConnection, EndpointSpec } from './connection.js';
 import { makeDirect, type DirectSpec } from './direct.js';
 import type { AccessState, TlsFront } from './handshake.js';
 import { makeTunnel } from './tunnel.js';
@@ -78,6 +81,19 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   let fronts: Fronts = new Map();
   const sessionTimeouts = new Map<string, number>();
   const live = new Set<ClientConnection>();
+  /** By endpoint: its sessions per certificate, counted across snapshots (configured when one applies). */
+  const certificateSessions = new Map<string, CertificateSessions>();
+  const certificatesOf = (endpoint: string): CertificateSessions => {
+    let c = certificateSessions.get(endpoint);
+    if (!c) {
+      c = {
+        gate: new ConcurrencyGate('max_sessions_per_certificate', 'max_sessions_per_certificate'),
+        log: new RefusalLog(),
+      };
+      certificateSessions.set(endpoint, c);
+    }
+    return c;
+  };
   let crlWatcher: FileWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
   let lastCtx: FaceContext | undefined;
@@ -219,13 +235,19 @@ export function createAccessEndpointFace(): AccessEndpointFace {
       const planFronts: Fronts = new Map();
       const state = stateFor(planFronts);
       for (const [name, ep] of Object.entries(config.accessEndpoints)) {
-        const spec: EndpointSpec = { name, config: ep, authz: compileAuthorization(name, ep, source) };
+        const spec: EndpointSpec = {
+          name,
+          config: ep,
+          authz: compileAuthorization(name, ep, source),
+          certificates: certificatesOf(name),
+        };
         const listener = `${name}@${formatHostPort(ep.listen.host, ep.listen.port)}`;
         let tunnel: TlsFront | undefined;
+        const limits = { values: ep.limits, path: ['accessEndpoints', name] };
         const proxied = (label: string) =>
           ep.proxyProtocol
-            ? { proxy: { trusted: ep.trustedProxies, face: 'accessEndpoint', listener: label } }
-            : {};
+            ? { limits, proxy: { trusted: ep.trustedProxies, face: 'accessEndpoint', listener: label } }
+            : { limits };
         routes.push({
           bind: ep.listen,
           ...proxied(listener),
@@ -283,8 +305,21 @@ export function createAccessEndpointFace(): AccessEndpointFace {
       const { config, baseDir } = snapshot.loaded;
       const endpoints = Object.entries(config.accessEndpoints);
       sessionTimeouts.clear();
-      for (const [name, ep] of endpoints) sessionTimeouts.set(name, ep.sessionTimeout);
+      for (const [name, ep] of endpoints) {
+        sessionTimeouts.set(name, ep.sessionTimeout);
+        const perCertificate = ep.limits.maxSessionsPerCertificate;
+        const limit = limitOf(
+          snapshot.loaded,
+          ['accessEndpoints', name],
+          'maxSessionsPerCertificate',
+          perCertificate,
+          ctx.workers,
+        );
+        certificatesOf(name).gate.configure(undefined, limit);
+      }
       passwords.watch(passwordFiles(config, baseDir), ctx.log);
+      for (const name of certificateSessions.keys())
+        if (!config.accessEndpoints[name]) certificateSessions.delete(name);
       if (endpoints.length === 0) {
         stop();
         resolveReady();

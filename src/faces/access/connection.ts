@@ -22,6 +22,8 @@ import {
   type AuthorizationPolicy,
 } from '../../policy/authorization.js';
 import { decideEgress } from '../../policy/security-groups.js';
+import type { ConcurrencyGate } from '../../policy/connection-limits.js';
+import type { RefusalLog } from '../../pipeline/limits.js';
 import type { FaceContext } from '../context.js';
 import type { CertificateRefusal, ClientIdentity } from './identity.js';
 
@@ -32,6 +34,14 @@ export interface EndpointSpec {
   readonly name: string;
   readonly config: AccessEndpointConfig;
   readonly authz: AuthorizationPolicy;
+  /** Target sessions open at once per certificate (limits.maxSessionsPerCertificate), kept across snapshots. */
+  readonly certificates: CertificateSessions;
+}
+
+/** The per-certificate session count of one endpoint and the throttle of its refusal log lines. */
+export interface CertificateSessions {
+  readonly gate: ConcurrencyGate;
+  readonly log: RefusalLog;
 }
 
 /** A live, verified client connection: what revocation and the session timeout close. */
@@ -177,8 +187,41 @@ export async function openTarget(
     const message = `${conn.identity.commonName} may not reach ${label}: ${describeAuthorization(decision)}`;
     return { ok: false, refusal: wireFor('GH_ERR_DENIED', decision.reason, message) };
   }
+  // One more session for this certificate, counted until its target connection closes.
+  const serial = conn.identity.serial;
+  const slot = spec.certificates.gate.acquire(serial);
+  if (!slot.allowed) {
+    const reason = slot.reason!;
+    ctx.sessions.outcomes.denied(FACE, conn.listener, reason);
+    logEvent(ctx, spec, conn.listener, conn, 'denied', {
+      ...base,
+      ...decisionFields({ allowed: false, reason, rule: slot.rule }),
+      status: 'failed',
+    });
+    spec.certificates.log.refused(
+      ctx.log,
+      {
+        face: FACE,
+        listener: conn.listener,
+        source: conn.source,
+        identity: conn.identity.commonName,
+        serial,
+        reason,
+        limit: slot.rule?.text,
+      },
+      `${reason}:${serial}`,
+    );
+    const message = `${conn.identity.commonName} has ${slot.rule?.text ?? 'too many sessions'} open already`;
+    return { ok: false, refusal: wireFor('GH_ERR_LIMIT', reason, message) };
+  }
+  let held = true;
+  const release = () => {
+    if (held) spec.certificates.gate.release(serial);
+    held = false;
+  };
   const egress = decideEgress(ctx.policy, spec.config.securityGroups, resolved.ip, target.port);
   if (!egress.allowed) {
+    release();
     const err = new DialDenied(label, egress);
     ctx.sessions.outcomes.denied(FACE, conn.listener, egress.reason);
     logEvent(ctx, spec, conn.listener, conn, 'denied', {
@@ -193,6 +236,7 @@ export async function openTarget(
     const socket = await dialAddress(resolved.address, target.port, {
       connectTimeout: spec.config.connectTimeout,
     });
+    socket.once('close', release);
     logEvent(ctx, spec, conn.listener, conn, 'accepted', {
       ...base,
       ...decisionFields(decision),
@@ -202,6 +246,7 @@ export async function openTarget(
     return { ok: true, upstream: socket, sessionId, target: label };
   } catch (err) {
     ctx.sessions.outcomes.dialRefused(FACE, conn.listener, err);
+    release();
     const refusal = toWire(err);
     logEvent(ctx, spec, conn.listener, conn, 'dial_failed', {
       ...base,

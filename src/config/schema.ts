@@ -226,6 +226,10 @@ const egressProxy = z.strictObject({
   headersTimeout: duration.default(30_000),
   idleTimeout: duration.default(300_000),
   connectTimeout: duration.default(10_000),
+  /** The TLS server name inside a CONNECT tunnel must be the CONNECT host (no domain fronting). */
+  sniMustMatch: z.boolean().default(true),
+  /** A tunnel without SNI (or not TLS): absent, allowed for IP literal targets and denied for names. */
+  sniMissing: z.enum(['allow', 'deny']).optional(),
   ...proxyProtocolKeys,
 });
 

@@ -25,6 +25,9 @@ export const EGRESS_REASONS = [
   'security_group_egress_denied',
   'public_destination',
   'report_only',
+  'sni_mismatch',
+  'sni_missing',
+  'sni_invalid',
 ] as const;
 export type EgressReason = (typeof EGRESS_REASONS)[number];
 

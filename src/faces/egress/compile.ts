@@ -7,6 +7,7 @@ import { formatHostPort, type HostPort } from '../../net/address.js';
 import type { Cidr } from '../../net/cidr.js';
 import type { GuardConfig } from '../../policy/destination-guard.js';
 import type { EgressRules } from '../../policy/egress-decision.js';
+import type { ServerNameRules } from '../../policy/server-name.js';
 
 export interface ProxySettings {
   readonly name: string;
@@ -24,6 +25,8 @@ export interface ProxySettings {
   readonly headersTimeout: number;
   readonly idleTimeout: number;
   readonly connectTimeout: number;
+  /** What a CONNECT tunnel's TLS server name must be (sniMustMatch, sniMissing). */
+  readonly sni: ServerNameRules;
   /** PROXY v2 headers honoured from these load balancers (proxyProtocol: v2). */
   readonly trustedProxies?: readonly Cidr[];
 }
@@ -73,5 +76,12 @@ export function compileProxy(name: string, cfg: EgressProxyConfig, loaded: Loade
     idleTimeout: cfg.idleTimeout,
     ...(cfg.proxyProtocol ? { trustedProxies: cfg.trustedProxies } : {}),
     connectTimeout: cfg.connectTimeout,
+    sni: {
+      mustMatch: cfg.sniMustMatch,
+      missing: cfg.sniMissing,
+      reportOnly: cfg.reportOnly,
+      mustMatchWhere: where('sniMustMatch'),
+      missingWhere: where('sniMissing'),
+    },
   };
 }

@@ -8,6 +8,7 @@ import type { Cidr } from '../../net/cidr.js';
 import type { GuardConfig } from '../../policy/destination-guard.js';
 import type { EgressRules } from '../../policy/egress-decision.js';
 import type { ServerNameRules } from '../../policy/server-name.js';
+import type { ResolverSettings } from './name-resolver.js';
 
 export interface ProxySettings {
   readonly name: string;
@@ -25,6 +26,8 @@ export interface ProxySettings {
   readonly headersTimeout: number;
   readonly idleTimeout: number;
   readonly connectTimeout: number;
+  /** How names are resolved: the top-level `resolver` with this proxy's keys over it. */
+  readonly resolver: ResolverSettings;
   /** What a CONNECT tunnel's TLS server name must be (sniMustMatch, sniMissing). */
   readonly sni: ServerNameRules;
   /** PROXY v2 headers honoured from these load balancers (proxyProtocol: v2). */
@@ -76,6 +79,7 @@ export function compileProxy(name: string, cfg: EgressProxyConfig, loaded: Loade
     idleTimeout: cfg.idleTimeout,
     ...(cfg.proxyProtocol ? { trustedProxies: cfg.trustedProxies } : {}),
     connectTimeout: cfg.connectTimeout,
+    resolver: compileResolver(loaded, cfg),
     sni: {
       mustMatch: cfg.sniMustMatch,
       missing: cfg.sniMissing,
@@ -83,5 +87,17 @@ export function compileProxy(name: string, cfg: EgressProxyConfig, loaded: Loade
       mustMatchWhere: where('sniMustMatch'),
       missingWhere: where('sniMissing'),
     },
+  };
+}
+
+function compileResolver(loaded: LoadedConfig, cfg: EgressProxyConfig): ResolverSettings {
+  const r = { ...loaded.config.resolver, ...cfg.resolver };
+  return {
+    servers: r.servers,
+    timeout: r.timeout,
+    cacheSize: r.cacheSize,
+    maxTtl: r.maxTtl,
+    negativeTtl: r.negativeTtl,
+    hostsFile: r.hostsFile === 'none' ? undefined : path.resolve(loaded.baseDir, r.hostsFile),
   };
 }

@@ -26,6 +26,7 @@ import { failed, record, type Gauge, type ProxyState } from './proxy-state.js';
 import type { RecordSite } from './record.js';
 import { serveTunnel } from './tunnel.js';
 import { UpstreamPool } from './upstream-pool.js';
+import type { NameResolver, ResolverPool } from './name-resolver.js';
 import { rawReply, replyForCode, type WireReply } from './wire.js';
 
 /** Idle keep-alive connections close after this long (Node's server uses the same). */
@@ -59,6 +60,7 @@ export class EgressProxy implements ProxyState {
   private readonly pendingEvents: FileEvent[] = [];
   readonly files: EgressFiles;
   readonly memo = new ParseMemo();
+  resolver: NameResolver;
   readonly upstreams = new UpstreamPool(() => this.idleSweep.wake());
   private readonly idleSweep = new IdleSweep(
     () => this.ctx?.timers,
@@ -92,7 +94,9 @@ export class EgressProxy implements ProxyState {
   constructor(
     public settings: ProxySettings,
     readonly metrics: EgressMetrics,
+    private readonly resolvers: ResolverPool,
   ) {
+    this.resolver = resolvers.get(settings.resolver);
     this.site = { settings, metrics, accessLog: undefined, log: undefined, audit: undefined };
     this.files = new EgressFiles((e) => this.onFileEvent(e));
     this.inflight = metrics.inflightChild(settings.name);
@@ -173,6 +177,7 @@ export class EgressProxy implements ProxyState {
   /** A new snapshot: new settings, files loaded as needed. Open connections carry on. */
   configure(settings: ProxySettings): void {
     this.settings = settings;
+    this.resolver = this.resolvers.get(settings.resolver);
     this.agentIdle(settings);
     const key = `${settings.maxHeaderSize}`;
     if (key !== this.serverKey) {

@@ -46,6 +46,9 @@ export interface Relay {
 
 type Side = Socket | Duplex;
 
+/** How long a client may keep sending after its target has gone, before it is closed. */
+const LINGER_MS = 2000;
+
 function bytesRead(s: Side): number {
   return (s as Socket).bytesRead ?? 0;
 }
@@ -72,6 +75,9 @@ function forward(
     });
   } else
     src.on('data', (chunk: Buffer) => {
+      // The other side is gone (a target that answered and closed): what src still sends is
+      // read and dropped while src is told the end (see linger in relay()).
+      if (dst.destroyed) return;
       const out = transform ? transform(chunk) : chunk;
       if (out !== null && out.length > 0 && !dst.write(out)) src.pause();
     });
@@ -115,6 +121,23 @@ export function relay(client: Side, target: Side, opts: RelayOptions): Relay {
     target.destroy();
   };
 
+  // The target is gone, cleanly or not (a Redis server answers a protocol error and closes while
+  // the client is still sending, and the client's next bytes draw a reset). Destroying the client
+  // now would throw away what it has not been sent yet: over TLS that is the answer itself, still
+  // in the TLS layer, and the client sees an abort where over plain TCP it reads the answer. So the
+  // client is ended instead (every byte the target sent, then close_notify and FIN), what it still
+  // sends is read and dropped, and it is closed when it ends too or the linger runs out.
+  let lingering = false;
+  const linger = () => {
+    if (lingering || client.destroyed) return;
+    lingering = true;
+    client.resume();
+    if (!client.writableEnded) client.end();
+    const timer = setTimeout(() => client.destroy(), LINGER_MS);
+    timer.unref();
+    client.once('close', () => clearTimeout(timer));
+  };
+
   forward(client, target, opts.transformToTarget);
   forward(target, client, opts.transformToClient, opts.flushToClient, opts.targetPump);
 
@@ -128,13 +151,20 @@ export function relay(client: Side, target: Side, opts: RelayOptions): Relay {
   });
   target.on('error', (err: Error) => {
     firstError ??= err;
-    close('target_error');
+    reason ??= 'target_error';
+    target.destroy();
+    // Closed on purpose (idle, terminate, revoke): the client goes too. Otherwise it lingers.
+    if (client.destroyed) return;
+    linger();
   });
   const onClose = (side: Side, other: Side) => {
     // A side that closed cleanly (FIN both ways) has handed all its bytes on; the other side has
-    // been told to end and will close after flushing. A side that closed any other way (reset,
-    // destroyed) takes the session down with it.
-    if (!(side.readableEnded && side.writableFinished) && !other.destroyed) other.destroy();
+    // been told to end and will close after flushing. A client that closed any other way (reset,
+    // destroyed) takes the session down with it; a target that did lets the client linger.
+    if (!(side.readableEnded && side.writableFinished) && !other.destroyed) {
+      if (side === target) linger();
+      else other.destroy();
+    }
     if (--openSides === 0) finish();
   };
   client.on('close', () => onClose(client, target));

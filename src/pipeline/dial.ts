@@ -18,6 +18,11 @@ export interface DialOptions {
   readonly connectTimeout: number;
   /** Read into a reused buffer instead of 'data' events (see read-pump.ts). */
   readonly onread?: net.OnReadOpts;
+  /**
+   * Read what the target sent before its reset (TargetSocket). For relays whose client is a socket;
+   * with an HTTP/2 stream as the client it left the client's session open (the access leak test).
+   */
+  readonly readAfterReset?: boolean;
 }
 
 export interface Dialed {
@@ -72,10 +77,8 @@ class TargetSocket extends net.Socket {
 export function dialAddress(address: string, port: number, opts: DialOptions): Promise<net.Socket> {
   const label = formatHostPort(address, port);
   return new Promise<net.Socket>((resolveDial, reject) => {
-    const socket = new TargetSocket({
-      allowHalfOpen: true,
-      ...(opts.onread ? { onread: opts.onread } : {}),
-    });
+    const options = { allowHalfOpen: true, ...(opts.onread ? { onread: opts.onread } : {}) };
+    const socket = opts.readAfterReset ? new TargetSocket(options) : new net.Socket(options);
     socket.connect({ host: address, port, noDelay: true });
     const settle = () => {
       clearTimeout(timer);

@@ -134,6 +134,8 @@ export async function openTarget(
   spec: EndpointSpec,
   conn: ClientConnection,
   target: HostPort,
+  /** The client is a TLS socket (a direct listener), not an HTTP/2 stream: see DialOptions. */
+  readAfterReset = false,
 ): Promise<TargetOutcome> {
   const sessionId = ctx.sessions.newId();
   const label = formatHostPort(target.host, target.port);
@@ -184,6 +186,7 @@ export async function openTarget(
   try {
     const socket = await dialAddress(resolved.address, target.port, {
       connectTimeout: spec.config.connectTimeout,
+      readAfterReset,
     });
     logEvent(ctx, spec, conn.listener, conn, 'accepted', {
       ...base,

@@ -50,7 +50,7 @@ export function makeDirect(spec: DirectSpec, ctx: FaceContext, state: AccessStat
     // Bytes the client sends before the dial settles wait in the socket's buffer: nothing reads
     // it until the relay listens. Not pause(): a TLS socket paused here and resumed later never
     // reported a FIN that came in between, and its target connection stayed open for good.
-    void openTarget(ctx, spec.endpoint, conn, target).then((opened) => {
+    void openTarget(ctx, spec.endpoint, conn, target, true).then((opened) => {
       if (!opened.ok) {
         closeAfter(
           conn.socket,

@@ -45,7 +45,8 @@ function doesNotResolve(host: string, cause?: unknown): GatehouseError {
 }
 
 export class NameResolver {
-  private readonly resolver: dns.promises.Resolver;
+  /** Made at the first question: a proxy that only ever meets IP literals holds no channel. */
+  private channel: dns.promises.Resolver | undefined;
   private readonly cache = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<string>>();
   private hosts: HostsTable = new Map();
@@ -54,15 +55,6 @@ export class NameResolver {
   queries = 0;
 
   constructor(readonly settings: ResolverSettings) {
-    // c-ares shortens a server's timeout from the latency it has seen (to about a second) and drops
-    // late answers to a try it has given up on; retries (one a second or so, as resolv.conf's
-    // attempts) let a slow server and a lost UDP packet still be answered. The deadline in query()
-    // is the bound, whatever c-ares does.
-    this.resolver = new dns.promises.Resolver({
-      timeout: settings.timeout,
-      tries: Math.max(1, Math.ceil(settings.timeout / 1000)),
-    });
-    if (settings.servers) this.resolver.setServers([...settings.servers]);
     const file = settings.hostsFile;
     if (file) {
       this.readHosts(file);
@@ -112,16 +104,31 @@ export class NameResolver {
     this.cache.set(host, { address, expires: Date.now() + ttlMs });
   }
 
+  private resolver(): dns.promises.Resolver {
+    if (this.channel) return this.channel;
+    // c-ares shortens a server's timeout from the latency it has seen (to about a second) and drops
+    // late answers to a try it has given up on; retries (one a second or so, as resolv.conf's
+    // attempts) let a slow server and a lost UDP packet still be answered. The deadline in query()
+    // is the bound, whatever c-ares does.
+    this.channel = new dns.promises.Resolver({
+      timeout: this.settings.timeout,
+      tries: Math.max(1, Math.ceil(this.settings.timeout / 1000)),
+    });
+    if (this.settings.servers) this.channel.setServers([...this.settings.servers]);
+    return this.channel;
+  }
+
   private async query(host: string): Promise<string> {
     this.queries++;
+    const resolver = this.resolver();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.settings.timeout);
     });
     // A and AAAA together; an IPv4 answer is preferred (most egress networks route v4).
     const answers = Promise.allSettled([
-      this.resolver.resolve4(host, { ttl: true }),
-      this.resolver.resolve6(host, { ttl: true }),
+      resolver.resolve4(host, { ttl: true }),
+      resolver.resolve6(host, { ttl: true }),
     ]);
     const r = await Promise.race([answers, deadline]);
     clearTimeout(timer);
@@ -149,7 +156,7 @@ export class NameResolver {
 
   close(): void {
     this.watcher?.close();
-    this.resolver.cancel();
+    this.channel?.cancel();
   }
 }
 

@@ -62,6 +62,7 @@ export async function serveTunnel(
     upstream = await dialAddress(ready.address, target.port, {
       connectTimeout: p.settings.connectTimeout,
       onread: pump.onread,
+      readAfterReset: true,
     });
   } catch (err) {
     return refuse(replyForError(err, url), {

@@ -44,6 +44,8 @@ before(async () => {
   proxyPort = await freePort();
   gh = await startGatehouse(
     `
+# The cache is per process: counting the DNS server's questions needs one.
+workers: 1
 resolver:
   servers: ["127.0.0.1:${dns.port}"]
   timeout: 2s

@@ -52,6 +52,11 @@ export const ERRORS = {
     hint: 'check the target address and the gateway network',
     status: 502,
   },
+  GH_ERR_DNS_TIMEOUT: {
+    message: 'resolving %s timed out after %s',
+    hint: 'check that the DNS servers (resolver.servers, else /etc/resolv.conf) answer; resolver.timeout bounds the wait',
+    status: 504,
+  },
   GH_ERR_DENIED: {
     message: 'denied: %s',
     hint: 'run `gatehouse explain` to see which rule decided',

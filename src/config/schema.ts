@@ -255,6 +255,60 @@ const portForwardGroup = z.strictObject({
   ...proxyProtocolKeys,
 });
 
+/** A DNS server as c-ares takes it: an IP address, with a port after it when not 53. */
+const dnsServer = z.string().transform((v, ctx): string => {
+  const ip = parseIp(v);
+  if (ip) return v;
+  const hp = parseHostPort(v);
+  if (typeof hp === 'string' || !parseIp(hp.host)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${v}" is not a DNS server; write an IP address, "10.0.0.2:5353" or "[2001:db8::53]:53"`,
+    });
+    return z.NEVER;
+  }
+  return v;
+});
+
+/** Defaults of the egress resolver (top-level `resolver`; a proxy's own `resolver` overrides key by key). */
+export const RESOLVER_DEFAULTS = {
+  timeout: 5_000,
+  cacheSize: 10_000,
+  maxTtl: 300_000,
+  negativeTtl: 30_000,
+  hostsFile: '/etc/hosts',
+} as const;
+
+const resolverKeys = {
+  /** Absent: the servers of /etc/resolv.conf. */
+  servers: z.array(dnsServer).min(1, 'list at least one server, or leave `servers` out').optional(),
+  timeout: duration.refine((v) => v > 0, 'the resolver timeout must be above 0'),
+  cacheSize: z.number().int().min(0).max(10_000_000),
+  maxTtl: duration,
+  negativeTtl: duration,
+  /** `none`: no hosts file. */
+  hostsFile: z.string().min(1),
+};
+
+const resolver = z.strictObject({
+  servers: resolverKeys.servers,
+  timeout: resolverKeys.timeout.default(RESOLVER_DEFAULTS.timeout),
+  cacheSize: resolverKeys.cacheSize.default(RESOLVER_DEFAULTS.cacheSize),
+  maxTtl: resolverKeys.maxTtl.default(RESOLVER_DEFAULTS.maxTtl),
+  negativeTtl: resolverKeys.negativeTtl.default(RESOLVER_DEFAULTS.negativeTtl),
+  hostsFile: resolverKeys.hostsFile.default(RESOLVER_DEFAULTS.hostsFile),
+});
+
+/** A proxy's own resolver: each key it names replaces the top-level one. */
+const proxyResolver = z.strictObject({
+  servers: resolverKeys.servers,
+  timeout: resolverKeys.timeout.optional(),
+  cacheSize: resolverKeys.cacheSize.optional(),
+  maxTtl: resolverKeys.maxTtl.optional(),
+  negativeTtl: resolverKeys.negativeTtl.optional(),
+  hostsFile: resolverKeys.hostsFile.optional(),
+});
+
 /** Squid's default Safe_ports: the ports a plain HTTP request may name. */
 export const SQUID_SAFE_PORTS = '80,21,443,70,210,1025-65535,280,488,591,777';
 
@@ -306,6 +360,11 @@ const egressProxy = z.strictObject({
   idleTimeout: duration.default(300_000),
   connectTimeout: duration.default(10_000),
   limits: egressLimits.prefault({}),
+  /** The TLS server name inside a CONNECT tunnel must be the CONNECT host (no domain fronting). */
+  sniMustMatch: z.boolean().default(true),
+  /** A tunnel without SNI (or not TLS): absent, allowed for IP literal targets and denied for names. */
+  sniMissing: z.enum(['allow', 'deny']).optional(),
+  resolver: proxyResolver.optional(),
   ...proxyProtocolKeys,
 });
 
@@ -361,6 +420,8 @@ export const configSchema = z.strictObject({
   clusters: z.record(name, cluster).default({}),
   accessEndpoints: z.record(name, accessEndpoint).default({}),
   portForwards: z.record(name, portForwardGroup).default({}),
+  /** How egress proxies resolve names (each proxy may override keys with its own `resolver`). */
+  resolver: resolver.default({ ...RESOLVER_DEFAULTS }),
   egressProxies: z.record(name, egressProxy).default({}),
   admin: admin.default({
     listen: parseHostPort('127.0.0.1:9480') as HostPort,
@@ -377,6 +438,7 @@ export type EgressRuleConfig = z.output<typeof egressRule>;
 export type PortForwardGroupConfig = z.output<typeof portForwardGroup>;
 export type PortForwardConfig = z.output<typeof portForward>;
 export type AccessEndpointConfig = z.output<typeof accessEndpoint>;
+export type ResolverConfig = z.output<typeof resolver>;
 export type EgressProxyConfig = z.output<typeof egressProxy>;
 export type EgressPolicyConfig = z.output<typeof egressPolicy>;
 export type ClusterConfig = z.output<typeof cluster>;

@@ -18,6 +18,11 @@ export interface DialOptions {
   readonly connectTimeout: number;
   /** Read into a reused buffer instead of 'data' events (see read-pump.ts). */
   readonly onread?: net.OnReadOpts;
+  /**
+   * Read what the target sent before its reset (TargetSocket). For relays whose client is a socket;
+   * with an HTTP/2 stream as the client it left the client's session open (the access leak test).
+   */
+  readonly readAfterReset?: boolean;
 }
 
 export interface Dialed {
@@ -26,17 +31,55 @@ export interface Dialed {
   readonly egress?: Decision;
 }
 
+/** A write failed because the peer is gone (it reset the connection, often after its last answer). */
+function peerGone(err: NodeJS.ErrnoException | null | undefined): boolean {
+  return !!err && err.syscall === 'write' && (err.code === 'EPIPE' || err.code === 'ECONNRESET');
+}
+
+/**
+ * A target socket that reads what the target sent before its reset. A server that answers and
+ * closes while the client is still sending (Redis after "-ERR Protocol error") resets the
+ * connection, because our next bytes find it closed; Node destroys a socket on that failed write,
+ * before the answer already in the kernel's receive queue is read, and the answer is lost. Here a
+ * write that fails for that reason is dropped instead (the target takes no more bytes), and the
+ * socket is destroyed once its read side has ended: the answer, then the reset or FIN, come
+ * through as they would have without our write.
+ */
+class TargetSocket extends net.Socket {
+  private gone = false;
+
+  override _write(data: Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.gone) return cb();
+    super._write(data, encoding, (err?: Error | null) => this.afterWrite(err, cb));
+  }
+
+  override _writev(
+    chunks: { chunk: Buffer; encoding: BufferEncoding }[],
+    cb: (err?: Error | null) => void,
+  ): void {
+    if (this.gone) return cb();
+    super._writev!(chunks, (err?: Error | null) => this.afterWrite(err, cb));
+  }
+
+  private afterWrite(err: Error | null | undefined, cb: (err?: Error | null) => void): void {
+    if (!peerGone(err as NodeJS.ErrnoException)) return cb(err);
+    if (!this.gone) {
+      this.gone = true;
+      // The read side ends by itself (the queued answer, then EOF or ECONNRESET); then close.
+      if (this.readableEnded) process.nextTick(() => this.destroy());
+      else this.once('end', () => this.destroy());
+    }
+    cb();
+  }
+}
+
 /** Connect to `address` (an IP literal: the decided one) and `port`. */
 export function dialAddress(address: string, port: number, opts: DialOptions): Promise<net.Socket> {
   const label = formatHostPort(address, port);
   return new Promise<net.Socket>((resolveDial, reject) => {
-    const socket = net.connect({
-      host: address,
-      port,
-      allowHalfOpen: true,
-      noDelay: true,
-      ...(opts.onread ? { onread: opts.onread } : {}),
-    });
+    const options = { allowHalfOpen: true, ...(opts.onread ? { onread: opts.onread } : {}) };
+    const socket = opts.readAfterReset ? new TargetSocket(options) : new net.Socket(options);
+    socket.connect({ host: address, port, noDelay: true });
     const settle = () => {
       clearTimeout(timer);
       socket.removeListener('error', onError);

@@ -5,7 +5,7 @@
 // reply), and pipe() adds per-chunk stream bookkeeping. Here each direction is a 'data' handler
 // that writes straight to the other socket and pauses its source when the kernel buffer is full.
 import type { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { ReadPump } from './read-pump.js';
 import type { CloseReason } from './session-registry.js';
 import { idleInterval, type IdleTimers, type IdleWatch } from './idle-watch.js';
@@ -54,6 +54,9 @@ type Side = (Socket | Duplex) & { [kRelay]?: ByteRelay };
  */
 const kRelay = Symbol('gatehouse.relay');
 
+/** How long a client may keep sending after its target has gone, before it is closed. */
+const LINGER_MS = 2000;
+
 function bytesRead(s: Side): number {
   return (s as Socket).bytesRead ?? 0;
 }
@@ -93,6 +96,7 @@ class ByteRelay implements Relay, IdleWatch {
   private firstError: Error | undefined;
   private result: RelayResult | undefined;
   private openSides = 2;
+  private lingering = false;
   private waiters: ((r: RelayResult) => void)[] | undefined;
   // The idle clock, sampled by the runtime's shared timer (idle-watch.ts).
   private idleSince = 0;
@@ -152,9 +156,13 @@ class ByteRelay implements Relay, IdleWatch {
 
   data(src: Side, chunk: Buffer): void {
     const toTarget = src === this.client;
+    const dst = toTarget ? this.target : this.client;
+    // The other side is gone (a target that answered and closed): what src still sends is read
+    // and dropped while src is told the end (see linger()).
+    if (dst.destroyed) return;
     const transform = toTarget ? this.opts.transformToTarget : this.opts.transformToClient;
     const out = transform ? transform(chunk) : chunk;
-    if (out !== null && out.length > 0 && !(toTarget ? this.target : this.client).write(out)) src.pause();
+    if (out !== null && out.length > 0 && !dst.write(out)) src.pause();
   }
 
   /** FIN from `side`: finish writing to the other side, then FIN there. The other direction carries on. */
@@ -171,16 +179,45 @@ class ByteRelay implements Relay, IdleWatch {
 
   failed(side: Side, err: Error): void {
     this.firstError ??= err;
-    this.close(side === this.client ? 'client_error' : 'target_error');
+    if (side === this.client) return this.close('client_error');
+    this.reason ??= 'target_error';
+    this.target.destroy();
+    // Closed on purpose (idle, terminate, revoke): the client goes too. Otherwise it lingers.
+    if (!this.client.destroyed) this.linger();
   }
 
   closed(side: Side): void {
     // A side that closed cleanly (FIN both ways) has handed all its bytes on; the other side has
-    // been told to end and will close after flushing. A side that closed any other way (reset,
-    // destroyed) takes the session down with it.
+    // been told to end and will close after flushing. A client that closed any other way (reset,
+    // destroyed) takes the session down with it; a target that did lets the client linger.
     const other = this.other(side);
-    if (!(side.readableEnded && side.writableFinished) && !other.destroyed) other.destroy();
+    if (!(side.readableEnded && side.writableFinished) && !other.destroyed) {
+      if (side === this.target) this.linger();
+      else other.destroy();
+    }
     if (--this.openSides === 0) this.finish();
+  }
+
+  /**
+   * The target is gone, cleanly or not (a Redis server answers a protocol error and closes while
+   * the client is still sending, and the client's next bytes draw a reset). Destroying the client
+   * now would throw away what it has not been sent yet: over TLS that is the answer itself, still
+   * in the TLS layer, and the client sees an abort where over plain TCP it reads the answer. So
+   * the client is ended instead (every byte the target sent, then close_notify and FIN), what it
+   * still sends is read and dropped, and it is closed when it ends too or the linger runs out.
+   * Sockets only (TCP and TLS): an HTTP/2 stream that was ended rather than reset left its
+   * session open after the client had gone (the access leak test), so streams keep the reset.
+   */
+  private linger(): void {
+    const client = this.client;
+    if (!(client instanceof Socket)) return void client.destroy();
+    if (this.lingering || client.destroyed) return;
+    this.lingering = true;
+    client.resume();
+    if (!client.writableEnded) client.end();
+    const timer = setTimeout(() => client.destroy(), LINGER_MS);
+    timer.unref();
+    client.once('close', () => clearTimeout(timer));
   }
 
   /** The shared idle timer's sample (IdleWatch). */

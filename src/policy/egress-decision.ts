@@ -27,6 +27,9 @@ export const EGRESS_REASONS = [
   'report_only',
   'max_concurrent',
   'max_concurrent_per_principal',
+  'sni_mismatch',
+  'sni_missing',
+  'sni_invalid',
 ] as const;
 export type EgressReason = (typeof EGRESS_REASONS)[number];
 

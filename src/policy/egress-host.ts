@@ -4,7 +4,8 @@
 // Browsers and URL libraries read "2130706433", "0x7f.1", "0177.0.0.1", "127.1" and "127.0.0.1." as
 // 127.0.0.1, and "bücher.de" as "xn--bcher-kva.de" (WHATWG host parsing, which Node's
 // url.domainToASCII implements). Matching must use that reading, or an entry could be dodged by
-// spelling. Names lose trailing dots (as Squid strips them) and are lower-cased.
+// spelling. Names lose trailing dots (as Squid strips them) and are lower-cased. A percent-encoded
+// host is refused rather than decoded.
 import { domainToASCII } from 'node:url';
 import ipaddr from 'ipaddr.js';
 import { parseIp, type IpAddress } from '../net/cidr.js';
@@ -53,6 +54,10 @@ export function normalizeHost(input: string): NormalizedHost | InvalidHost {
   // Control characters, spaces and the like never make a host; domainToASCII refuses them too.
   // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   if (/[\x00-\x20\x7f]/.test(input)) return { kind: 'invalid', why: 'bad characters in host' };
+  // WHATWG host parsing percent-decodes ("allowed%2etest" is read as allowed.test), but a host is
+  // never percent-encoded on the wire: Squid refuses such a request as invalid, and so do we, so
+  // that no spelling reaches the allowlist that the origin's own parser might read otherwise.
+  if (input.includes('%')) return { kind: 'invalid', why: 'percent-encoded host' };
   let ascii = domainToASCII(input);
   if (ascii === '') return { kind: 'invalid', why: 'not a valid host name' };
   while (ascii.endsWith('.')) ascii = ascii.slice(0, -1);

@@ -123,6 +123,10 @@ const NAMES: [string, string | undefined][] = [
   ['.', undefined],
   ['-bad.com', undefined],
   ['x'.repeat(300), undefined],
+  // Percent-encoding is refused, not decoded (WHATWG parsing would read allowed.test).
+  ['allowed%2etest', undefined],
+  ['%61llowed.test', undefined],
+  ['allowed.test%00', undefined],
 ];
 
 for (const [input, want] of NAMES) {

@@ -148,6 +148,8 @@ export async function openTarget(
   target: HostPort,
   /** Fields every line of this session carries (a direct listener's `redisUser`). */
   extra: Pick<LogFields, 'redisUser'> = {},
+  /** The client is a TLS socket (a direct listener), not an HTTP/2 stream: see DialOptions. */
+  readAfterReset = false,
 ): Promise<TargetOutcome> {
   const sessionId = ctx.sessions.newId();
   const label = formatHostPort(target.host, target.port);
@@ -235,6 +237,7 @@ export async function openTarget(
   try {
     const socket = await dialAddress(resolved.address, target.port, {
       connectTimeout: spec.config.connectTimeout,
+      readAfterReset,
     });
     socket.once('close', release);
     logEvent(ctx, spec, conn.listener, conn, 'accepted', {

@@ -9,6 +9,8 @@ import { formatHostPort, type HostPort } from '../../net/address.js';
 import type { Cidr } from '../../net/cidr.js';
 import type { GuardConfig } from '../../policy/destination-guard.js';
 import type { EgressRules } from '../../policy/egress-decision.js';
+import type { ServerNameRules } from '../../policy/server-name.js';
+import type { ResolverSettings } from './name-resolver.js';
 
 export interface ProxySettings {
   readonly name: string;
@@ -26,6 +28,10 @@ export interface ProxySettings {
   readonly headersTimeout: number;
   readonly idleTimeout: number;
   readonly connectTimeout: number;
+  /** How names are resolved: the top-level `resolver` with this proxy's keys over it. */
+  readonly resolver: ResolverSettings;
+  /** What a CONNECT tunnel's TLS server name must be (sniMustMatch, sniMissing). */
+  readonly sni: ServerNameRules;
   /** PROXY v2 headers honoured from these load balancers (proxyProtocol: v2). */
   readonly trustedProxies?: readonly Cidr[];
   /** Requests and tunnels at once, in all and per principal (whole values; each worker takes its share). */
@@ -81,5 +87,25 @@ export function compileProxy(name: string, cfg: EgressProxyConfig, loaded: Loade
       total: limitOf(loaded, at, 'maxConcurrent', cfg.limits.maxConcurrent, 1),
       perPrincipal: limitOf(loaded, at, 'maxConcurrentPerPrincipal', cfg.limits.maxConcurrentPerPrincipal, 1),
     },
+    resolver: compileResolver(loaded, cfg),
+    sni: {
+      mustMatch: cfg.sniMustMatch,
+      missing: cfg.sniMissing,
+      reportOnly: cfg.reportOnly,
+      mustMatchWhere: where('sniMustMatch'),
+      missingWhere: where('sniMissing'),
+    },
+  };
+}
+
+function compileResolver(loaded: LoadedConfig, cfg: EgressProxyConfig): ResolverSettings {
+  const r = { ...loaded.config.resolver, ...cfg.resolver };
+  return {
+    servers: r.servers,
+    timeout: r.timeout,
+    cacheSize: r.cacheSize,
+    maxTtl: r.maxTtl,
+    negativeTtl: r.negativeTtl,
+    hostsFile: r.hostsFile === 'none' ? undefined : path.resolve(loaded.baseDir, r.hostsFile),
   };
 }

@@ -8,7 +8,6 @@ import { clientOf } from '../../pipeline/proxy-header.js';
 import type { Socket } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { parseIp, type IpAddress } from '../../net/cidr.js';
-import { resolveHost } from '../../pipeline/resolve.js';
 import { parseBasic } from '../../auth/htpasswd.js';
 import { normalizeHost, type InvalidHost, type NormalizedHost } from '../../policy/egress-host.js';
 import { decideDestination, decideEgressRequest, type EgressDecision } from '../../policy/egress-decision.js';
@@ -17,6 +16,7 @@ import type { FaceContext } from '../context.js';
 import type { ProxySettings } from './compile.js';
 import type { ProxyRequest } from './fast-front.js';
 import type { EgressFiles } from './files.js';
+import type { NameResolver } from './name-resolver.js';
 import type { ProxyTarget } from './request.js';
 
 export type Prepared = Ready | { denied: EgressDecision; user?: string | undefined } | { error: unknown };
@@ -40,6 +40,8 @@ export interface Decider {
   readonly files: EgressFiles;
   readonly ctx: FaceContext | undefined;
   readonly memo: ParseMemo;
+  /** The proxy's resolver (name-resolver.ts): one lookup per decision, off the thread pool. */
+  readonly resolver: NameResolver;
 }
 
 /**
@@ -126,8 +128,9 @@ function decide(
   });
   if (!decision.allowed || target.host.kind === 'invalid') return { denied: decision, user };
   if (target.host.kind === 'ip') return check(p, target, target.host.text, decision, user);
-  return resolveHost(target.host.text).then(
-    ({ address }) => check(p, target, address, decision, user),
+  // The address resolved here is the one guarded below and the one dialed: never looked up again.
+  return p.resolver.lookup(target.host.text).then(
+    (address) => check(p, target, address, decision, user),
     (error: unknown) => ({ error }),
   );
 }

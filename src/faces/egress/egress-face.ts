@@ -8,6 +8,7 @@ import type { FaceContext } from '../context.js';
 import type { Face, FacePlan } from '../face.js';
 import { compileProxy, type ProxySettings } from './compile.js';
 import { EgressMetrics } from './metrics.js';
+import { ResolverPool } from './name-resolver.js';
 import { EgressProxy } from './proxy.js';
 
 const FACE = 'egressProxy';
@@ -26,6 +27,7 @@ interface EgressPlan extends FacePlan {
 export function createEgressProxyFace(): Face<EgressPlan> {
   const proxies = new Map<string, EgressProxy>();
   const metrics = new EgressMetrics();
+  const resolvers = new ResolverPool();
   return {
     name: FACE,
     plan(snapshot) {
@@ -37,7 +39,7 @@ export function createEgressProxyFace(): Face<EgressPlan> {
         // meets the allowlist (an unloadable file denies: fail closed).
         let proxy = proxies.get(settings.name);
         if (!proxy) {
-          proxy = new EgressProxy(settings, metrics);
+          proxy = new EgressProxy(settings, metrics, resolvers);
           proxies.set(settings.name, proxy);
         }
         const p = proxy;
@@ -69,9 +71,11 @@ export function createEgressProxyFace(): Face<EgressPlan> {
           await proxy.shutdown();
         }
       }
+      resolvers.retain([...proxies.values()].map((p) => p.resolver));
     },
     async shutdown() {
       await Promise.all([...proxies.values()].map((p) => p.shutdown()));
+      resolvers.retain([]);
     },
   };
 }

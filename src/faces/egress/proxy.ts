@@ -29,6 +29,7 @@ import { failed, record, type Gauge, type ProxyState } from './proxy-state.js';
 import type { RecordSite } from './record.js';
 import { serveTunnel } from './tunnel.js';
 import { UpstreamPool } from './upstream-pool.js';
+import type { NameResolver, ResolverPool } from './name-resolver.js';
 import { rawReply, replyForCode, type WireReply } from './wire.js';
 
 /** Idle keep-alive connections close after this long (Node's server uses the same). */
@@ -62,6 +63,7 @@ export class EgressProxy implements ProxyState {
   private readonly pendingEvents: FileEvent[] = [];
   readonly files: EgressFiles;
   readonly memo = new ParseMemo();
+  resolver: NameResolver;
   readonly upstreams = new UpstreamPool(() => this.idleSweep.wake());
   private readonly idleSweep = new IdleSweep(
     () => this.ctx?.timers,
@@ -97,7 +99,9 @@ export class EgressProxy implements ProxyState {
   constructor(
     public settings: ProxySettings,
     readonly metrics: EgressMetrics,
+    private readonly resolvers: ResolverPool,
   ) {
+    this.resolver = resolvers.get(settings.resolver);
     this.site = {
       settings,
       metrics,
@@ -185,6 +189,7 @@ export class EgressProxy implements ProxyState {
   /** A new snapshot: new settings, files loaded as needed. Open connections carry on. */
   configure(settings: ProxySettings): void {
     this.settings = settings;
+    this.resolver = this.resolvers.get(settings.resolver);
     this.agentIdle(settings);
     const key = `${settings.maxHeaderSize}`;
     if (key !== this.serverKey) {

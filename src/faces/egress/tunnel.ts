@@ -1,6 +1,7 @@
 // CONNECT and Upgrade: the target from the head, the decision (decide.ts), a dial to exactly the
 // decided address, then 200 Connection established (or the Upgrade request passed on) and raw
 // bytes both ways through the session runner; a refusal is a Squid-style reply on the raw socket.
+// A CONNECT's first bytes pass the SNI check (sni-gate.ts) before the origin sees any of them.
 // Cut here because after its head a tunnel never speaks HTTP again: it shares the decision and
 // the record with plain requests and nothing else (no response parsing, no upstream pool).
 import { clientIp, clientOf } from '../../pipeline/proxy-header.js';
@@ -9,10 +10,12 @@ import type { Duplex } from 'node:stream';
 import { dialAddress } from '../../pipeline/dial.js';
 import { ReadPump } from '../../pipeline/read-pump.js';
 import { runRelay } from '../../pipeline/session-runner.js';
+import { decideServerName } from '../../policy/server-name.js';
 import { prepare } from './decide.js';
 import type { ProxyRequest } from './fast-front.js';
 import { failed, record, sessionStart, takeSlot, type ProxyState } from './proxy-state.js';
 import type { FinishInput } from './record.js';
+import { SniGate } from './sni-gate.js';
 import { parseAbsoluteUrl, parseConnectTarget, requestHead, requestHeadersForUpstream } from './request.js';
 import { rawReply, replyForCode, replyForDecision, replyForError, type WireReply } from './wire.js';
 
@@ -67,6 +70,7 @@ export async function serveTunnel(
     upstream = await dialAddress(ready.address, target.port, {
       connectTimeout: p.settings.connectTimeout,
       onread: pump.onread,
+      readAfterReset: true,
     });
   } catch (err) {
     slot.release();
@@ -81,12 +85,27 @@ export async function serveTunnel(
     upstream.destroy();
     return;
   }
+  // A CONNECT's TLS must ask for the host the CONNECT named: the client's first bytes wait in the
+  // gate, unwritten to the origin, until that is decided (sni-gate.ts).
+  const sni = p.settings.sni;
+  const gate =
+    kind === 'connect' && sni.mustMatch
+      ? new SniGate({
+          decide: (opening) => decideServerName(target.host, opening, sni),
+          toTarget: (bytes) => void upstream.write(bytes),
+          refuse: (_d, alert) => {
+            // The alert (or the FIN) reaches the client before the origin's connection goes:
+            // the origin has been sent nothing.
+            socket.end(alert ?? Buffer.alloc(0), () => upstream.destroy());
+          },
+        })
+      : undefined;
   if (kind === 'connect') socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
   else
     upstream.write(
       requestHead(method, target.path, requestHeadersForUpstream(req.rawHeaders, target.authority, true)),
     );
-  if (head.length > 0) upstream.write(head);
+  if (!gate && head.length > 0) upstream.write(head);
   const name = p.settings.name;
   p.tunnels.inc();
   const ctx = p.ctx!;
@@ -96,11 +115,22 @@ export async function serveTunnel(
     sessionStart(p, id, req, target, ready.user, start),
     socket,
     upstream,
-    { idleTimeout: p.settings.idleTimeout, timers: ctx.timers, targetPump: pump },
+    {
+      idleTimeout: p.settings.idleTimeout,
+      timers: ctx.timers,
+      targetPump: pump,
+      ...(gate ? { transformToTarget: gate.transform } : {}),
+    },
     (result) => {
+      gate?.stop();
       p.tunnels.dec();
       slot.release();
       p.metrics.countBytes(name, result.bytesFromClient, result.bytesToClient);
+      // A tunnel the SNI check refused is recorded as denied, with the names in its rule; one it
+      // let through in report-only mode carries that decision instead of the allowlist's.
+      const sniDecision = gate?.decision;
+      const refused = sniDecision && !sniDecision.allowed ? sniDecision : undefined;
+      const decision = sniDecision?.wouldDeny ? sniDecision : ready.decision;
       try {
         record(p, kind, {
           start,
@@ -108,7 +138,8 @@ export async function serveTunnel(
           via,
           method,
           url,
-          decision: ready.decision,
+          decision: refused ?? decision,
+          ...(refused ? { reply: { ...replyForDecision(refused, url), body: '' } } : {}),
           user: ready.user,
           peer: ready.address,
           status: kind === 'connect' ? 200 : 101,
@@ -122,6 +153,7 @@ export async function serveTunnel(
       }
     },
   );
+  gate?.start(head, p.settings.headersTimeout);
   // The fast front hands CONNECT sockets over paused, so nothing is read before the relay listens.
   socket.resume();
 }

@@ -29,6 +29,7 @@ const SQUID_ERROR: Partial<Record<ErrorCode, string>> = {
   GH_ERR_DIAL_REFUSED: 'ERR_CONNECT_FAIL 111',
   GH_ERR_DIAL_TIMEOUT: 'ERR_CONNECT_FAIL 110',
   GH_ERR_DIAL_FAILED: 'ERR_DNS_FAIL 0',
+  GH_ERR_DNS_TIMEOUT: 'ERR_DNS_FAIL 0',
 };
 
 function escapeHtml(s: string): string {

@@ -49,6 +49,7 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
   socket.on('error', ignoreError); // an error before the relay owns the socket ends in 'close'
   dial(target, {
     connectTimeout: entry.connectTimeout,
+    readAfterReset: true,
     guard: (ip, port) => decideEgress(ctx.policy, entry.groups, ip, port),
   }).then(
     ({ socket: upstream }) => {

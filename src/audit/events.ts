@@ -32,9 +32,12 @@ export const AuditField = {
   status: 'status',
   startTime: 'startTime',
   endTime: 'endTime',
+  // Logins through an OpenID provider.
+  subject: 'subject',
+  notAfter: 'notAfter',
 } as const;
 
-export type AuditEventName = 'accepted' | 'denied' | 'dialed' | 'dial_failed' | 'closed';
+export type AuditEventName = 'accepted' | 'denied' | 'dialed' | 'dial_failed' | 'closed' | 'login';
 
 export interface AuditEvent {
   readonly time: string;
@@ -72,6 +75,10 @@ export interface AuditEvent {
   readonly status?: 'succeeded' | 'failed' | 'closed';
   readonly startTime?: string;
   readonly endTime?: string;
+  /** A login: the provider's subject (`sub`) of the user. */
+  readonly subject?: string;
+  /** A login: when the certificate it issued expires (ISO time). */
+  readonly notAfter?: string;
 }
 
 /** An event before the audit stamps its time: what faces build. */

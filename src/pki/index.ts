@@ -43,3 +43,17 @@ export {
   type Revoked,
 } from './revocation.js';
 export { pkiLayout, type PkiLayout } from './store.js';
+export {
+  buildLoginCa,
+  hasLoginCa,
+  issueLoginCertificate,
+  LOGIN_BACKDATE_MS,
+  LOGIN_CA_NAME,
+  loginCaDir,
+  loginCommonName,
+  loginNonce,
+  type BuildLoginCaOptions,
+  type BuiltLoginCa,
+  type LoginCertificate,
+  type LoginCertificateRequest,
+} from './login-ca.js';

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { registerBuildCa, registerBuildFull } from './build.js';
 import { registerInitPki } from './init-pki.js';
 import { registerList, registerShow } from './inspect.js';
+import { registerBuildLoginCa } from './login-ca.js';
 import { registerGenCrl, registerRevoke } from './revoke.js';
 
 export function registerPki(program: Command): void {
@@ -45,4 +46,5 @@ for easy-rsa habits. Nothing prints a private key.`,
   registerGenCrl(pki);
   registerList(pki);
   registerShow(pki);
+  registerBuildLoginCa(pki);
 }

@@ -14,11 +14,14 @@ import type { ClientConnection, EndpointSpec } from './connection.js';
 import { makeDirect, type DirectSpec } from './direct.js';
 import type { AccessState, TlsFront } from './handshake.js';
 import { makeTunnel } from './tunnel.js';
+import { makeLoginState } from './login.js';
 import {
   crlPath,
   loadServerCredentials,
   loadTrust,
+  loginCrlPath,
   reloadCrl,
+  revokedSerials,
   type ServerCredentials,
   tlsOptionsFor,
   type Trust,
@@ -55,6 +58,8 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   const sessionTimeouts = new Map<string, number>();
   const live = new Set<ClientConnection>();
   let crlWatcher: FileWatcher | undefined;
+  let loginCrlWatcher: FileWatcher | undefined;
+  const login = makeLoginState(() => trust?.pkiDir);
   let timer: NodeJS.Timeout | undefined;
   let lastCtx: FaceContext | undefined;
   let resolveReady!: () => void;
@@ -73,6 +78,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
       live.add(conn);
       conn.socket.once('close', () => live.delete(conn));
     },
+    login,
   });
 
   const rebuildContexts = () => {
@@ -98,8 +104,9 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   };
 
   const closeRevoked = () => {
-    const revoked = trust?.crl?.revoked;
-    if (!revoked || revoked.size === 0) return;
+    if (!trust) return;
+    const revoked = revokedSerials(trust);
+    if (revoked.size === 0) return;
     const n = closeWhere((c) => revoked.has(c.identity.serial), 'revoked');
     lastCtx?.sessions.closeWhere((s) => s.serial !== undefined && revoked.has(s.serial), 'revoked');
     if (n > 0) lastCtx?.log.info({ connections: n }, 'closed the connections of revoked certificates');
@@ -108,7 +115,12 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   /** CA and CRL from scratch (first start, a new pki dir, or after a failed first load). */
   const loadFullTrust = async (dir: string) => {
     try {
-      const loaded = await loadTrust(dir);
+      const loaded = await loadTrust(dir, (err) =>
+        lastCtx?.log.error(
+          { err, code: (err as { code?: string }).code, pki: dir },
+          `the login CA is refused (login certificates are refused until it is fixed): ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
       if (pkiDir !== dir) return;
       trust = loaded;
       warnStaleCrl(loaded);
@@ -138,7 +150,14 @@ export function createAccessEndpointFace(): AccessEndpointFace {
         trust = next;
         rebuildContexts();
         warnStaleCrl(next);
-        lastCtx?.log.info({ crl: crlPath(next.pkiDir), revoked: next.crl?.revoked.size ?? 0 }, 'CRL loaded');
+        lastCtx?.log.info(
+          {
+            crl: crlPath(next.pkiDir),
+            revoked: next.crl?.revoked.size ?? 0,
+            ...(next.loginCa ? { loginRevoked: next.loginCa.crl?.revoked.size ?? 0 } : {}),
+          },
+          'CRL loaded',
+        );
         closeRevoked();
       } catch (err) {
         lastCtx?.log.error(
@@ -171,6 +190,8 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   const stop = () => {
     crlWatcher?.close();
     crlWatcher = undefined;
+    loginCrlWatcher?.close();
+    loginCrlWatcher = undefined;
     pkiDir = undefined;
     trust = undefined;
     if (timer) clearInterval(timer);
@@ -254,6 +275,9 @@ export function createAccessEndpointFace(): AccessEndpointFace {
         // Watched even when the first load fails: a fixed crl.pem then recovers without a reload.
         crlWatcher?.close();
         crlWatcher = watchFile(crlPath(dir), onCrlChange, { debounceMs: 50, pollMs: 250 });
+        // The login CA's CRL (and the login CA itself, made on first login, which writes it).
+        loginCrlWatcher?.close();
+        loginCrlWatcher = watchFile(loginCrlPath(dir), onCrlChange, { debounceMs: 50, pollMs: 250 });
       }
       if (trust)
         onCrlChange(); // a reload also re-reads the CRL

@@ -40,7 +40,14 @@ export class ProviderKeys {
   async keySet(): Promise<JWTVerifyGetKey> {
     if (this.keys && Date.now() - this.fetchedAt < DISCOVERY_MAX_AGE_MS) return this.keys;
     this.pending ??= this.discover().finally(() => (this.pending = undefined));
-    return this.pending;
+    try {
+      return await this.pending;
+    } catch (err) {
+      // A provider down at the hourly re-read: the keys already known still verify (a token with
+      // a new kid makes the key set fetch again, and fail then).
+      if (this.keys) return this.keys;
+      throw err;
+    }
   }
 
   private async discover(): Promise<JWTVerifyGetKey> {

@@ -14,7 +14,6 @@ import {
   checkDays,
   DEFAULT_CERT_DAYS,
   DEFAULT_CRL_DAYS,
-  initPki,
   loadCaSigner,
   nowSeconds,
 } from './authority.js';
@@ -30,6 +29,7 @@ import {
 import { parseCrl } from './crl.js';
 import { isValidGroupName } from './identity.js';
 import { DEFAULT_KEY_TYPE, generateKey, privateKeyPem, webSigner, type KeyType } from './keys.js';
+import { ensureOpensslCnf } from './openssl-cnf.js';
 import { genCrl } from './revocation.js';
 import {
   assertCa,
@@ -37,7 +37,9 @@ import {
   createFileAtomic,
   ensureDir,
   pkiLayout,
+  PRIVATE_DIR_MODE,
   PRIVATE_FILE_MODE,
+  PUBLIC_DIR_MODE,
   PUBLIC_FILE_MODE,
   readTextIfExists,
   withLock,
@@ -119,7 +121,11 @@ export async function buildLoginCa(pkiDir: string, opts: BuildLoginCaOptions = {
       ],
     });
     const pem = certificatePem(cert);
-    initPki(sub.root);
+    // Not initPki: the directory may exist already (the daemon's used-token record lives in it).
+    ensureDir(sub.root, PUBLIC_DIR_MODE);
+    ensureDir(sub.privateDir, PRIVATE_DIR_MODE);
+    ensureDir(sub.reqsDir, PUBLIC_DIR_MODE);
+    ensureOpensslCnf(sub.root);
     for (const [d, mode] of caDirs(sub)) ensureDir(d, mode);
     writeFileAtomic(sub.index, '', PUBLIC_FILE_MODE);
     writeFileAtomic(sub.indexAttr, INDEX_ATTR, PUBLIC_FILE_MODE);
@@ -175,9 +181,12 @@ export function loginNonce(spkiDer: Uint8Array): string {
 /** Clocks differ a little between hosts: a fresh certificate is valid from a minute ago. */
 export const LOGIN_BACKDATE_MS = 60_000;
 
-/** A CN index.txt and every tool can carry: letters, digits and `._@+-`, at most 64. */
+/**
+ * A CN index.txt and every tool can carry: letters, digits and `._@-`, at most 64 (`/` separates
+ * and `+` joins attributes in OpenSSL's one-line names).
+ */
 export function loginCommonName(user: string): string {
-  const cn = user.replace(/[^A-Za-z0-9._@+-]/g, '_').slice(0, 64);
+  const cn = user.replace(/[^A-Za-z0-9._@-]/g, '_').slice(0, 64);
   return cn === '' ? 'login' : cn;
 }
 

@@ -258,20 +258,28 @@ const claims = (nonce: string, over: Record<string, unknown> = {}) => ({
 });
 
 test('build-login-ca: an intermediate under the CA, key 0600, in the CA index, with its own CRL', async () => {
-  const r = await run(process.execPath, [CLI, 'pki', '--pki', pki.dir, 'build-login-ca']);
+  // A PKI of its own: the daemon's makes its login CA at the first login (below).
+  const other = await mintPki(['IP:127.0.0.1'], path.join(dir, 'other'));
+  const sub = path.join(other.dir, 'login-ca');
+  const r = await run(process.execPath, [CLI, 'pki', '--pki', other.dir, 'build-login-ca']);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(fs.statSync(path.join(loginCa(), 'private', 'ca.key')).mode & 0o777, 0o600);
-  const v = spawnSync('openssl', ['verify', '-CAfile', pki.ca, path.join(loginCa(), 'ca.crt')], {
+  assert.equal(fs.statSync(path.join(sub, 'private', 'ca.key')).mode & 0o777, 0o600);
+  const v = spawnSync('openssl', ['verify', '-CAfile', other.ca, path.join(sub, 'ca.crt')], {
     encoding: 'utf8',
   });
   assert.equal(v.status, 0, v.stdout + v.stderr);
-  assert.match(fs.readFileSync(path.join(pki.dir, 'index.txt'), 'utf8'), /\/CN=Gatehouse login CA/);
-  assert.ok(fs.existsSync(path.join(loginCa(), 'crl.pem')));
-  const again = await run(process.execPath, [CLI, 'pki', '--pki', pki.dir, 'build-login-ca']);
+  const text = spawnSync('openssl', ['x509', '-noout', '-text', '-in', path.join(sub, 'ca.crt')], {
+    encoding: 'utf8',
+  }).stdout;
+  assert.match(text, /CA:TRUE, pathlen:0/);
+  assert.match(fs.readFileSync(path.join(other.dir, 'index.txt'), 'utf8'), /\/CN=Gatehouse login CA/);
+  const crl = spawnSync('openssl', ['crl', '-noout', '-issuer', '-in', path.join(sub, 'crl.pem')], {
+    encoding: 'utf8',
+  });
+  assert.match(crl.stdout, /Gatehouse login CA/);
+  const again = await run(process.execPath, [CLI, 'pki', '--pki', other.dir, 'build-login-ca']);
   assert.notEqual(again.code, 0);
   assert.match(again.stderr, /GH_ERR_PKI_EXISTS/);
-  // The daemon takes the new login CA (its CRL watcher sees it).
-  await gh.waitForLog((l) => l.msg === 'CRL loaded' && typeof l.loginRevoked === 'number');
 });
 
 test('client-config without --client writes a login profile; connect says to log in first', async () => {
@@ -326,6 +334,9 @@ test(
     });
     assert.equal(v.status, 0, v.stdout + v.stderr);
     assert.match(cli.stdout(), /logged in as alice@example\.test/);
+    // The first login made the login CA (the CA key is readable here), key 0600.
+    await gh.waitForLog((l) => l.msg === 'created the login CA on first login');
+    assert.equal(fs.statSync(path.join(loginCa(), 'private', 'ca.key')).mode & 0o777, 0o600);
     const line = await gh.waitForAudit(
       (l) => l.event === 'login' && l.allowed === true && l.subject === 'alice',
     );

@@ -59,7 +59,10 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   const live = new Set<ClientConnection>();
   let crlWatcher: FileWatcher | undefined;
   let loginCrlWatcher: FileWatcher | undefined;
-  const login = makeLoginState(() => trust?.pkiDir);
+  const login = makeLoginState(
+    () => trust?.pkiDir,
+    () => onCrlChange(),
+  );
   let timer: NodeJS.Timeout | undefined;
   let lastCtx: FaceContext | undefined;
   let resolveReady!: () => void;

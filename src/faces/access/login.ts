@@ -36,13 +36,16 @@ export interface LoginState {
   providerKeys(issuer: string): ProviderKeys;
   usedTokens(pkiDir: string): UsedTokens;
   pkiDir(): string | undefined;
+  /** A login made the login CA: the endpoints trust it now, not at the next CRL poll. */
+  loginCaCreated(): void;
 }
 
-export function makeLoginState(pkiDir: () => string | undefined): LoginState {
+export function makeLoginState(pkiDir: () => string | undefined, loginCaCreated: () => void): LoginState {
   const keys = new Map<string, ProviderKeys>();
   const used = new Map<string, UsedTokens>();
   return {
     pkiDir,
+    loginCaCreated,
     providerKeys(issuer) {
       let k = keys.get(issuer);
       if (!k) keys.set(issuer, (k = new ProviderKeys(issuer)));
@@ -260,6 +263,7 @@ async function login_(
     try {
       const built = await buildLoginCa(pkiDir);
       ctx.log.info({ dir: built.dir, serial: built.serial }, 'created the login CA on first login');
+      state.loginCaCreated();
     } catch (err) {
       // Another worker may have made it meanwhile; otherwise the root key is offline or encrypted.
       if (!hasLoginCa(pkiDir))

@@ -104,7 +104,8 @@ function makeH1Server(ctx: FaceContext, spec: TunnelSpec, access: AccessState): 
   });
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const state = (req.socket as Tagged)[kState];
-    if (spec.endpoint.config.login && req.url?.split('?')[0] === LOGIN_PATH) {
+    // Answered on every endpoint: one without `login` says so (GH_ERR_LOGIN_UNAVAILABLE, as JSON).
+    if (req.url?.split('?')[0] === LOGIN_PATH) {
       if (state && 'refused' in state && state.pendingRefusal) state.pendingRefusal.settled = true;
       void handleLogin(ctx, spec.endpoint, spec.listener, access.login, peerOf(req.socket), req, res);
       return;

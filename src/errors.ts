@@ -111,6 +111,14 @@ export const ERRORS = {
     message: 'CRL %s refused: %s',
     hint: 'regenerate it with `gatehouse pki gen-crl`; the last good CRL stays in force meanwhile',
   },
+  GH_ERR_REDIS_PASSWORD_FILE: {
+    message: 'Redis user password file %s cannot be used: %s',
+    hint: "write the ACL user's password into it, on one line; the last good password stays in force meanwhile",
+  },
+  GH_ERR_REDIS_LOGIN: {
+    message: 'cannot log in to Redis node %s as user %s: %s',
+    hint: "make the user's password file hold the password of that ACL user on every node (ACL SETUSER USER on >PASSWORD)",
+  },
   GH_ERR_ACCESS_PROFILE: {
     message: 'client profile %s: %s',
     hint: 'write a new one with `gatehouse client-config ENDPOINT --client NAME -c CONFIG -o FILE`',
@@ -184,6 +192,11 @@ export const ERRORS = {
     hint: 'send smaller headers, or raise maxHeaderSize of the egress proxy',
     status: 431,
   },
+  GH_ERR_LIMIT: {
+    message: 'limit reached: %s',
+    hint: 'retry later or with fewer connections at once; the operator can raise the limit named in the reason (docs/configuration.md, Limits)',
+    status: 503,
+  },
   GH_ERR_EGRESS_FILE: {
     message: 'cannot load %s: %s',
     hint: 'fix the file; until then the last good version stays in force',
@@ -214,6 +227,29 @@ export const ERRORS = {
   GH_ERR_ADMIN_UNREACHABLE: {
     message: 'cannot reach the admin API at %s: %s',
     hint: 'is `gatehouse serve` running with admin.enabled? Point --admin at admin.listen, give --token or GATEHOUSE_ADMIN_TOKEN',
+  },
+  GH_ERR_ADMIN_TARGET: {
+    message: 'no admin API to talk to: %s',
+    hint: 'give -c FILE (its admin.listen and token are used), run the verb where ./gatehouse.yaml is, or give --admin URL (or GATEHOUSE_ADMIN_URL)',
+  },
+  GH_ERR_SESSION_NOT_FOUND: {
+    message: 'no session %s',
+    hint: 'list the live sessions with `gatehouse sessions` (GET /api/sessions); a session that ended is in `gatehouse audit --session ID`',
+    status: 404,
+  },
+  GH_ERR_NO_LISTENER: {
+    message: 'no listener on %s',
+    hint: 'nothing would accept the connection: give the address and port of a listener (a bare port matches every address), as `gatehouse status` or the config lists them',
+    status: 404,
+  },
+  GH_ERR_SERVICE_START: {
+    message: '%s did not start: %s',
+    hint: 'free the port or change its `listen` in the config; or set `optional: true` beside it to start without it',
+  },
+  GH_ERR_LOG_REOPEN: {
+    message: 'cannot reopen %s: %s',
+    hint: 'check that the directory exists and the daemon may write there; lines keep going to the file that was open',
+    status: 500,
   },
   GH_ERR_INTERNAL: {
     message: 'internal error; see the daemon log',

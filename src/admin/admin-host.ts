@@ -14,6 +14,8 @@ export class AdminHost implements RuntimeService {
   private server: AdminServer | undefined;
   private bound: string | undefined;
   private token = '';
+  /** Why the admin API is not serving as configured (the last apply's), or undefined. */
+  private failed: string | undefined;
 
   constructor(
     private readonly runtime: AdminRuntime,
@@ -27,9 +29,26 @@ export class AdminHost implements RuntimeService {
     return a ? { host: a.address, port: a.port } : undefined;
   }
 
+  /**
+   * Why the admin API is not serving as configured, or undefined when it is (or is disabled). At
+   * start `serve` fails on it unless `admin.optional`; on a reload it is logged and the rest runs.
+   */
+  failure(): string | undefined {
+    return this.failed;
+  }
+
+  /** The console's address once it listens ("http://127.0.0.1:9480/"). */
+  url(): string | undefined {
+    const a = this.address();
+    if (!a) return undefined;
+    const host = a.host === '0.0.0.0' ? '127.0.0.1' : a.host === '::' ? '::1' : a.host;
+    return `http://${formatHostPort(host, a.port)}/`;
+  }
+
   async apply(loaded: LoadedConfig): Promise<void> {
     const admin = loaded.config.admin;
     this.store?.setRetention(loaded.config.audit.retention);
+    this.failed = undefined;
     if (!admin.enabled) {
       await this.close();
       return;
@@ -43,6 +62,7 @@ export class AdminHost implements RuntimeService {
           'admin token generated (0600); give it to `gatehouse` CLI verbs and the console',
         );
     } catch (err) {
+      this.failed = `no usable token: ${(err as Error).message}`;
       this.log.error(
         { err, code: (err as { code?: string }).code },
         'admin API not started: no usable token',
@@ -62,7 +82,9 @@ export class AdminHost implements RuntimeService {
     try {
       await server.listen(admin.listen.host, admin.listen.port);
     } catch (err) {
-      // The data plane does not depend on the console: say why and carry on without it.
+      // The data plane does not depend on the console: on a reload, say why and carry on without
+      // it; at start, `serve` stops here unless admin.optional (failure()).
+      this.failed = `cannot listen on ${want}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
       this.log.error(
         { listen: want, code: (err as NodeJS.ErrnoException).code },
         'admin API not started: cannot listen; free the port or change admin.listen',

@@ -15,19 +15,33 @@ export interface AdminFlags {
 export interface Target {
   readonly url: string;
   readonly token: string | undefined;
+  /** Where the URL came from, for `--verbose` and for errors: "--admin", "admin.listen of FILE"… */
+  readonly via: string;
+  /** The config file read, if one was. */
+  readonly config?: string;
 }
 
-/** Where the admin API is and which token it takes: flags, then environment, then the config. */
+/**
+ * Where the admin API is and which token it takes: flags, then environment, then the config (-c,
+ * or ./gatehouse.yaml). With none of them there is nothing to go on: GH_ERR_ADMIN_TARGET, rather
+ * than a guess at 127.0.0.1:9480 that may be another daemon's.
+ */
 export function adminTarget(opts: AdminFlags, env: NodeJS.ProcessEnv = process.env): Target {
   const configPath = opts.config ?? (fs.existsSync('gatehouse.yaml') ? 'gatehouse.yaml' : undefined);
   const loaded = configPath ? loadConfig(configPath) : undefined;
   let url = opts.admin ?? env.GATEHOUSE_ADMIN_URL;
+  let via = opts.admin ? '--admin' : url ? 'GATEHOUSE_ADMIN_URL' : '';
   if (!url && loaded) {
     const l = loaded.config.admin.listen;
     const host = l.host === '0.0.0.0' ? '127.0.0.1' : l.host === '::' ? '::1' : l.host;
     url = `http://${formatHostPort(host, l.port)}`;
+    via = `admin.listen of ${configPath}`;
   }
-  url = (url ?? 'http://127.0.0.1:9480').replace(/\/+$/, '');
+  if (!url)
+    throw new GatehouseError('GH_ERR_ADMIN_TARGET', [
+      'no -c FILE, no ./gatehouse.yaml in this directory, no --admin URL and no GATEHOUSE_ADMIN_URL',
+    ]);
+  url = url.replace(/\/+$/, '');
   if (!/^https?:\/\//.test(url)) url = `http://${url}`;
   let token = opts.token ?? env.GATEHOUSE_ADMIN_TOKEN;
   if (!token && loaded) {
@@ -35,7 +49,7 @@ export function adminTarget(opts: AdminFlags, env: NodeJS.ProcessEnv = process.e
     const file = tokenFileFor(loaded);
     if (!token && fs.existsSync(file)) token = fs.readFileSync(file, 'utf8').trim();
   }
-  return { url, token };
+  return { url, token, via, ...(configPath ? { config: configPath } : {}) };
 }
 
 export async function adminCall(t: Target, method: string, path: string, body?: unknown): Promise<unknown> {
@@ -53,7 +67,7 @@ export async function adminCall(t: Target, method: string, path: string, body?: 
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     throw new GatehouseError('GH_ERR_ADMIN_UNREACHABLE', [
-      t.url,
+      `${t.url} (${t.via})`,
       cause?.code ?? cause?.message ?? (err as Error).message,
     ]);
   }

@@ -1,27 +1,31 @@
 // The admin API routes: status, listeners, sessions (+ terminate), audit queries and summaries,
 // reload, policy + explain, PKI list + revoke. Each reads the runtime through AdminRuntime only.
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { parseAuditQuery } from '../audit/query.js';
+import { parseAuditQuery, parseTime } from '../audit/query.js';
 import type { AuditStore } from '../audit/store.js';
+import { chooseStep, denseTimeline, MAX_BUCKETS } from '../audit/timeline.js';
+import { formatDuration, parseDuration } from '../config/duration.js';
 import { GatehouseError, isGatehouseError } from '../errors.js';
-import { formatHostPort, parseHostPort } from '../net/address.js';
+import { VERSION } from '../version.js';
 import { parseIp } from '../net/cidr.js';
 import {
+  certificateProfile,
   certificateView,
   listCertificates,
+  loadCaCertificate,
   parseReason,
   resolvePassSpec,
   revokeAndPublish,
+  type CertProfile,
   type RevocationReason,
 } from '../pki/index.js';
-import { explain } from '../policy/explain.js';
-import { describeDecision } from '../policy/decision.js';
-import { compileSecurityPolicy } from '../policy/security-groups.js';
 import type { AdminRuntime } from '../runtime/admin-view.js';
 import { badRequest, readJsonBody, sendJson } from './http.js';
-import { configSummary, policyView } from './views.js';
+import { configSummary, explainView, parseExplainTo, policyView } from './views.js';
 
 export interface ApiContext {
   readonly runtime: AdminRuntime;
@@ -41,8 +45,6 @@ interface Route {
   readonly path: RegExp;
   readonly handler: Handler;
 }
-
-const VERSION = '0.1.0';
 
 function queryParams(url: URL): Record<string, string> {
   return Object.fromEntries(url.searchParams.entries());
@@ -113,7 +115,63 @@ function sinceParam(url: URL, fallback: string): number {
   return q.query.since ?? 0;
 }
 
+/** The window, step and face of GET /api/audit/timeline (since 1h, until now, a step for ~60 buckets). */
+function timelineParams(url: URL, now = Date.now()) {
+  const p = url.searchParams;
+  const time = (key: string, fallback: string) => {
+    const t = parseTime(p.get(key) || fallback, now);
+    if (typeof t === 'string') throw badRequest(`${key}: ${t}`);
+    return t;
+  };
+  const since = time('since', '1h');
+  const until = p.get('until') ? time('until', '') : now;
+  if (until <= since) throw badRequest('until: must be after since');
+  let stepMs = chooseStep(until - since);
+  const step = p.get('step');
+  if (step) {
+    const d = parseDuration(step);
+    if (typeof d === 'string' || d < 1000)
+      throw badRequest(`step: ${typeof d === 'string' ? d : 'at least 1s'}`);
+    stepMs = d;
+  }
+  if ((until - since) / stepMs > MAX_BUCKETS)
+    throw badRequest(
+      `step: ${formatDuration(stepMs)} cuts the window into more than ${MAX_BUCKETS} buckets; give a longer step`,
+    );
+  const face = p.get('face') || undefined;
+  if (face !== undefined && !/^[A-Za-z]{1,64}$/.test(face))
+    throw badRequest(
+      `face: "${face.slice(0, 64)}" is not a face name (portForward, accessEndpoint, egressProxy)`,
+    );
+  return { since, until, stepMs, ...(face ? { face } : {}) };
+}
+
 export { sessionsView };
+
+/**
+ * What a certificate is for, from its file, so the console offers Revoke on client certificates
+ * only (never on the gateway's own server certificate); undefined when the file is gone or unreadable.
+ */
+function certificateRole(file: string | undefined): CertProfile | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return certificateProfile(new X509Certificate(fs.readFileSync(file)));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The CA itself, as the certificate list shows it beside index.txt's (it is never in index.txt). */
+function caView(dir: string) {
+  const ca = loadCaCertificate(dir);
+  return {
+    name: 'ca',
+    role: 'ca' as const,
+    subject: `/${ca.subject.split('\n').join('/')}`,
+    serial: ca.serialNumber.toUpperCase(),
+    expires: new Date(ca.validTo).toISOString(),
+  };
+}
 
 const routes: Route[] = [
   {
@@ -139,12 +197,12 @@ const routes: Route[] = [
   },
   {
     method: 'DELETE',
-    path: /^\/api\/sessions\/([0-9a-f]{1,64})$/,
+    path: /^\/api\/sessions\/([^/]{1,128})$/,
     handler: (ctx, _q, res, { match }) => terminate(ctx, res, match[1]!),
   },
   {
     method: 'POST',
-    path: /^\/api\/sessions\/([0-9a-f]{1,64})\/terminate$/,
+    path: /^\/api\/sessions\/([^/]{1,128})\/terminate$/,
     handler: (ctx, _q, res, { match }) => terminate(ctx, res, match[1]!),
   },
   {
@@ -170,6 +228,16 @@ const routes: Route[] = [
   },
   {
     method: 'GET',
+    path: /^\/api\/audit\/timeline$/,
+    handler: async (ctx, _q, res, { url }) => {
+      const store = requireStore(ctx);
+      const q = timelineParams(url);
+      const rows = await store.timeline(q);
+      sendJson(res, 200, denseTimeline(q.since, q.until, q.stepMs, rows));
+    },
+  },
+  {
+    method: 'GET',
     path: /^\/api\/egress$/,
     handler: async (ctx, _q, res, { url }) => {
       const s = await requireStore(ctx).summary(
@@ -188,6 +256,27 @@ const routes: Route[] = [
     },
   },
   {
+    // logrotate's postrotate (or anyone): the audit log and access logs open again by their paths.
+    method: 'POST',
+    path: /^\/api\/logs\/reopen$/,
+    handler: async (ctx, _q, res) => {
+      const report = await ctx.runtime.reopenLogs();
+      ctx.log.info({ trigger: 'api', ...report }, 'log files reopened');
+      if (report.failed.length > 0)
+        throw new GatehouseError(
+          'GH_ERR_LOG_REOPEN',
+          [report.failed.map((f) => f.file).join(', '), 'see details'],
+          {
+            details: [
+              ...report.failed.map((f) => f.error),
+              ...(report.reopened.length ? [`reopened: ${report.reopened.join(', ')}`] : []),
+            ],
+          },
+        );
+      sendJson(res, 200, report);
+    },
+  },
+  {
     method: 'GET',
     path: /^\/api\/policy$/,
     handler: (ctx, _q, res) => sendJson(res, 200, policyView(ctx.runtime.inspect().loaded)),
@@ -201,36 +290,20 @@ const routes: Route[] = [
       if (!loaded) throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', ['running config']);
       const from = parseIp(String(body.from ?? ''));
       if (!from) throw badRequest(`from: "${String(body.from ?? '')}" is not an IP address`);
-      const toText = String(body.to ?? '');
-      const to = parseHostPort(/^\d+$/.test(toText) ? `0.0.0.0:${toText}` : toText);
+      const to = parseExplainTo(String(body.to ?? ''));
       if (typeof to === 'string') throw badRequest(`to: ${to}`);
-      const policy = compileSecurityPolicy(loaded.config, loaded.source);
-      const results = explain(loaded.config, loaded.source, policy, from, to).map((r) => ({
-        listener: {
-          face: r.listener.face,
-          what: r.listener.what,
-          bind: formatHostPort(r.listener.bind.host, r.listener.bind.port),
-          where: loaded.source.where(r.listener.path),
-        },
-        allowed: r.allowed,
-        ...(r.target ? { target: r.target } : {}),
-        steps: r.steps.map((s) => ({
-          step: s.step,
-          subject: s.subject,
-          text: describeDecision(s.decision),
-          decision: s.decision,
-        })),
-      }));
-      sendJson(res, 200, { from: from.toString(), to: formatHostPort(to.host, to.port), results });
+      sendJson(res, 200, explainView(loaded, from, to));
     },
   },
   {
     method: 'GET',
     path: /^\/api\/pki\/certificates$/,
     handler: (ctx, _q, res) => {
-      const inv = listCertificates(pkiDir(ctx));
+      const dir = pkiDir(ctx);
+      const inv = listCertificates(dir);
       sendJson(res, 200, {
-        certificates: inv.records.map((r) => certificateView(r)),
+        ca: caView(dir),
+        certificates: inv.records.map((r) => ({ ...certificateView(r), role: certificateRole(r.file) })),
         warnings: inv.warnings,
       });
     },
@@ -258,9 +331,15 @@ const routes: Route[] = [
   },
 ];
 
-async function terminate(ctx: ApiContext, res: http.ServerResponse, id: string): Promise<void> {
-  if (!(await ctx.runtime.terminate(id)))
-    throw new GatehouseError('GH_ERR_ADMIN_NOT_FOUND', [`live session ${id}`]);
+/** Any id is looked up (a kernel flow's is "k…"), so an unknown one is "no session ID", never "no endpoint". */
+async function terminate(ctx: ApiContext, res: http.ServerResponse, rawId: string): Promise<void> {
+  let id: string;
+  try {
+    id = decodeURIComponent(rawId);
+  } catch {
+    throw badRequest(`session id "${rawId}" is not valid percent-encoding`);
+  }
+  if (!(await ctx.runtime.terminate(id))) throw new GatehouseError('GH_ERR_SESSION_NOT_FOUND', [id]);
   ctx.log.info({ session: id }, 'session terminated from the admin API');
   sendJson(res, 200, { terminated: id });
 }

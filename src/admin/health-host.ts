@@ -21,6 +21,7 @@ export interface HealthSource {
 export class HealthHost implements RuntimeService {
   private server: http.Server | undefined;
   private bound: string | undefined;
+  private failed: string | undefined;
 
   constructor(
     private readonly source: HealthSource,
@@ -58,10 +59,16 @@ export class HealthHost implements RuntimeService {
     text(404, 'see /livez, /readyz and /metrics\n');
   }
 
+  /** Why the health listener is not serving as configured, or undefined (see AdminHost.failure). */
+  failure(): string | undefined {
+    return this.failed;
+  }
+
   async apply(loaded: LoadedConfig): Promise<void> {
     const h = loaded.config.health;
     const want = h ? formatHostPort(h.listen.host, h.listen.port) : undefined;
     if (want === this.bound) return;
+    this.failed = undefined;
     await this.close();
     if (!h || !want) return;
     const server = http.createServer((req, res) => this.handle(req, res));
@@ -74,6 +81,7 @@ export class HealthHost implements RuntimeService {
         });
       });
     } catch (err) {
+      this.failed = `cannot listen on ${want}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
       this.log.error(
         { listen: want, code: (err as NodeJS.ErrnoException).code },
         'health listener not started: cannot listen; free the port or change health.listen',

@@ -35,9 +35,23 @@ const COOKIE_TTL_MS = 8 * 3600_000;
 const STATIC: Record<string, [file: string, type: string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/index.html': ['index.html', 'text/html; charset=utf-8'],
-  '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
   '/style.css': ['style.css', 'text/css; charset=utf-8'],
+  '/favicon.svg': ['favicon.svg', 'image/svg+xml'],
+  // What a browser asks for when a page names no icon: the same SVG (browsers go by the type).
+  '/favicon.ico': ['favicon.svg', 'image/svg+xml'],
 };
+
+/** The console's ES modules: app.js beside index.html and the pages in pages/, by name only. */
+const MODULE = /^\/((?:pages\/)?[a-z][a-z-]*\.js)$/;
+
+/** The file and type a GET of `pathname` serves from the console, if any. */
+function staticFile(dir: string, pathname: string): [file: string, type: string] | undefined {
+  const known = STATIC[pathname];
+  if (known) return known;
+  const m = MODULE.exec(pathname);
+  if (m && fs.existsSync(path.join(dir, m[1]!))) return [m[1]!, 'text/javascript; charset=utf-8'];
+  return undefined;
+}
 
 /** The console's files: next to this module under tsx, or in src/ when running from dist/. */
 function consoleDir(): string {
@@ -112,8 +126,8 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://admin');
-    const file = STATIC[url.pathname];
-    if (file && req.method === 'GET') {
+    const file = req.method === 'GET' ? staticFile(dir, url.pathname) : undefined;
+    if (file) {
       let body = cache.get(file[0]);
       if (!body) {
         body = fs.readFileSync(path.join(dir, file[0]));

@@ -35,6 +35,8 @@ export const AuditField = {
   // Logins through an OpenID provider.
   subject: 'subject',
   notAfter: 'notAfter',
+  // The Redis user Gatehouse logged in as for the client (direct listeners with redisUsers).
+  redisUser: 'redisUser',
 } as const;
 
 export type AuditEventName = 'accepted' | 'denied' | 'dialed' | 'dial_failed' | 'closed' | 'login';
@@ -79,6 +81,8 @@ export interface AuditEvent {
   readonly subject?: string;
   /** A login: when the certificate it issued expires (ISO time). */
   readonly notAfter?: string;
+  /** The Redis user the node connections of this session log in as (`redisUsers`). */
+  readonly redisUser?: string;
 }
 
 /** An event before the audit stamps its time: what faces build. */

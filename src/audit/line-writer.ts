@@ -4,6 +4,11 @@
 // the directory, which profiles showed costing more than the request itself. Squid buffers its
 // access log the same way. Lines are lost only if the process dies without exiting (SIGKILL):
 // close() and process exit flush what is pending.
+//
+// A file is reopened on demand (reopen(): SIGUSR1 or POST /api/logs/reopen, see LogFiles): after
+// logrotate renames it, lines would otherwise keep going to the renamed file through the old
+// descriptor. The switch happens between two writes, never during one: what was written before
+// stays in the old file, every later batch goes to a new file at the same path.
 import fs from 'node:fs';
 
 const FLUSH_MS = 50;
@@ -15,6 +20,11 @@ const MAX_SPARE = 4;
 export interface LineWriter {
   /** Queue one line (without its newline). */
   write(line: string): void;
+  /**
+   * Open the file again by its path and write on to the new one (after a rotation). Resolves once
+   * switched; rejects, writing on to the old file, when the path cannot be opened. No-op on stdout.
+   */
+  reopen(): Promise<void>;
   /** Write what is pending and release the file. */
   close(): Promise<void>;
 }
@@ -29,12 +39,19 @@ export function openLineWriter(file: string, label: string): LineWriter {
     });
   }
   // Opened synchronously so a bad path fails at start with a clear error, not later.
-  const fd = fs.openSync(file, 'a', 0o640);
+  let fd = fs.openSync(file, 'a', 0o640);
   const writer = new BatchedLines(
     label,
     (chunks, done) => fs.writev(fd, chunks, (err) => done(err ?? undefined)),
     (chunks) => fs.writevSync(fd, chunks),
     () => fs.close(fd, () => {}),
+    // Called only between writes (no writev holds the old descriptor).
+    () => {
+      const next = fs.openSync(file, 'a', 0o640);
+      const old = fd;
+      fd = next;
+      fs.close(old, () => {});
+    },
   );
   return writer;
 }
@@ -55,6 +72,7 @@ class BatchedLines implements LineWriter {
   private closed = false;
   private dropped = 0;
   private readonly waiters: (() => void)[] = [];
+  private readonly reopenWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private readonly onExit = () => this.flushSync();
 
   constructor(
@@ -62,6 +80,7 @@ class BatchedLines implements LineWriter {
     private readonly writeAsync: (chunks: Buffer[], done: (err?: Error) => void) => void,
     private readonly writeSync?: (chunks: Buffer[]) => void,
     private readonly release?: () => void,
+    private readonly reopenTarget?: () => void,
   ) {
     if (writeSync) process.once('exit', this.onExit);
   }
@@ -100,6 +119,7 @@ class BatchedLines implements LineWriter {
       this.timer = undefined;
     }
     if (this.writing) return;
+    if (this.reopenWaiters.length > 0) this.switchFile();
     this.seal();
     if (this.pending.length === 0) {
       for (const w of this.waiters.splice(0)) w();
@@ -132,6 +152,26 @@ class BatchedLines implements LineWriter {
     }
   }
 
+  reopen(): Promise<void> {
+    if (!this.reopenTarget || this.closed) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.reopenWaiters.push({ resolve, reject });
+      if (!this.writing) this.flush();
+    });
+  }
+
+  /** Between writes: the new file takes every batch from now on (or the old one stays, on error). */
+  private switchFile(): void {
+    const waiting = this.reopenWaiters.splice(0);
+    try {
+      this.reopenTarget!();
+    } catch (err) {
+      for (const w of waiting) w.reject(err as Error);
+      return;
+    }
+    for (const w of waiting) w.resolve();
+  }
+
   /** At exit the event loop is gone: write what is left synchronously. */
   private flushSync(): void {
     if (!this.writeSync) return;
@@ -151,6 +191,7 @@ class BatchedLines implements LineWriter {
     this.closed = true;
     return new Promise<void>((resolve) => {
       this.waiters.push(() => {
+        for (const w of this.reopenWaiters.splice(0)) w.resolve();
         process.removeListener('exit', this.onExit);
         this.release?.();
         resolve();

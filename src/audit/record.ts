@@ -18,6 +18,14 @@ export function decisionFields(d: DecisionLike): DecisionFields {
     : { allowed: d.allowed, reason: d.reason };
 }
 
+/**
+ * The admission carried on a session's last line, when it is the only line (a port forward's
+ * `connectionLog: summary`): allowed and the rule at FILE:LINE; `reason` stays the close reason.
+ */
+export function admittedFields(d: DecisionLike): Pick<AuditEventInput, 'allowed' | 'rule' | 'where'> {
+  return d.rule ? { allowed: d.allowed, rule: d.rule.text, where: d.rule.where } : { allowed: d.allowed };
+}
+
 /** An error as an audit line shows it: the system code (ECONNRESET) when there is one. */
 export function errorText(err: Error): string {
   return (err as NodeJS.ErrnoException).code ?? err.message;

@@ -10,9 +10,16 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { GatehouseError } from '../errors.js';
 import type { AuditEvent, AuditSink } from './events.js';
-import type { AuditRetention, AuditStore, AuditSummary, StoredEvent } from './store.js';
+import type {
+  AuditRetention,
+  AuditStore,
+  AuditSummary,
+  StoredEvent,
+  TimelineQuery,
+  TimelineRows,
+} from './store.js';
 
-export type { AuditRetention, AuditSummary, StoredEvent } from './store.js';
+export type { AuditRetention, AuditSummary, StoredEvent, TimelineQuery, TimelineRows } from './store.js';
 import { decisionOf, sourceIp, targetHost, whereClause, type AuditQuery } from './query.js';
 
 export interface StoreOptions {
@@ -276,6 +283,36 @@ export class SqliteAuditStore implements AuditSink, AuditStore {
         topDenied: hosts('denied'),
       },
     };
+  }
+
+  /**
+   * Allowed and denied per face, and bytes of closed sessions per listener, in buckets of stepMs
+   * (integer division of ts; the step is bound as an integer, since better-sqlite3 binds a JS number
+   * as REAL and the division would not truncate).
+   */
+  async timeline(q: TimelineQuery): Promise<TimelineRows> {
+    await this.flush();
+    const face = q.face === undefined ? '' : 'AND face = ?';
+    const params = [q.stepMs, q.stepMs, q.since, q.until, ...(q.face === undefined ? [] : [q.face])];
+    const bucket = '(ts / CAST(? AS INTEGER)) * CAST(? AS INTEGER)';
+    const decisions = this.db
+      .prepare(
+        `SELECT ${bucket} AS t, face,
+           sum(decision = 'allowed') AS allowed, sum(decision = 'denied') AS denied
+         FROM events WHERE ts >= ? AND ts < ? AND decision IS NOT NULL ${face}
+         GROUP BY t, face ORDER BY t, face`,
+      )
+      .all(...params) as TimelineRows['decisions'];
+    const bytes = this.db
+      .prepare(
+        `SELECT ${bucket} AS t, face, listener,
+           coalesce(sum(json_extract(data, '$.bytesFromClient')), 0) AS bytesFromClient,
+           coalesce(sum(json_extract(data, '$.bytesToClient')), 0) AS bytesToClient
+         FROM events WHERE ts >= ? AND ts < ? AND event = 'closed' AND listener IS NOT NULL ${face}
+         GROUP BY t, face, listener ORDER BY t, face, listener`,
+      )
+      .all(...params) as TimelineRows['bytes'];
+    return { decisions, bytes };
   }
 
   /** Apply retention now (after what is buffered); resolves with how many rows went. */

@@ -1,7 +1,7 @@
 // CLI verbs for the admin API of a running daemon: status, sessions, terminate, audit, egress,
 // reload. They talk HTTP to admin.listen with the admin token, and print readable tables (or --json).
 import type { Command } from 'commander';
-import { adminCall as call, adminTarget } from '../admin/api-client.js';
+import { adminCall as call, adminTarget, type Target } from '../admin/api-client.js';
 import { humanBytes, humanDuration, table } from '../admin/format.js';
 import { exitCodeFor, printError } from './output.js';
 
@@ -10,6 +10,7 @@ interface AdminOpts {
   admin?: string;
   token?: string;
   json?: boolean;
+  verbose?: boolean;
 }
 
 function withAdminOptions(cmd: Command): Command {
@@ -20,7 +21,24 @@ function withAdminOptions(cmd: Command): Command {
     )
     .option('--admin <url>', 'admin API URL (default from admin.listen, or $GATEHOUSE_ADMIN_URL)')
     .option('--token <token>', 'admin token (default $GATEHOUSE_ADMIN_TOKEN, admin.token, or the token file)')
-    .option('--json', 'print the API answer as JSON');
+    .option('--json', 'print the API answer as JSON')
+    .option('-v, --verbose', 'say on stderr which config and admin API address are used')
+    .addHelpText(
+      'after',
+      '\nThe admin API is found from --admin, then $GATEHOUSE_ADMIN_URL, then admin.listen of -c FILE\n' +
+        '(or ./gatehouse.yaml); with none of them the verb stops with GH_ERR_ADMIN_TARGET.\n' +
+        'Exit status: 0 done, 1 the daemon refused or cannot be reached, 2 bad usage.',
+    );
+}
+
+/** The admin API of the running daemon, said on stderr with --verbose. */
+function target(opts: AdminOpts): Target {
+  const t = adminTarget(opts);
+  if (opts.verbose)
+    process.stderr.write(
+      `gatehouse: config ${t.config ?? '(none)'}; admin API ${t.url} (from ${t.via}); token ${t.token ? 'given' : 'none'}\n`,
+    );
+  return t;
 }
 
 function run(fn: (opts: AdminOpts, ...args: string[]) => Promise<void>) {
@@ -72,7 +90,7 @@ export function registerAdminClient(program: Command): void {
     program.command('status').description('status of the running daemon: faces, listeners, session counts'),
   ).action(
     run(async (opts) => {
-      const s = (await call(adminTarget(opts), 'GET', '/api/status')) as {
+      const s = (await call(target(opts), 'GET', '/api/status')) as {
         pid: number;
         uptimeMs: number;
         config?: { file: string; listeners: { face: string; what: string; bind: string }[] };
@@ -99,7 +117,7 @@ export function registerAdminClient(program: Command): void {
 
   withAdminOptions(program.command('sessions').description('live sessions of every face')).action(
     run(async (opts) => {
-      const r = (await call(adminTarget(opts), 'GET', '/api/sessions')) as { sessions: SessionRow[] };
+      const r = (await call(target(opts), 'GET', '/api/sessions')) as { sessions: SessionRow[] };
       if (opts.json) return out(JSON.stringify(r, null, 2) + '\n');
       if (r.sessions.length === 0) return out('no live sessions\n');
       // A WORKER column only when the daemon runs workers (one process lists none).
@@ -130,7 +148,7 @@ export function registerAdminClient(program: Command): void {
       .description('close a live session'),
   ).action(
     run(async (opts, id) => {
-      const r = await call(adminTarget(opts), 'DELETE', `/api/sessions/${encodeURIComponent(id ?? '')}`);
+      const r = await call(target(opts), 'DELETE', `/api/sessions/${encodeURIComponent(id ?? '')}`);
       out(opts.json ? JSON.stringify(r, null, 2) + '\n' : `terminated ${id}\n`);
     }),
   );
@@ -166,7 +184,7 @@ export function registerAdminClient(program: Command): void {
         'limit',
       ])
         if (o[k]) q.set(k, o[k]);
-      const r = (await call(adminTarget(opts), 'GET', `/api/audit?${q.toString()}`)) as {
+      const r = (await call(target(opts), 'GET', `/api/audit?${q.toString()}`)) as {
         events: EventRow[];
       };
       if (opts.json) return out(JSON.stringify(r, null, 2) + '\n');
@@ -203,7 +221,7 @@ export function registerAdminClient(program: Command): void {
   ).action(
     run(async (opts) => {
       const since = (opts as { since?: string }).since ?? '24h';
-      const r = (await call(adminTarget(opts), 'GET', `/api/egress?since=${encodeURIComponent(since)}`)) as {
+      const r = (await call(target(opts), 'GET', `/api/egress?since=${encodeURIComponent(since)}`)) as {
         allowed: number;
         denied: number;
         topAllowed: { host: string; count: number }[];
@@ -230,7 +248,7 @@ export function registerAdminClient(program: Command): void {
     program.command('reload').description('reload the config of the running daemon (as SIGHUP does)'),
   ).action(
     run(async (opts) => {
-      const r = (await call(adminTarget(opts), 'POST', '/api/reload')) as {
+      const r = (await call(target(opts), 'POST', '/api/reload')) as {
         ok: boolean;
         report?: { started: string[]; stopped: string[]; kept: string[] };
       };

@@ -2,13 +2,13 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { showCertificate } from '../pki/index.js';
-import { GatehouseError } from '../errors.js';
-import { formatHostPort, parseHostPort, type HostPort } from '../net/address.js';
+import { explainView, parseExplainTo } from '../admin/views.js';
+import { GatehouseError, isGatehouseError } from '../errors.js';
+import { formatHostPort, type HostPort } from '../net/address.js';
 import { parseIp, type IpAddress } from '../net/cidr.js';
-import { describeDecision } from '../policy/decision.js';
-import { explain, explainAccess } from '../policy/explain.js';
+import { explainAccess } from '../policy/explain.js';
 import { compileSecurityPolicy, type SecurityPolicy } from '../policy/security-groups.js';
-import { exitCodeFor, printError } from './output.js';
+import { exitCodeFor, printError, printJsonError } from './output.js';
 
 export function registerExplain(program: Command): void {
   program
@@ -16,48 +16,60 @@ export function registerExplain(program: Command): void {
     .description('say whether a connection would be admitted, and which rule at which FILE:LINE decided')
     .requiredOption('-c, --config <file>', 'config file')
     .requiredOption('--from <ip>', 'source address of the client')
-    .requiredOption('--to <addr:port>', 'listener address and port the client connects to (or just the port)')
+    .requiredOption(
+      '--to <addr:port>',
+      'address and port the client connects to; a bare port or 0.0.0.0:PORT matches every listener on that port',
+    )
     .option(
       '--client <name>',
       'client certificate name: explain access endpoints, with --to the private target',
     )
-    .addHelpText('after', '\nExit status: 0 allowed, 1 denied or no such listener, 2 bad input.')
-    .action((opts: { config: string; from: string; to: string; client?: string }) => {
+    .option('--json', 'print the answer as JSON (the same as POST /api/explain)')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 allowed, 1 denied or no such listener, 2 bad usage or an invalid config.',
+    )
+    .action((opts: { config: string; from: string; to: string; client?: string; json?: boolean }) => {
       try {
         const from = parseIp(opts.from);
         if (!from) throw new GatehouseError('GH_ERR_USAGE', [`--from "${opts.from}" is not an IP address`]);
-        const to = parseHostPort(/^\d+$/.test(opts.to) ? `0.0.0.0:${opts.to}` : opts.to);
+        const to = parseExplainTo(opts.to);
         if (typeof to === 'string') throw new GatehouseError('GH_ERR_USAGE', [`--to: ${to}`]);
         const loaded = loadConfig(opts.config);
-        const policy = compileSecurityPolicy(loaded.config, loaded.source);
         if (opts.client !== undefined) {
-          explainClient(loaded, policy, from, to, opts.client);
+          const policy = compileSecurityPolicy(loaded.config, loaded.source);
+          explainClient(loaded, policy, from, to, opts.client, opts.json === true);
           return;
         }
-        const results = explain(loaded.config, loaded.source, policy, from, to);
-        if (results.length === 0) {
-          process.stdout.write(
-            `no listener on ${formatHostPort(to.host, to.port)} in ${opts.config}: nothing would accept the connection\n`,
-          );
+        let answer: ReturnType<typeof explainView>;
+        try {
+          answer = explainView(loaded, from, to);
+        } catch (err) {
+          if (!isGatehouseError(err) || err.code !== 'GH_ERR_NO_LISTENER') throw err;
+          // Not a usage error: the question was fine, and the answer is that nothing listens there.
+          if (opts.json) printJsonError(err);
+          else printError(err);
           process.exitCode = 1;
           return;
         }
-        for (const r of results) {
-          const at = loaded.source.where(r.listener.path);
+        process.exitCode = answer.allowed ? 0 : 1;
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(answer, null, 2) + '\n');
+          return;
+        }
+        for (const r of answer.results) {
           process.stdout.write(
-            `${r.allowed ? 'ALLOWED' : 'DENIED'}  ${from.toString()} → ${formatHostPort(r.listener.bind.host, r.listener.bind.port)} (${r.listener.what}, ${at})` +
+            `${r.allowed ? 'ALLOWED' : 'DENIED'}  ${answer.from} → ${r.listener.bind} (${r.listener.what}, ${r.listener.where})` +
               (r.target ? ` → ${r.target}` : '') +
               '\n',
           );
           const lbs = r.listener.trustedProxies;
           if (lbs)
             process.stdout.write(
-              `  proxy    a PROXY v2 header from ${lbs.map((c) => c.text).join(', ')} must come first; ${from.toString()} is taken as the client address it names\n`,
+              `  proxy    a PROXY v2 header from ${lbs.join(', ')} must come first; ${answer.from} is taken as the client address it names\n`,
             );
-          for (const s of r.steps)
-            process.stdout.write(`  ${s.step.padEnd(8)} ${s.subject}: ${describeDecision(s.decision)}\n`);
+          for (const s of r.steps) process.stdout.write(`  ${s.step.padEnd(8)} ${s.subject}: ${s.text}\n`);
         }
-        process.exitCode = results.every((r) => r.allowed) ? 0 : 1;
       } catch (err) {
         printError(err);
         process.exitCode = exitCodeFor(err);
@@ -72,17 +84,37 @@ function explainClient(
   from: IpAddress,
   to: HostPort,
   client: string,
+  json: boolean,
 ): void {
   const pkiDir = path.resolve(loaded.baseDir, loaded.config.pki);
   const cert = showCertificate(pkiDir, client);
   const status = cert.record?.status ?? 'valid';
+  const results = explainAccess(loaded.config, loaded.source, policy, from, to, cert.groups);
+  const allowedAny = results.some((r) => r.allowed) && status === 'valid';
+  process.exitCode = allowedAny ? 0 : 1;
+  if (json) {
+    process.stdout.write(
+      JSON.stringify(
+        {
+          client,
+          groups: cert.groups,
+          certificate: status,
+          from: from.toString(),
+          to: formatHostPort(to.host, to.port),
+          allowed: allowedAny,
+          results: results.map((r) => ({ ...r, allowed: r.allowed && status === 'valid' })),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    return;
+  }
   process.stdout.write(
     `client ${client}: groups ${cert.groups.length ? cert.groups.join(', ') : '(none)'}; certificate ${status}\n`,
   );
-  const results = explainAccess(loaded.config, loaded.source, policy, from, to, cert.groups);
   if (results.length === 0) {
     process.stdout.write('no access endpoints in the config\n');
-    process.exitCode = 1;
     return;
   }
   for (const r of results) {
@@ -94,5 +126,4 @@ function explainClient(
       process.stdout.write(`  certificate  ${client}: ${status}, refused at the handshake\n`);
     for (const s of r.steps) process.stdout.write(`  ${s.step.padEnd(13)} ${s.subject}: ${s.text}\n`);
   }
-  process.exitCode = results.some((r) => r.allowed) && status === 'valid' ? 0 : 1;
 }

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import path from 'node:path';
 import type { AuditStore } from '../audit/store.js';
 import { Fleet } from '../fleet/fleet.js';
@@ -9,11 +9,21 @@ import { AdminHost } from '../admin/admin-host.js';
 import { HealthHost } from '../admin/health-host.js';
 import { watchConfig } from '../runtime/config-reload.js';
 import { Host } from '../runtime/host.js';
-import { createLog } from '../runtime/log.js';
+import { createLog, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../runtime/log.js';
 import { Runtime, type ApplyReport } from '../runtime/runtime.js';
 import { listenMode } from '../workers/listen-mode.js';
 import { Primary } from '../workers/primary.js';
 import { exitCodeFor, printError } from './output.js';
+import { serving, startFailures } from './start-report.js';
+import { formatHostPort } from '../net/address.js';
+import { VERSION } from '../version.js';
+
+interface ServeOptions {
+  config: string;
+  grace?: string;
+  logLevel?: LogLevel;
+  logFormat?: LogFormat;
+}
 
 /** `workers: auto` is the cores this process may use. */
 export function workerCount(setting: 'auto' | number): number {
@@ -29,7 +39,30 @@ export function registerServe(program: Command): void {
       '--grace <ms>',
       'on SIGTERM, how long sessions may finish before they are closed (default: shutdownTimeout of the config, 5s)',
     )
-    .action(async (opts: { config: string; grace?: string }) => {
+    .addOption(
+      new Option('--log-level <level>', 'operational log level (or $GATEHOUSE_LOG_LEVEL)')
+        .choices(LOG_LEVELS)
+        .default(undefined, 'info'),
+    )
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'operational log format: JSON lines, readable lines, or readable on a terminal (or $GATEHOUSE_LOG_FORMAT)',
+      )
+        .choices(LOG_FORMATS)
+        .default(undefined, 'auto'),
+    )
+    .addHelpText(
+      'after',
+      '\nSignals: SIGHUP reloads the config, SIGUSR1 reopens the audit and access log files (logrotate),\n' +
+        'SIGTERM and SIGINT drain and stop.\n' +
+        'Exit status: 0 stopped by a signal, 1 could not start (a listener, the admin API, the audit log),\n' +
+        '2 bad usage or an invalid config.',
+    )
+    .action(async (opts: ServeOptions) => {
+      // Workers read level and format from the environment they inherit.
+      if (opts.logLevel) process.env.GATEHOUSE_LOG_LEVEL = opts.logLevel;
+      if (opts.logFormat) process.env.GATEHOUSE_LOG_FORMAT = opts.logFormat;
       const log = createLog();
       let loaded: LoadedConfig;
       try {
@@ -62,32 +95,54 @@ export function registerServe(program: Command): void {
       // One process (workers: 1) is the Runtime over the Host; several are a primary and workers.
       const daemon =
         workers > 1 ? new Primary(log, host, { workers, listenMode: listenMode() }) : new Runtime(log, host);
-      daemon.addService(new AdminHost(fleet ? fleet.admin(daemon) : daemon, log, store));
+      const admin = new AdminHost(fleet ? fleet.admin(daemon) : daemon, log, store);
+      daemon.addService(admin);
       // Ready once every face listens; not ready again from SIGTERM on, through the drain.
       let ready = false;
       let draining = false;
-      daemon.addService(
-        new HealthHost({ ready: () => ready && !draining, scrape: () => daemon.scrape() }, log),
-      );
+      const health = new HealthHost({ ready: () => ready && !draining, scrape: () => daemon.scrape() }, log);
+      daemon.addService(health);
       const report: ApplyReport =
         daemon instanceof Primary ? await daemon.start(loaded) : await daemon.apply(loaded);
-      if (report.failed.length > 0) {
-        for (const f of report.failed)
-          process.stderr.write(`error GH_ERR_LISTEN: cannot listen on ${f.bind}: ${f.error}\n`);
-        process.stderr.write('  next: free the port or change the listen address in the config\n');
+      const failures = startFailures(loaded, report, admin, health);
+      for (const f of failures.optional)
+        log.warn({ what: f.what }, `${f.what} not started (optional: true): ${f.why}`);
+      if (failures.required.length > 0) {
+        for (const f of failures.required) printError(f.error);
         await daemon.shutdown(0);
+        await fleet?.stop();
         process.exitCode = 1;
         return;
       }
       if (fleet) fleet.start(daemon, path.resolve(loaded.baseDir, loaded.config.pki));
       ready = true;
       log.info(
-        { listeners: daemon.listening(), workers, ...(fleet ? { replica: fleet.replica } : {}) },
+        {
+          version: VERSION,
+          serving: serving(loaded, report),
+          console: admin.url() ?? null,
+          ...(health.address()
+            ? { health: formatHostPort(health.address()!.host, health.address()!.port) }
+            : {}),
+          logFiles: host.logFiles.files(),
+          listeners: daemon.listening(),
+          workers,
+          ...(fleet ? { replica: fleet.replica } : {}),
+        },
         'ready',
       );
 
-      const watcher = watchConfig(daemon, opts.config, log);
+      const watcher = watchConfig(daemon, opts.config, log, (o) => host.hostMetrics.reloaded(o));
       process.on('SIGHUP', () => void daemon.reload('SIGHUP'));
+      // logrotate's postrotate: `kill -USR1 $(pidof …)` or `systemctl kill -s USR1 gatehouse`.
+      // (A SIGUSR1 handler also keeps Node from opening its inspector on that signal.)
+      process.on('SIGUSR1', () => {
+        void daemon.reopenLogs().then((r) => {
+          if (r.failed.length > 0)
+            log.error({ trigger: 'SIGUSR1', ...r }, 'log files: some could not be reopened');
+          else log.info({ trigger: 'SIGUSR1', ...r }, 'log files reopened');
+        });
+      });
       const stop = (signal: string) => {
         if (draining) return;
         // The config in force now (a reload may have changed these).

@@ -9,10 +9,17 @@ function byAddress(t: Topology): Topology {
   return { ...t, nodes };
 }
 
-async function ask(seed: HostPort, timeoutMs: number): Promise<Topology> {
+/** The ACL user discovery logs in as (`clusters.<name>.discoveryAuth`). */
+export interface DiscoveryCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+async function ask(seed: HostPort, timeoutMs: number, credentials?: DiscoveryCredentials): Promise<Topology> {
   const client = new Redis({
     host: seed.host,
     port: seed.port,
+    ...(credentials ? { username: credentials.username, password: credentials.password } : {}),
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
@@ -43,11 +50,15 @@ async function ask(seed: HostPort, timeoutMs: number): Promise<Topology> {
 }
 
 /** The topology as the first answering seed sees it; throws the last error when none answers. */
-export async function discoverRedis(seeds: readonly HostPort[], timeoutMs = 2000): Promise<Topology> {
+export async function discoverRedis(
+  seeds: readonly HostPort[],
+  timeoutMs = 2000,
+  credentials?: DiscoveryCredentials,
+): Promise<Topology> {
   let last: unknown;
   for (const seed of seeds) {
     try {
-      return await ask(seed, timeoutMs);
+      return await ask(seed, timeoutMs, credentials);
     } catch (err) {
       last = err;
     }

@@ -5,7 +5,9 @@
 import type { Logger } from 'pino';
 import type { ClusterConfig, Config } from '../config/schema.js';
 import type { HostPort } from '../net/address.js';
-import { discoverRedis } from './discovery.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { discoverRedis, type DiscoveryCredentials } from './discovery.js';
 import { staticTopology, type ClusterNode, type Topology } from './topology.js';
 
 type Listener = (cluster: string, topology: Topology) => void;
@@ -47,11 +49,14 @@ class TrackedCluster {
   private soon: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private lastRefresh = 0;
+  /** Date.now() when discovery last answered (or a static list was taken); 0 before. */
+  refreshedAt = 0;
   private stopped = false;
 
   constructor(
     readonly name: string,
     public config: ClusterConfig,
+    public baseDir: string,
     private readonly log: Logger,
     private readonly changed: (t: Topology) => void,
   ) {}
@@ -67,6 +72,7 @@ class TrackedCluster {
   }
 
   private set(t: Topology): void {
+    this.refreshedAt = Date.now();
     const before = this.topology && signature(this.topology);
     this.topology = t;
     if (before !== signature(t)) this.changed(t);
@@ -78,7 +84,7 @@ class TrackedCluster {
       this.lastRefresh = Date.now();
       const known: HostPort[] = (this.topology?.nodes ?? []).map((n) => ({ host: n.host, port: n.port }));
       try {
-        const t = await discoverRedis([...this.config.nodes, ...known]);
+        const t = await discoverRedis([...this.config.nodes, ...known], undefined, this.credentials());
         if (!this.stopped) this.set(t);
       } catch (err) {
         this.log.warn(
@@ -90,6 +96,22 @@ class TrackedCluster {
       }
     })();
     return this.inFlight;
+  }
+
+  /** The discovery user's password, read at each refresh (a changed file is used at the next one). */
+  private credentials(): DiscoveryCredentials | undefined {
+    const auth = this.config.discoveryAuth;
+    if (!auth) return undefined;
+    const file = path.resolve(this.baseDir, auth.passwordFile);
+    try {
+      return { username: auth.user, password: fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '') };
+    } catch (err) {
+      this.log.warn(
+        { cluster: this.name, file, err: (err as Error).message },
+        'cluster discovery password file cannot be read; discovering without logging in',
+      );
+      return undefined;
+    }
   }
 
   /** Refresh soon, at most every 250 ms however many relays ask (a MOVED storm is one refresh). */
@@ -117,7 +139,8 @@ export class ClusterRegistry implements Topologies {
   constructor(private readonly log: Logger) {}
 
   /** Start, update or stop tracked clusters to match the config; resolves after first discoveries. */
-  async reconcile(config: Config): Promise<void> {
+  /** `baseDir` resolves relative password files (`discoveryAuth`): the config file's directory. */
+  async reconcile(config: Config, baseDir = '.'): Promise<void> {
     const starting: Promise<void>[] = [];
     for (const [name, c] of this.clusters) {
       const next = config.clusters[name];
@@ -131,10 +154,11 @@ export class ClusterRegistry implements Topologies {
       if (existing) {
         const seedsChanged = JSON.stringify(existing.config) !== JSON.stringify(cfg);
         existing.config = cfg;
+        existing.baseDir = baseDir;
         if (seedsChanged && cfg.engine === 'memcached') starting.push(existing.start());
         continue;
       }
-      const tracked = new TrackedCluster(name, cfg, this.log, (t) => {
+      const tracked = new TrackedCluster(name, cfg, baseDir, this.log, (t) => {
         this.log.info(
           { cluster: name, nodes: t.nodes.map((n) => `${n.host}:${n.port}/${n.role}`) },
           'cluster topology',
@@ -161,6 +185,15 @@ export class ClusterRegistry implements Topologies {
     const out: [string, Topology][] = [];
     for (const [name, c] of this.clusters) if (c.topology) out.push([name, c.topology]);
     return out;
+  }
+
+  /** Each tracked cluster's node count and when its topology was last taken (for the metrics). */
+  status(): { name: string; nodes: number; refreshedAt: number }[] {
+    return [...this.clusters.values()].map((c) => ({
+      name: c.name,
+      nodes: c.topology?.nodes.length ?? 0,
+      refreshedAt: c.refreshedAt,
+    }));
   }
 
   refreshSoon(name: string): void {

@@ -12,6 +12,8 @@ export interface Problem {
   readonly path: ConfigPath;
   readonly key?: string;
   readonly message: string;
+  /** A reference to a security group or cluster that is not defined. */
+  readonly ref?: { readonly kind: 'securityGroups' | 'clusters'; readonly name: string };
 }
 
 function checkCollisions(config: Config, problems: Problem[]): void {
@@ -44,6 +46,7 @@ function checkGroupRefs(config: Config, problems: Problem[]): void {
         problems.push({
           path: ['securityGroups', gname, 'ingress', i, 'source'],
           message: missing(r.source.group),
+          ref: { kind: 'securityGroups', name: r.source.group },
         });
     });
     g.egress?.forEach((r, i) => {
@@ -51,6 +54,7 @@ function checkGroupRefs(config: Config, problems: Problem[]): void {
         problems.push({
           path: ['securityGroups', gname, 'egress', i, 'destination'],
           message: missing(r.destination.group),
+          ref: { kind: 'securityGroups', name: r.destination.group },
         });
     });
   }
@@ -59,7 +63,11 @@ function checkGroupRefs(config: Config, problems: Problem[]): void {
     for (const [name, face] of Object.entries(config[section])) {
       face.securityGroups.forEach((g: string, i: number) => {
         if (!groups.has(g))
-          problems.push({ path: [section, name, 'securityGroups', i], message: missing(g) });
+          problems.push({
+            path: [section, name, 'securityGroups', i],
+            message: missing(g),
+            ref: { kind: 'securityGroups', name: g },
+          });
       });
     }
   }
@@ -81,7 +89,11 @@ function checkClusterRefs(config: Config, problems: Problem[]): void {
         return;
       }
       if (f.cluster !== undefined && !clusters.has(f.cluster)) {
-        problems.push({ path: [...at, 'cluster'], message: missing(f.cluster) });
+        problems.push({
+          path: [...at, 'cluster'],
+          message: missing(f.cluster),
+          ref: { kind: 'clusters', name: f.cluster },
+        });
       }
       if (f.target && rangeSize(f.target.ports) !== 1 && rangeSize(f.target.ports) !== rangeSize(f.listen)) {
         problems.push({
@@ -102,9 +114,30 @@ function checkClusterRefs(config: Config, problems: Problem[]): void {
         problems.push({
           path: ['accessEndpoints', name, 'directListeners', i, 'target'],
           message: missing(d.target.cluster),
+          ref: { kind: 'clusters', name: d.target.cluster },
+        });
+      if (
+        d.redisUsers &&
+        d.target.kind === 'cluster' &&
+        config.clusters[d.target.cluster]?.engine === 'memcached'
+      )
+        problems.push({
+          path: ['accessEndpoints', name, 'directListeners', i, 'redisUsers'],
+          message: `redisUsers log in to Redis or Valkey nodes; cluster "${d.target.cluster}" is memcached`,
         });
     });
   }
+}
+
+/**
+ * A path as a command typed in this directory finds it: `pki: ./pki` of a config in `sub/` is
+ * `sub/pki` from here. Absolute when it lies above the working directory.
+ */
+export function fromCwd(file: string, cwd = process.cwd()): string {
+  const rel = path.relative(cwd, file);
+  if (rel === '') return '.';
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return file;
+  return rel.includes(path.sep) ? rel : `./${rel}`;
 }
 
 function checkFiles(config: Config, baseDir: string, problems: Problem[]): void {
@@ -117,7 +150,7 @@ function checkFiles(config: Config, baseDir: string, problems: Problem[]): void 
   if (anyServerCert && !fs.existsSync(path.join(pkiDir, 'ca.crt'))) {
     problems.push({
       path: ['pki'],
-      message: `access endpoints (${endpoints.join(', ')}) verify clients against ${path.join(pkiDir, 'ca.crt')}, which does not exist; run \`gatehouse pki --pki ${config.pki} build-ca\` or fix \`pki:\``,
+      message: `access endpoints (${endpoints.join(', ')}) verify clients against ${path.join(pkiDir, 'ca.crt')}, which does not exist; run \`gatehouse pki --pki ${fromCwd(pkiDir)} build-ca\` or fix \`pki:\``,
     });
   }
   for (const [name, ep] of Object.entries(config.accessEndpoints)) {
@@ -125,7 +158,7 @@ function checkFiles(config: Config, baseDir: string, problems: Problem[]): void 
     if (!fs.existsSync(crt)) {
       problems.push({
         path: ['accessEndpoints', name, 'serverCertificate'],
-        message: `certificate "${ep.serverCertificate}" is not in the PKI (no ${crt}); run \`gatehouse pki --pki ${config.pki} build-server-full ${ep.serverCertificate}\``,
+        message: `certificate "${ep.serverCertificate}" is not in the PKI (no ${crt}); run \`gatehouse pki --pki ${fromCwd(pkiDir)} build-server-full ${ep.serverCertificate}\``,
       });
     }
     const secret = ep.login?.oidc.clientSecretFile;
@@ -135,6 +168,31 @@ function checkFiles(config: Config, baseDir: string, problems: Problem[]): void 
         message: `file ${path.resolve(baseDir, secret)} does not exist`,
       });
   }
+  for (const [name, c] of Object.entries(config.clusters)) {
+    if (!c.discoveryAuth) continue;
+    const full = path.resolve(baseDir, c.discoveryAuth.passwordFile);
+    if (!fs.existsSync(full))
+      problems.push({
+        path: ['clusters', name, 'discoveryAuth', 'passwordFile'],
+        message: `password file ${full} does not exist; write the discovery user's password into it`,
+      });
+    if (c.engine === 'memcached')
+      problems.push({
+        path: ['clusters', name, 'discoveryAuth'],
+        message: 'discoveryAuth logs in to Redis or Valkey nodes; a memcached node list is not discovered',
+      });
+  }
+  for (const [name, ep] of Object.entries(config.accessEndpoints))
+    ep.directListeners.forEach((d, i) =>
+      d.redisUsers?.forEach((u, j) => {
+        const full = path.resolve(baseDir, u.passwordFile);
+        if (!fs.existsSync(full))
+          problems.push({
+            path: ['accessEndpoints', name, 'directListeners', i, 'redisUsers', j, 'passwordFile'],
+            message: `password file ${full} does not exist; write the Redis user's password into it`,
+          });
+      }),
+    );
   for (const [name, ep] of Object.entries(config.egressProxies)) {
     const files: [string, ConfigPath][] = [];
     if (ep.allowlist) files.push([ep.allowlist, ['egressProxies', name, 'allowlist']]);

@@ -3,10 +3,11 @@
 // this and only then swaps it in.
 import fs from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { isAlias, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { checkConfig } from './check.js';
+import { checkWhatParses } from './partial-check.js';
 import { makeSource, type ConfigSource } from './source.js';
 import { GatehouseError } from '../errors.js';
 
@@ -44,6 +45,30 @@ function issueLines(source: ConfigSource, issues: readonly z.core.$ZodIssue[]): 
   return out;
 }
 
+/**
+ * The document as plain values. The YAML library reports an alias used before its anchor, or one
+ * expanding past its alias budget (a "billion laughs" file), only here, as a ReferenceError: it is
+ * the file's fault, so it is a config error at the alias's line like any other.
+ */
+function toPlain(doc: Document, lc: LineCounter, file: string): unknown {
+  try {
+    return doc.toJS() ?? {};
+  } catch (err) {
+    if (!(err instanceof ReferenceError)) throw err;
+    let line = 1;
+    const name = /: (\S+)$/.exec(err.message)?.[1];
+    visit(doc, {
+      Alias(_, node) {
+        if (!isAlias(node) || !node.range || (name !== undefined && node.source !== name)) return;
+        line = lc.linePos(node.range[0]).line;
+        return visit.BREAK;
+      },
+    });
+    const details = [`${file}:${line}: YAML: ${err.message}`];
+    throw new GatehouseError('GH_ERR_CONFIG_INVALID', [file, 1], { details, cause: err });
+  }
+}
+
 /** Parse and validate config text. Throws GH_ERR_CONFIG_INVALID with FILE:LINE details. */
 export function parseConfig(
   text: string,
@@ -60,10 +85,16 @@ export function parseConfig(
     });
     throw new GatehouseError('GH_ERR_CONFIG_INVALID', [file, details.length], { details });
   }
-  const raw: unknown = doc.toJS() ?? {};
+  const raw = toPlain(doc, lc, file);
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const details = issueLines(source, result.error.issues);
+    // The cross-checks of what does parse, in the same pass (config/partial-check.ts).
+    const details = [
+      ...issueLines(source, result.error.issues),
+      ...checkWhatParses(raw, result.error.issues, baseDir).map(
+        (p) => `${source.where(p.path, p.key)}: ${p.message}`,
+      ),
+    ];
     throw new GatehouseError('GH_ERR_CONFIG_INVALID', [file, details.length], { details });
   }
   const problems = checkConfig(result.data, baseDir);

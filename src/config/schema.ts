@@ -65,6 +65,35 @@ const proxyProtocolKeys = {
   trustedProxies: z.array(cidr).default([]),
 };
 
+/** "200/s", "600/m": new connections per second (0: no limit). */
+const rate = parsed<number>((s) => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(s|m))?\s*$/.exec(s);
+  if (!m || (m[2] === undefined && Number(m[1]) !== 0))
+    return `"${s}" is not a rate; write N/s or N/m, e.g. 200/s (0: no limit)`;
+  return m[2] === 'm' ? Number(m[1]) / 60 : Number(m[1]);
+});
+
+const count = z.number().int().min(0, 'a limit is 0 (none) or more');
+
+/**
+ * What every listener admits at once and per source (docs/configuration.md, "Limits", says why
+ * these defaults). 0 turns a limit off. With workers each process enforces its share.
+ */
+const listenerLimitKeys = {
+  maxConnections: count.default(10_000),
+  maxConnectionsPerSource: count.default(1000),
+  acceptRate: rate.default(0),
+  acceptBurst: z.number().int().min(1).default(1000),
+};
+const listenerLimits = z.strictObject(listenerLimitKeys);
+const accessLimits = z.strictObject({ ...listenerLimitKeys, maxSessionsPerCertificate: count.default(1000) });
+const egressLimits = z.strictObject({
+  ...listenerLimitKeys,
+  maxConcurrent: count.default(10_000),
+  maxConcurrentPerPrincipal: count.default(1000),
+});
+export type ListenerLimitsConfig = z.output<typeof listenerLimits>;
+
 const protocol = z.enum(['tcp'], { message: 'protocol must be "tcp" (the only one Gatehouse relays)' });
 
 const ingressRule = z.strictObject({
@@ -88,10 +117,16 @@ const securityGroup = z.strictObject({
   members: z.array(cidr).optional(),
 });
 
+const redisUserName = z
+  .string()
+  .regex(/^[!-~]{1,128}$/, 'a Redis user name is 1 to 128 printable characters, no spaces');
+
 const cluster = z.strictObject({
   engine: z.enum(['redis', 'valkey', 'memcached']),
   nodes: z.array(hostPort).min(1, 'a cluster needs at least one node'),
   refreshInterval: duration.default(30_000),
+  /** The ACL user Gatehouse's own discovery connections log in as (a cluster whose `default` is off). */
+  discoveryAuth: z.strictObject({ user: redisUserName, passwordFile: z.string().min(1) }).optional(),
 });
 
 const authorizationRule = z
@@ -164,19 +199,52 @@ const accessLogin = z.strictObject({
     .refine((ms) => ms >= 60_000 && ms <= 31 * 86_400_000, 'certificateTtl must be between 1m and 31d'),
 });
 
+/**
+ * A Redis user of a direct listener: the clients it is for (certificate groups, or common names)
+ * and the ACL user Gatehouse logs in as on their node connections, with its password in a file.
+ */
+const redisUser = z
+  .strictObject({
+    groups: z.array(name).min(1).optional(),
+    identities: z.array(z.string().min(1)).min(1).optional(),
+    user: redisUserName,
+    passwordFile: z.string().min(1),
+    description: z.string().optional(),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.groups === undefined) === (r.identities === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a redisUsers entry needs exactly one of `groups: [...]` or `identities: [...]`',
+      });
+  });
+
+const directListener = z.strictObject({
+  listen: listenRange,
+  target: targetRef,
+  /** Log in to the target's nodes as the first matching entry's user; no match refuses the client. */
+  redisUsers: z
+    .array(redisUser)
+    .min(1, 'redisUsers needs at least one entry; remove the key to relay without Redis users')
+    .optional(),
+});
+
 const accessEndpoint = z.strictObject({
   listen: listenAddress,
   serverCertificate: name,
   securityGroups: z.array(name).default([]),
   authorizationRules: z.array(authorizationRule).default([]),
   /** `listen` may be a range ("0.0.0.0:6390-6399") for a cluster target: one port per node. */
-  directListeners: z.array(z.strictObject({ listen: listenRange, target: targetRef })).default([]),
+  directListeners: z.array(directListener).default([]),
   connectionLog: z.boolean().default(true),
+  /** Start without it when it cannot listen (otherwise `serve` fails to start). */
+  optional: z.boolean().default(false),
   sessionTimeout: duration.default(12 * 3600_000),
   idleTimeout: duration.default(3600_000),
   connectTimeout: duration.default(10_000),
   /** Certificates by OpenID Connect login, served on the tunnel listener (POST /gatehouse/login). */
   login: accessLogin.optional(),
+  limits: accessLimits.prefault({}),
   ...proxyProtocolKeys,
 });
 
@@ -216,8 +284,17 @@ const portForwardGroup = z.strictObject({
    * plan; root only). The kernel path has no idle timeout and counts bytes per session at close.
    */
   dataPath: z.enum(['userspace', 'kernel']).default('userspace'),
+  /**
+   * `full`: accepted, dialed and closed lines per session; `summary`: one `closed` line carrying
+   * the admission decision too (refusals and failed dials are written either way).
+   */
+  connectionLog: z.enum(['full', 'summary']).default('full'),
+  /** Start without it when it cannot listen (otherwise `serve` fails to start). */
+  optional: z.boolean().default(false),
+
   connectTimeout: duration.default(5_000),
   idleTimeout: duration.default(3600_000),
+  limits: listenerLimits.prefault({}),
   ...proxyProtocolKeys,
 });
 
@@ -260,6 +337,8 @@ const egressProxy = z.strictObject({
   reportOnly: z.boolean().default(false),
   accessLog: egressAccessLog.optional(),
   metrics: z.boolean().default(true),
+  /** Start without it when it cannot listen (otherwise `serve` fails to start). */
+  optional: z.boolean().default(false),
   maxHeaderSize: z
     .number()
     .int()
@@ -269,6 +348,7 @@ const egressProxy = z.strictObject({
   headersTimeout: duration.default(30_000),
   idleTimeout: duration.default(300_000),
   connectTimeout: duration.default(10_000),
+  limits: egressLimits.prefault({}),
   ...proxyProtocolKeys,
 });
 
@@ -277,6 +357,8 @@ const admin = z.strictObject({
   token: z.string().min(16, 'an admin token needs at least 16 characters').optional(),
   tokenFile: z.string().optional(),
   enabled: z.boolean().default(true),
+  /** Start without it when it cannot listen (otherwise `serve` fails to start). */
+  optional: z.boolean().default(false),
 });
 
 const audit = z.strictObject({
@@ -303,7 +385,11 @@ const fleet = z.strictObject({
 });
 
 /** /livez, /readyz and /metrics for load balancers, kubelets and Prometheus, without a token. */
-const health = z.strictObject({ listen: listenAddress });
+const health = z.strictObject({
+  listen: listenAddress,
+  /** Start without it when it cannot listen (otherwise `serve` fails to start). */
+  optional: z.boolean().default(false),
+});
 
 export const configSchema = z.strictObject({
   workers: workers.default('auto'),
@@ -319,7 +405,11 @@ export const configSchema = z.strictObject({
   accessEndpoints: z.record(name, accessEndpoint).default({}),
   portForwards: z.record(name, portForwardGroup).default({}),
   egressProxies: z.record(name, egressProxy).default({}),
-  admin: admin.default({ listen: parseHostPort('127.0.0.1:9480') as HostPort, enabled: true }),
+  admin: admin.default({
+    listen: parseHostPort('127.0.0.1:9480') as HostPort,
+    enabled: true,
+    optional: false,
+  }),
   audit: audit.default({ store: './gatehouse-audit.db', log: 'stdout', retention: {} }),
 });
 
@@ -334,3 +424,5 @@ export type AccessLoginConfig = z.output<typeof accessLogin>;
 export type EgressProxyConfig = z.output<typeof egressProxy>;
 export type EgressPolicyConfig = z.output<typeof egressPolicy>;
 export type ClusterConfig = z.output<typeof cluster>;
+export type DirectListenerConfig = z.output<typeof directListener>;
+export type RedisUserConfig = z.output<typeof redisUser>;

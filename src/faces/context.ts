@@ -32,6 +32,8 @@ export interface FaceContext {
    * one worker issued resumes at another), different for every scope.
    */
   ticketKeys(scope: string): Buffer;
+  /** Worker processes sharing the listeners (1 alone): limits are enforced as each one's share. */
+  readonly workers: number;
   /** The index-th node of a cluster (masters first), or undefined when there is none. */
   clusterNode(cluster: string, index: number): HostPort | undefined;
 }

@@ -12,6 +12,7 @@ import { clusterLines, type ClusterLine } from '../policy/cluster-lines.js';
 import { planPortForwards, type ForwardPlanEntry } from '../policy/forward-plan.js';
 import { compileSecurityPolicy, type SecurityPolicy } from '../policy/security-groups.js';
 import type { FaceContext } from './context.js';
+import type { LimitsAt } from './limits.js';
 
 /** One config and what every part derives from it alike, computed once per process and reload. */
 export interface Snapshot {
@@ -37,6 +38,8 @@ export interface ListenerRoute {
    * load balancer only) before `handle`, and refusals are reported under this face and listener.
    */
   readonly proxy?: ProxyTrust & { readonly face: string; readonly listener: string };
+  /** The section's `limits`: the runtime's gate for this listener enforces them at admission. */
+  readonly limits?: LimitsAt;
   /** Handles one accepted connection under the snapshot this route was made from. */
   handle(socket: Socket, ctx: FaceContext): void;
 }

@@ -8,7 +8,14 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditEvent, AuditSink } from '../audit/events.js';
 import { decisionOf, sourceIp, targetHost, whereClause, type AuditQuery } from '../audit/query.js';
-import type { AuditRetention, AuditStore, AuditSummary, StoredEvent } from '../audit/store.js';
+import type {
+  AuditRetention,
+  AuditStore,
+  AuditSummary,
+  StoredEvent,
+  TimelineQuery,
+  TimelineRows,
+} from '../audit/store.js';
 import { redactUrl, type FleetDb } from './db.js';
 
 /** Events held while PostgreSQL is away; past this, new events are dropped and counted. */
@@ -212,6 +219,52 @@ export class PgAuditStore implements AuditSink, AuditStore {
         topAllowed: (await hosts('allowed')).map(({ host, count }) => ({ host, count })),
         topDenied: await hosts('denied'),
       },
+    };
+  }
+
+  /** Allowed and denied per face, and bytes of closed sessions per listener, in buckets of stepMs. */
+  async timeline(q: TimelineQuery): Promise<TimelineRows> {
+    await this.flush();
+    // ts and the step are bigint: the division truncates, as the SQLite store's does.
+    const face = q.face === undefined ? '' : 'AND face = $4';
+    const params = [q.stepMs, q.since, q.until, ...(q.face === undefined ? [] : [q.face])];
+    const decisions = await this.db.query<{ t: string; face: string; allowed: string; denied: string }>(
+      `SELECT (ts / $1::bigint) * $1::bigint AS t, face,
+         count(*) FILTER (WHERE decision = 'allowed') AS allowed,
+         count(*) FILTER (WHERE decision = 'denied') AS denied
+       FROM gatehouse_events WHERE ts >= $2 AND ts < $3 AND decision IS NOT NULL ${face}
+       GROUP BY 1, face ORDER BY 1, face`,
+      params,
+    );
+    const bytes = await this.db.query<{
+      t: string;
+      face: string;
+      listener: string;
+      from_client: string;
+      to_client: string;
+    }>(
+      `SELECT (ts / $1::bigint) * $1::bigint AS t, face, listener,
+         coalesce(sum((data->>'bytesFromClient')::bigint), 0) AS from_client,
+         coalesce(sum((data->>'bytesToClient')::bigint), 0) AS to_client
+       FROM gatehouse_events
+       WHERE ts >= $2 AND ts < $3 AND event = 'closed' AND listener IS NOT NULL ${face}
+       GROUP BY 1, face, listener ORDER BY 1, face, listener`,
+      params,
+    );
+    return {
+      decisions: decisions.rows.map((r) => ({
+        t: Number(r.t),
+        face: r.face,
+        allowed: Number(r.allowed),
+        denied: Number(r.denied),
+      })),
+      bytes: bytes.rows.map((r) => ({
+        t: Number(r.t),
+        face: r.face,
+        listener: r.listener,
+        bytesFromClient: Number(r.from_client),
+        bytesToClient: Number(r.to_client),
+      })),
     };
   }
 

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { LogReopenReport } from '../audit/log-files.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { AdminRuntime, ListedSession, ReloadOutcome, RuntimeInspection } from '../runtime/admin-view.js';
 import { PgAuditStore } from './audit-store.js';
@@ -138,5 +139,10 @@ class FleetAdmin implements AdminRuntime {
 
   reload(trigger: string): Promise<ReloadOutcome> {
     return this.local.reload(trigger);
+  }
+
+  /** Each replica writes its own files: this one's. */
+  reopenLogs(): Promise<LogReopenReport> {
+    return this.local.reopenLogs();
   }
 }

@@ -1,14 +1,19 @@
 // Admit: the first step of every face. Security groups decide on the source address and the local
-// port of the accepted socket, before any byte is read. admitOrRefuse is the refusal path of every
-// face: the socket is reset and a `denied` line is audited.
+// port of the accepted socket, before any byte is read; then the listener's limits (limits.ts):
+// open connections on the listener and per source, and the rate of new ones per source.
+// admitOrRefuse is the refusal path of every face: the socket is reset and a `denied` line is
+// audited with the reason (a security group's, or the limit's, with FILE:LINE of its key).
 import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
 import type { Audit, AuditEventInput } from '../audit/events.js';
 import { decisionFields } from '../audit/record.js';
 import { formatHostPort } from '../net/address.js';
 import { parseIp } from '../net/cidr.js';
 import type { Decision } from '../policy/decision.js';
 import { clientOf } from './proxy-header.js';
+import { gateOf } from './limits.js';
 import { decideIngress, type SecurityPolicy } from '../policy/security-groups.js';
+import type { SessionRegistry } from './session-registry.js';
 
 const NO_ADDRESS: Decision = { allowed: false, reason: 'no_ingress_rule_matched', groups: [] };
 
@@ -44,6 +49,10 @@ export interface AdmitSite {
 export interface AdmitDeps {
   readonly policy: SecurityPolicy;
   readonly audit: Audit;
+  /** Its outcomes count the refusal (the metrics' denials). */
+  readonly sessions: Pick<SessionRegistry, 'outcomes'>;
+  /** Where a limit's refusals are logged (throttled). */
+  readonly log?: Logger;
 }
 
 /** Fields a face adds to its denied line (the access endpoints' connection-log fields). */
@@ -61,8 +70,13 @@ export function admitOrRefuse(
   extra?: DeniedExtra,
 ): Decision | undefined {
   const admission = admit(deps.policy, site.groups, socket);
-  if (admission.allowed) return admission;
+  // Limits after the security groups: a source that is not admitted takes no share of them.
+  const gate = admission.allowed ? gateOf(socket) : undefined;
+  const limited = gate?.admit(socket);
+  if (admission.allowed && (!limited || limited.allowed)) return admission;
   socket.resetAndDestroy();
+  const refusal = limited && !limited.allowed ? { ...limited, reason: limited.reason! } : admission;
+  deps.sessions.outcomes.denied(site.face, site.listener, refusal.reason);
   deps.audit.emit({
     event: 'denied',
     face: site.face,
@@ -70,7 +84,13 @@ export function admitOrRefuse(
     listener: site.listener,
     source,
     ...viaOf(socket),
-    ...decisionFields(admission),
+    ...decisionFields(refusal),
   });
+  if (gate && refusal !== admission)
+    gate.log.refused(
+      deps.log,
+      { face: site.face, listener: site.listener, source, reason: refusal.reason, limit: refusal.rule?.text },
+      refusal.reason,
+    );
   return undefined;
 }

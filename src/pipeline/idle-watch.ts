@@ -7,9 +7,14 @@
 
 type Check = (now: number) => void;
 
+/** What a shared timer samples: an object rather than a closure, so a session costs no function. */
+export interface IdleWatch {
+  tick(now: number): void;
+}
+
 interface Group {
   readonly timer: NodeJS.Timeout;
-  readonly checks: Set<Check>;
+  readonly watches: Set<IdleWatch>;
 }
 
 /** The interval timers of one runtime, one per distinct interval, and the checks on each. */
@@ -18,25 +23,34 @@ export class IdleTimers {
 
   /** Calls `check(now)` every `everyMs` until the returned function is called (idempotent). */
   watch(everyMs: number, check: Check): () => void {
+    const w: IdleWatch = { tick: check };
+    this.add(everyMs, w);
+    return () => this.remove(everyMs, w);
+  }
+
+  /** Calls `w.tick(now)` every `everyMs` until remove(everyMs, w). */
+  add(everyMs: number, w: IdleWatch): void {
     let group = this.groups.get(everyMs);
     if (!group) {
-      const checks = new Set<Check>();
+      const watches = new Set<IdleWatch>();
       const timer = setInterval(() => {
         const now = performance.now();
-        for (const c of checks) c(now);
+        for (const c of watches) c.tick(now);
       }, everyMs);
       // Never what keeps the process alive.
       timer.unref();
-      group = { timer, checks };
+      group = { timer, watches };
       this.groups.set(everyMs, group);
     }
-    const g = group;
-    g.checks.add(check);
-    return () => {
-      if (!g.checks.delete(check) || g.checks.size > 0) return;
-      clearInterval(g.timer);
-      if (this.groups.get(everyMs) === g) this.groups.delete(everyMs);
-    };
+    group.watches.add(w);
+  }
+
+  /** Stop calling `w`; idempotent. The interval stops with its last watch. */
+  remove(everyMs: number, w: IdleWatch): void {
+    const g = this.groups.get(everyMs);
+    if (!g || !g.watches.delete(w) || g.watches.size > 0) return;
+    clearInterval(g.timer);
+    this.groups.delete(everyMs);
   }
 
   /** Intervals running now (for tests and leak checks). */
@@ -48,7 +62,7 @@ export class IdleTimers {
   stop(): void {
     for (const g of this.groups.values()) {
       clearInterval(g.timer);
-      g.checks.clear();
+      g.watches.clear();
     }
     this.groups.clear();
   }

@@ -10,7 +10,12 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { relay, type Relay, type RelayOptions, type RelayResult } from './relay.js';
-import { LiveSession, type ByteCounts, type CloseReason, type SessionRegistry } from './session-registry.js';
+import {
+  LiveSession,
+  type ByteCounts,
+  type SessionCloser,
+  type SessionRegistry,
+} from './session-registry.js';
 
 /** Who a session is: what the registry lists and the audit trail names. */
 export interface SessionStart {
@@ -39,7 +44,7 @@ export function openSession(
   sessions: SessionRegistry,
   start: SessionStart,
   counts: ByteCounts,
-  closer: (reason: CloseReason) => void,
+  closer: SessionCloser,
 ): OpenSession {
   sessions.add(
     new LiveSession(
@@ -84,11 +89,25 @@ export function runRelay(
   opts: RunRelayOptions,
   closed: (result: RelayResult) => void,
 ): Relay {
-  const r = relay(client, target, opts);
-  const session = openSession(sessions, start, opts.counts ?? r, (reason) => r.close(reason));
-  void r.done.then((result) => {
-    session.end();
+  // One closure per session (this one) and the relay itself as the registry's counts and closer:
+  // an idle session's heap is mostly what its relay and its registry entry keep.
+  const r = relay(client, target, opts, (result) => {
+    sessions.remove(start.id);
     closed(result);
   });
+  sessions.add(
+    new LiveSession(
+      start.id,
+      start.face,
+      start.listener,
+      start.source,
+      start.target,
+      start.identity,
+      start.startMs ?? Date.now(),
+      opts.counts ?? r,
+      r,
+      start.serial,
+    ),
+  );
   return r;
 }

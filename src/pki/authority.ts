@@ -1,23 +1,15 @@
-// The signing verbs: init-pki, build-ca, build-server-full / build-client-full.
+// init-pki and build-ca, and what every signing verb needs: the CA's key and certificate, days.
 import * as fs from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { GatehouseError } from '../errors.js';
-import {
-  certificatePem,
-  createCaCertificate,
-  createLeafCertificate,
-  createRequest,
-  defaultServerSan,
-  type LeafProfile,
-  randomSerial,
-  requestPem,
-  type SanEntry,
-} from './certs.js';
-import { findBySerial, INDEX_ATTR, readIndexStrict, writeIndex, writeSerialAfter } from './ca-index-store.js';
-import { isValidGroupName } from './identity.js';
-import { formatOpensslTime } from './ca-index-format.js';
+import * as path from 'node:path';
+import { certificatePem, createCaCertificate, randomSerial, type SanEntry } from './certs.js';
+import { INDEX_ATTR } from './ca-index-store.js';
+import { type DnSettings, requestSubject } from './dn.js';
+import { VARS_TEMPLATE } from './easyrsa-vars.js';
 import {
   DEFAULT_KEY_TYPE,
+  type Digest,
   generateKey,
   type KeyType,
   loadPrivateKey,
@@ -25,10 +17,8 @@ import {
   webSigner,
   type WebSigner,
 } from './keys.js';
-import { checkNewName } from './names.js';
 import { ensureOpensslCnf } from './openssl-cnf.js';
 import {
-  assertCa,
   assertInitialised,
   caDirs,
   createFileAtomic,
@@ -54,29 +44,61 @@ export const DEFAULT_CA_CN = 'Gatehouse CA';
 export type Progress = (message: string) => void;
 
 export interface InitOptions {
-  /** Wipe an existing, non-empty directory first (easy-rsa's init-pki does so after a prompt). */
-  readonly force?: boolean;
+  /**
+   * Wipe an existing, non-empty directory first (easy-rsa's init-pki does so after a prompt, or
+   * at once with --batch): "hard" removes everything, "soft" (easy-rsa's soft-reset) keeps vars
+   * and the files it does not list, but removes the CA, the database, keys, requests, certificates.
+   */
+  readonly force?: boolean | 'hard' | 'soft';
+  /** Write PKI/vars (every setting commented out), as easy-rsa copies vars.example; default true. */
+  readonly vars?: boolean;
 }
+
+/** What easy-rsa 3.1's `init-pki soft-reset` removes. */
+const SOFT_RESET = [
+  'ca.crt',
+  'certs_by_serial',
+  'ecparams',
+  'index.txt',
+  'index.txt.attr',
+  'index.txt.old',
+  'issued',
+  'private',
+  'reqs',
+  'serial',
+  'serial.old',
+];
 
 export function initPki(dir: string, opts: InitOptions = {}): PkiLayout {
   const l = pkiLayout(dir);
   if (fs.existsSync(l.root) && fs.readdirSync(l.root).length > 0) {
     if (!opts.force) {
       throw new GatehouseError('GH_ERR_PKI_EXISTS', ['a non-empty directory', l.root], {
-        hint: 'pick another --pki DIR, or pass --force to delete everything in it (the CA key too)',
+        hint: 'pick another --pki-dir DIR, or pass --force (or --batch, as easy-rsa) to delete everything in it, the CA key too',
       });
     }
-    fs.rmSync(l.root, { recursive: true, force: true });
+    if (opts.force === 'soft') {
+      for (const f of SOFT_RESET) fs.rmSync(path.join(l.root, f), { recursive: true, force: true });
+    } else {
+      fs.rmSync(l.root, { recursive: true, force: true });
+    }
   }
   ensureDir(l.root, PUBLIC_DIR_MODE);
   ensureDir(l.privateDir, PRIVATE_DIR_MODE);
   ensureDir(l.reqsDir, PUBLIC_DIR_MODE);
   ensureOpensslCnf(l.root);
+  const vars = path.join(l.root, 'vars');
+  if (opts.vars !== false && !fs.existsSync(vars)) writeFileAtomic(vars, VARS_TEMPLATE, PUBLIC_FILE_MODE);
   return l;
 }
 
 export interface BuildCaOptions {
   readonly commonName?: string;
+  /** easy-rsa's EASYRSA_DN and org fields; cn_only (CN alone) when absent. */
+  readonly dn?: DnSettings;
+  /** subjectAltName entries for the CA itself (easy-rsa's --san with build-ca). */
+  readonly sans?: readonly SanEntry[];
+  readonly digest?: Digest;
   readonly days?: number;
   readonly keyType?: KeyType;
   /** Encrypt private/ca.key with this passphrase. */
@@ -91,6 +113,7 @@ export async function buildCa(dir: string, opts: BuildCaOptions = {}): Promise<X
   if (commonName.trim() === '' || commonName.length > 64 || /[\0\n]/.test(commonName)) {
     throw new GatehouseError('GH_ERR_PKI_BAD_INPUT', [`bad CA common name "${commonName}"`]);
   }
+  const subject = requestSubject(commonName, opts.dn);
   const days = checkDays(opts.days ?? DEFAULT_CA_DAYS);
   return withLock(l, async () => {
     for (const f of [l.caCrt, l.caKey]) {
@@ -102,10 +125,11 @@ export async function buildCa(dir: string, opts: BuildCaOptions = {}): Promise<X
     }
     const keyType = opts.keyType ?? DEFAULT_KEY_TYPE;
     const keys = await keygen(keyType, opts.onProgress);
-    const signer = await webSigner(keys.privateKey);
+    const signer = await webSigner(keys.privateKey, opts.digest);
     const notBefore = nowSeconds();
     const cert = await createCaCertificate({
-      commonName,
+      subject,
+      sans: opts.sans ?? [],
       serial: randomSerial(),
       notBefore,
       notAfter: addDays(notBefore, days),
@@ -122,120 +146,13 @@ export async function buildCa(dir: string, opts: BuildCaOptions = {}): Promise<X
   });
 }
 
-export interface BuildFullOptions {
-  readonly days?: number;
-  readonly keyType?: KeyType;
-  /** DNS:/IP: entries; a server without any gets DNS:NAME (IP:NAME for an address), as easy-rsa 3.1. */
-  readonly sans?: readonly SanEntry[];
-  /** Client groups, stored as SAN URIs urn:gatehouse:group:NAME (see identity.ts). */
-  readonly groups?: readonly string[];
-  /** Passphrase of private/ca.key, when it is encrypted. */
-  readonly passin?: string;
-  /** Encrypt the new private key with this passphrase. */
-  readonly passout?: string;
-  readonly onProgress?: Progress;
-}
-
-export interface IssuedCertificate {
-  readonly name: string;
-  readonly serial: string;
-  readonly certificate: X509Certificate;
-  readonly files: { readonly cert: string; readonly key: string; readonly req: string };
-}
-
-export async function buildFull(
-  dir: string,
-  profile: LeafProfile,
-  name: string,
-  opts: BuildFullOptions = {},
-): Promise<IssuedCertificate> {
-  const l = pkiLayout(dir);
-  checkNewName(name);
-  assertCa(l);
-  const days = checkDays(opts.days ?? DEFAULT_CERT_DAYS);
-  const groups = [...new Set(opts.groups ?? [])];
-  for (const g of groups) {
-    if (!isValidGroupName(g)) {
-      throw new GatehouseError('GH_ERR_PKI_BAD_INPUT', [`bad group name "${g}"`], {
-        hint: 'use 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit',
-      });
-    }
-  }
-  if (profile === 'server' && groups.length > 0) {
-    throw new GatehouseError('GH_ERR_PKI_BAD_INPUT', ['--group is for client certificates'], {
-      hint: 'use build-client-full NAME --group G',
-    });
-  }
-  const sans = [...(opts.sans ?? [])];
-  if (profile === 'server' && sans.length === 0) sans.push(defaultServerSan(name));
-  return withLock(l, async () => {
-    for (const [f, what] of [
-      [l.issued(name), 'a certificate'],
-      [l.key(name), 'a private key'],
-      [l.req(name), 'a request'],
-    ] as const) {
-      if (fs.existsSync(f)) throw new GatehouseError('GH_ERR_PKI_EXISTS', [what, f]);
-    }
-    const ca = await loadCaSigner(l, opts.passin);
-    const entries = readIndexStrict(l);
-    const keys = await keygen(opts.keyType ?? DEFAULT_KEY_TYPE, opts.onProgress);
-    const leaf = await webSigner(keys.privateKey);
-    let serial = randomSerial();
-    while (findBySerial(entries, serial) >= 0 || fs.existsSync(l.certBySerial(serial)))
-      serial = randomSerial();
-    const notBefore = nowSeconds();
-    const notAfter = addDays(notBefore, days);
-    const cert = await createLeafCertificate({
-      profile,
-      commonName: name,
-      serial,
-      notBefore,
-      notAfter,
-      publicKey: leaf.publicKey,
-      sans,
-      groups,
-      ca: ca.cert,
-      caSigner: ca.signer,
-    });
-    const req = await createRequest({ commonName: name, signer: leaf, sans, groups });
-    const pem = certificatePem(cert);
-    // Key, request and certificate first; the index line last: it is what makes the certificate
-    // count (list, revoke, CRL), so an interrupted run leaves files that block the name, not a ghost.
-    createFileAtomic(
-      l.key(name),
-      privateKeyPem(keys.privateKey, opts.passout),
-      PRIVATE_FILE_MODE,
-      'a private key',
-    );
-    createFileAtomic(l.req(name), requestPem(req), PUBLIC_FILE_MODE, 'a request');
-    writeFileAtomic(l.certBySerial(serial), pem, PUBLIC_FILE_MODE);
-    createFileAtomic(l.issued(name), pem, PUBLIC_FILE_MODE, 'a certificate');
-    writeSerialAfter(l, serial);
-    entries.push({
-      status: 'V',
-      expiry: formatOpensslTime(notAfter),
-      revocation: '',
-      serial,
-      filename: 'unknown',
-      subject: `/CN=${name}`,
-    });
-    writeIndex(l, entries);
-    return {
-      name,
-      serial,
-      certificate: new X509Certificate(Buffer.from(cert.rawData)),
-      files: { cert: l.issued(name), key: l.key(name), req: l.req(name) },
-    };
-  });
-}
-
 export interface CaSigner {
   readonly cert: x509.X509Certificate;
   readonly signer: WebSigner;
 }
 
 /** The CA certificate and its key, ready to sign (the key decrypted with `passin` if needed). */
-export async function loadCaSigner(l: PkiLayout, passin?: string): Promise<CaSigner> {
+export async function loadCaSigner(l: PkiLayout, passin?: string, digest?: Digest): Promise<CaSigner> {
   const certPem = readText(l.caCrt);
   let cert: x509.X509Certificate;
   try {
@@ -248,10 +165,10 @@ export async function loadCaSigner(l: PkiLayout, passin?: string): Promise<CaSig
   if (!nodeCert.checkPrivateKey(key)) {
     throw new GatehouseError('GH_ERR_PKI_CORRUPT', [`${l.caKey} does not belong to ${l.caCrt}`]);
   }
-  return { cert, signer: await webSigner(key) };
+  return { cert, signer: await webSigner(key, digest) };
 }
 
-async function keygen(type: KeyType, onProgress?: Progress) {
+export async function keygen(type: KeyType, onProgress?: Progress) {
   const slow = type.startsWith('rsa');
   if (slow) onProgress?.(`generating ${type.toUpperCase()} key…`);
   const timer = slow && onProgress ? setInterval(() => onProgress('still generating…'), 2000) : undefined;

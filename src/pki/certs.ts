@@ -15,30 +15,47 @@ import { groupUri } from './identity.js';
 import type { KeyPair, WebSigner } from './keys.js';
 import { type DomCryptoKey, x509 } from './x509.js';
 
-export type LeafProfile = 'server' | 'client';
+/** easy-rsa's x509-types for leaf certificates: client, server, serverClient. */
+export type LeafProfile = 'server' | 'client' | 'serverClient';
+export const LEAF_PROFILES: readonly LeafProfile[] = ['client', 'server', 'serverClient'];
 
 export interface SanEntry {
-  readonly type: 'dns' | 'ip' | 'url';
+  readonly type: 'dns' | 'ip' | 'url' | 'email';
   readonly value: string;
 }
 
-/** easy-rsa's --subject-alt-name syntax for one entry: DNS:name or IP:address. */
+const DNS_NAME =
+  /^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*$/;
+
+/**
+ * One subjectAltName entry in OpenSSL's syntax as easy-rsa passes it: DNS:name, IP:address,
+ * email:address or URI:uri (the type case-insensitive, the value kept as written, as OpenSSL does).
+ */
 export function parseSan(s: string): SanEntry {
-  const m = /^(DNS|IP):(.+)$/i.exec(s.trim());
+  const m = /^(DNS|IP|email|URI):(.+)$/i.exec(s.trim());
   const kind = m?.[1]?.toUpperCase();
   const value = m?.[2] ?? '';
-  if (
-    kind === 'DNS' &&
-    /^(\*\.)?[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*$/.test(
-      value,
-    )
-  ) {
-    return { type: 'dns', value: value.toLowerCase() };
-  }
+  if (kind === 'DNS' && DNS_NAME.test(value)) return { type: 'dns', value };
   if (kind === 'IP' && isIP(value) !== 0) return { type: 'ip', value };
-  throw new GatehouseError('GH_ERR_PKI_BAD_INPUT', [`bad --san "${s}"`], {
-    hint: 'write DNS:host.example.com or IP:192.0.2.10 (repeat --san for more)',
+  if (kind === 'EMAIL' && /^[^\s@]+@[^\s@]+$/.test(value)) return { type: 'email', value };
+  if (kind === 'URI' && /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(value)) return { type: 'url', value };
+  throw new GatehouseError('GH_ERR_PKI_BAD_INPUT', [`bad subjectAltName entry "${s}"`], {
+    hint: 'write DNS:host.example.com, IP:192.0.2.10, email:a@example.com or URI:urn:x, several separated by commas (--san=DNS:a,IP:b)',
   });
+}
+
+/** easy-rsa's --subject-alt-name / --san value: entries separated by commas, as OpenSSL splits them. */
+export function parseSanList(s: string): SanEntry[] {
+  return s
+    .split(',')
+    .filter((e) => e.trim() !== '')
+    .map(parseSan);
+}
+
+/** The entry as OpenSSL writes it in a config (and as `openssl x509 -text` shows it, but "IP Address"). */
+export function formatSan(e: SanEntry): string {
+  const kind = { dns: 'DNS', ip: 'IP', email: 'email', url: 'URI' }[e.type];
+  return `${kind}:${e.value}`;
 }
 
 /** The SAN easy-rsa 3.1 gives a server without --san: IP:NAME when NAME is an IPv4 address, DNS:NAME otherwise. */
@@ -89,11 +106,13 @@ export async function authorityKeyIdFromCa(ca: x509.X509Certificate): Promise<x5
 }
 
 export interface CaParams {
-  readonly commonName: string;
+  readonly subject: x509.Name;
   readonly serial: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly signer: WebSigner;
+  /** easy-rsa's build-ca adds --subject-alt-name to the CA too. */
+  readonly sans?: readonly SanEntry[];
 }
 
 /** A self-signed CA with easy-rsa's `ca` profile. */
@@ -101,65 +120,73 @@ export async function createCaCertificate(p: CaParams): Promise<x509.X509Certifi
   const ski = await x509.SubjectKeyIdentifierExtension.create(p.signer.publicKey);
   const base = {
     serialNumber: p.serial,
-    subject: subjectFor(p.commonName),
-    issuer: subjectFor(p.commonName),
+    subject: p.subject,
+    issuer: p.subject,
     notBefore: p.notBefore,
     notAfter: p.notAfter,
     publicKey: p.signer.publicKey,
     signingKey: p.signer.privateKey,
     signingAlgorithm: p.signer.signingAlgorithm,
   };
-  const caExts = [
+  const caExts: x509.Extension[] = [
     new x509.BasicConstraintsExtension(true, undefined, false),
     ski,
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, false),
   ];
+  const sans = p.sans && p.sans.length > 0 ? [sanExtension(p.sans)] : [];
   // The AKI of a self-signed CA names the CA itself (issuer DirName and serial): sign once without it
   // to learn the encoded subject and serial, then sign the final certificate.
-  const draft = await x509.X509CertificateGenerator.create({ ...base, extensions: caExts });
+  const draft = await x509.X509CertificateGenerator.create({ ...base, extensions: [...caExts, ...sans] });
   const aki = authorityKeyIdentifier(draft.rawData, new Uint8Array(Buffer.from(ski.keyId, 'hex')).buffer);
   return x509.X509CertificateGenerator.create({
     ...base,
-    extensions: [caExts[0]!, caExts[1]!, aki, caExts[2]!],
+    extensions: [caExts[0]!, caExts[1]!, aki, caExts[2]!, ...sans],
   });
 }
 
 export interface LeafParams {
   readonly profile: LeafProfile;
-  readonly commonName: string;
+  readonly subject: x509.Name;
   readonly serial: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
-  readonly publicKey: DomCryptoKey;
+  readonly publicKey: DomCryptoKey | x509.PublicKey;
   readonly sans: readonly SanEntry[];
   readonly groups: readonly string[];
+  /** A subjectAltName to use as it is (a request's, for sign-req), instead of `sans` and `groups`. */
+  readonly subjectAltName?: x509.Extension;
   readonly ca: x509.X509Certificate;
   readonly caSigner: WebSigner;
 }
 
-/** A server or client certificate with easy-rsa's `server` / `client` profile. */
+/** A certificate with easy-rsa's `server`, `client` or `serverClient` profile (x509-types/). */
 export async function createLeafCertificate(p: LeafParams): Promise<x509.X509Certificate> {
-  const server = p.profile === 'server';
+  const client = p.profile === 'client';
+  const eku =
+    p.profile === 'server'
+      ? [x509.ExtendedKeyUsage.serverAuth]
+      : client
+        ? [x509.ExtendedKeyUsage.clientAuth]
+        : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, false),
     await x509.SubjectKeyIdentifierExtension.create(p.publicKey),
     await authorityKeyIdFromCa(p.ca),
-    new x509.ExtendedKeyUsageExtension(
-      [server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth],
-      false,
-    ),
+    new x509.ExtendedKeyUsageExtension(eku, false),
     new x509.KeyUsagesExtension(
-      server
-        ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
-        : x509.KeyUsageFlags.digitalSignature,
+      client
+        ? x509.KeyUsageFlags.digitalSignature
+        : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
       false,
     ),
   ];
   const sans = allSans(p);
-  if (sans.length > 0) extensions.push(sanExtension(sans));
+  if (p.subjectAltName)
+    extensions.push(new x509.Extension(p.subjectAltName.type, false, p.subjectAltName.value));
+  else if (sans.length > 0) extensions.push(sanExtension(sans));
   return x509.X509CertificateGenerator.create({
     serialNumber: p.serial,
-    subject: subjectFor(p.commonName),
+    subject: p.subject,
     issuer: p.ca.subjectName,
     notBefore: p.notBefore,
     notAfter: p.notAfter,
@@ -176,14 +203,14 @@ function allSans(p: { sans: readonly SanEntry[]; groups: readonly string[] }): S
 
 /** The PKCS#10 request easy-rsa keeps in reqs/NAME.req (subject and the SANs asked for). */
 export async function createRequest(p: {
-  commonName: string;
+  subject: x509.Name;
   signer: WebSigner;
   sans: readonly SanEntry[];
   groups: readonly string[];
 }): Promise<x509.Pkcs10CertificateRequest> {
   const sans = allSans(p);
   return x509.Pkcs10CertificateRequestGenerator.create({
-    name: subjectFor(p.commonName),
+    name: p.subject,
     keys: { privateKey: p.signer.privateKey, publicKey: p.signer.publicKey },
     signingAlgorithm: p.signer.signingAlgorithm,
     extensions: sans.length > 0 ? [sanExtension(sans)] : [],

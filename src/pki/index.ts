@@ -1,16 +1,22 @@
 // The PKI library the daemon and the CLI use: easy-rsa 3 compatible pki/ directories.
 export {
   buildCa,
-  buildFull,
+  DEFAULT_CA_CN,
   DEFAULT_CA_DAYS,
   DEFAULT_CERT_DAYS,
   DEFAULT_CRL_DAYS,
   initPki,
   type BuildCaOptions,
+} from './authority.js';
+export {
+  buildFull,
+  genReq,
+  importReq,
+  signReq,
   type BuildFullOptions,
   type IssuedCertificate,
-} from './authority.js';
-export { parseSan, type SanEntry } from './certs.js';
+} from './issue.js';
+export { LEAF_PROFILES, parseSan, parseSanList, type LeafProfile, type SanEntry } from './certs.js';
 export {
   certificateDetailsView,
   certificateView,
@@ -20,11 +26,13 @@ export {
 export { GROUP_URI_PREFIX, groupsFromCertificate, isValidGroupName } from './identity.js';
 export { REVOCATION_REASONS, type RevocationReason } from './ca-index-format.js';
 export {
+  certificateProfile,
   listCertificates,
   loadCaCertificate,
   loadCredentials,
   showCertificate,
   type CertDetails,
+  type CertProfile,
   type CertRecord,
   type CertStatus,
   type Inventory,
@@ -57,3 +65,8 @@ export {
   type LoginCertificate,
   type LoginCertificateRequest,
 } from './login-ca.js';
+export { renew, DEFAULT_RENEW_DAYS, type Renewed } from './renew.js';
+export { exportP12, exportP7 } from './pkcs-export.js';
+export { certificateText, crlText, requestText } from './show-text.js';
+export { updateDb } from './update-db.js';
+export { resolveEasyRsaSettings, type EasyRsaSettings } from './easyrsa-vars.js';

@@ -108,7 +108,7 @@ export interface CertDetails {
   readonly record: CertRecord | undefined;
   readonly certificate: X509Certificate;
   readonly file: string;
-  readonly profile: 'ca' | 'server' | 'client' | 'server+client' | 'other';
+  readonly profile: CertProfile;
   readonly groups: readonly string[];
   readonly subjectAltName: string | undefined;
   readonly keyDescription: string;
@@ -141,19 +141,19 @@ export function showCertificate(dir: string, name: string): CertDetails {
   throw new GatehouseError('GH_ERR_PKI_NOT_ISSUED', [name, l.root]);
 }
 
-function details(cert: X509Certificate, file: string, record: CertRecord | undefined): CertDetails {
+export type CertProfile = 'ca' | 'server' | 'client' | 'server+client' | 'other';
+
+/** What a certificate is for: a CA by its basic constraints, else by its extended key usage. */
+export function certificateProfile(cert: X509Certificate): CertProfile {
+  if (cert.ca) return 'ca';
   const eku = cert.keyUsage ?? [];
   const server = eku.includes('1.3.6.1.5.5.7.3.1');
   const client = eku.includes('1.3.6.1.5.5.7.3.2');
-  const profile = cert.ca
-    ? 'ca'
-    : server && client
-      ? 'server+client'
-      : server
-        ? 'server'
-        : client
-          ? 'client'
-          : 'other';
+  return server && client ? 'server+client' : server ? 'server' : client ? 'client' : 'other';
+}
+
+function details(cert: X509Certificate, file: string, record: CertRecord | undefined): CertDetails {
+  const profile = certificateProfile(cert);
   const key = cert.publicKey;
   const d = key.asymmetricKeyDetails ?? {};
   const keyDescription =

@@ -219,7 +219,7 @@ export async function issueLoginCertificate(
     const notAfter = wanted < ca.cert.notAfter ? wanted : ca.cert.notAfter;
     const cert = await createLeafCertificate({
       profile: 'client',
-      commonName,
+      subject: subjectFor(commonName),
       serial,
       notBefore,
       notAfter,

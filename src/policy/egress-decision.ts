@@ -25,6 +25,8 @@ export const EGRESS_REASONS = [
   'security_group_egress_denied',
   'public_destination',
   'report_only',
+  'max_concurrent',
+  'max_concurrent_per_principal',
 ] as const;
 export type EgressReason = (typeof EGRESS_REASONS)[number];
 

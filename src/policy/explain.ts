@@ -2,7 +2,7 @@
 // address, printed with the rule and FILE:LINE that decided. Pure: config and policy in, values out.
 import type { Config } from '../config/schema.js';
 import type { ConfigSource } from '../config/source.js';
-import { formatHostPort, type HostPort } from '../net/address.js';
+import { bindsCollide, formatHostPort, type HostPort } from '../net/address.js';
 import { parseIp, type IpAddress } from '../net/cidr.js';
 import { describeDecision, type Decision } from './decision.js';
 import { compileAuthorization, decideAuthorization, describeAuthorization } from './authorization.js';
@@ -24,11 +24,18 @@ export interface ExplainResult {
   readonly target?: string;
 }
 
+/**
+ * Which listeners a client connecting to `to` may meet: the same port, and the same address, or a
+ * wildcard on either side. `--to 16379` (a bare port, taken as 0.0.0.0) and `--to 0.0.0.0:16379`
+ * mean "whichever address": they find a listener bound to 127.0.0.1:16379 as well.
+ */
 function bindMatches(bind: HostPort, to: HostPort): boolean {
-  if (bind.port !== to.port) return false;
-  if (bind.host === '0.0.0.0' || bind.host === '::') return true;
-  return parseIp(bind.host)?.toString() === parseIp(to.host)?.toString();
+  return bindsCollide(bind, to);
 }
+
+const sameBind = (a: HostPort, b: HostPort) => a.port === b.port && a.host === b.host;
+
+const isWildcard = (host: string) => host === '0.0.0.0' || host === '::';
 
 export function explain(
   config: Config,
@@ -43,14 +50,16 @@ export function explain(
     .map((listener) => {
       const steps: ExplainStep[] = [];
       const ingress = decideIngress(policy, listener.groups, from, to.port);
+      // A wildcard asked for is the listener's own address in the answer.
+      const dialed = isWildcard(to.host) ? listener.bind : to;
       steps.push({
         step: 'ingress',
-        subject: `${from.toString()} → ${formatHostPort(to.host, to.port)}`,
+        subject: `${from.toString()} → ${formatHostPort(dialed.host, dialed.port)}`,
         decision: ingress,
       });
       let target: string | undefined;
       if (ingress.allowed && listener.face === 'portForward') {
-        const entry = plan.find((p) => bindMatches(p.bind, to) && p.key.startsWith(`portForwards/`));
+        const entry = plan.find((p) => sameBind(p.bind, listener.bind) && p.key.startsWith(`portForwards/`));
         if (entry?.target.kind === 'address') {
           target = formatHostPort(entry.target.address.host, entry.target.address.port);
           const ip = parseIp(entry.target.address.host);

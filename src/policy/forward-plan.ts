@@ -25,6 +25,8 @@ export interface ForwardPlanEntry {
   readonly connectTimeout: number;
   readonly idleTimeout: number;
   readonly dataPath: 'userspace' | 'kernel';
+  /** `summary`: one `closed` line per session, with the admission's rule, instead of three lines. */
+  readonly connectionLog: 'full' | 'summary';
   /** PROXY v2 headers honoured from these load balancers (proxyProtocol: v2). */
   readonly trustedProxies?: readonly Cidr[];
   readonly where: string;
@@ -60,6 +62,7 @@ export function planPortForwards(config: Config, source: ConfigSource): ForwardP
           connectTimeout: group.connectTimeout,
           idleTimeout: group.idleTimeout,
           dataPath: group.dataPath,
+          connectionLog: group.connectionLog,
           ...(group.proxyProtocol ? { trustedProxies: group.trustedProxies } : {}),
           where,
         });

@@ -76,3 +76,65 @@ export function splitInline(b: Uint8Array, start: number, len: number): (string 
   }
   return out;
 }
+
+const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13); // C isspace: space \t \n \v \f \r
+const hexValue = (c: number) =>
+  c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+
+/**
+ * Splits an inline command exactly as redis-server's sdssplitargs does, bytes and all (escapes
+ * `\xHH`, `\n`, `\r`, `\t`, `\b`, `\a` inside double quotes, `\'` inside single quotes), for the
+ * code that must know precisely which command and which arguments the server will see (the Redis
+ * user gate). The line is read as a C string, so it ends at its first NUL. Undefined when Redis
+ * refuses it (unbalanced quotes, a closing quote not followed by a space).
+ */
+export function splitInlineExact(line: Uint8Array): Buffer[] | undefined {
+  const nul = line.indexOf(0);
+  const n = nul < 0 ? line.length : nul;
+  const at = (i: number) => (i < n ? line[i]! : 0);
+  const out: Buffer[] = [];
+  let p = 0;
+  for (;;) {
+    while (p < n && isSpace(line[p]!)) p++;
+    if (p >= n) return out;
+    const cur: number[] = [];
+    let inq = false;
+    let insq = false;
+    for (let done = false; !done;) {
+      const c = at(p);
+      if (inq) {
+        if (c === 92 && at(p + 1) === 120 && hexValue(at(p + 2)) >= 0 && hexValue(at(p + 3)) >= 0) {
+          cur.push(hexValue(at(p + 2)) * 16 + hexValue(at(p + 3)));
+          p += 3;
+        } else if (c === 92 && at(p + 1) !== 0) {
+          p++;
+          const e = at(p);
+          cur.push(e === 110 ? 10 : e === 114 ? 13 : e === 116 ? 9 : e === 98 ? 8 : e === 97 ? 7 : e);
+        } else if (c === 34) {
+          if (at(p + 1) !== 0 && !isSpace(at(p + 1))) return undefined;
+          done = true;
+        } else if (c === 0) {
+          return undefined;
+        } else cur.push(c);
+      } else if (insq) {
+        if (c === 92 && at(p + 1) === 39) {
+          p++;
+          cur.push(39);
+        } else if (c === 39) {
+          if (at(p + 1) !== 0 && !isSpace(at(p + 1))) return undefined;
+          done = true;
+        } else if (c === 0) {
+          return undefined;
+        } else cur.push(c);
+      } else if (c === 32 || c === 10 || c === 13 || c === 9 || c === 0) {
+        done = true;
+      } else if (c === 34) {
+        inq = true;
+      } else if (c === 39) {
+        insq = true;
+      } else cur.push(c);
+      if (at(p) !== 0) p++;
+    }
+    out.push(Buffer.from(cur));
+  }
+}

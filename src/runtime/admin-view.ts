@@ -2,6 +2,7 @@
 // AdminRuntime (a narrow read view and three commands), and services the runtime owns beside its
 // listeners (the admin listener) implement RuntimeService. Types only: the admin depends on the
 // runtime, never the other way round.
+import type { LogReopenReport } from '../audit/log-files.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { SessionInfo } from '../pipeline/session-registry.js';
 
@@ -48,4 +49,6 @@ export interface AdminRuntime {
   /** Close one live session wherever it runs; false when there is no such session. */
   terminate(id: string): Promise<boolean>;
   reload(trigger: string): Promise<ReloadOutcome>;
+  /** Open the log files again by their paths (after logrotate renamed them). */
+  reopenLogs(): Promise<LogReopenReport>;
 }

@@ -57,10 +57,20 @@ async function reloadOnce(
  * Reload `configPath` into `runtime` on file change and through runtime.reload() (what SIGHUP and
  * the admin API call). Returns the watcher; close it at shutdown.
  */
-export function watchConfig(runtime: Reloadable, configPath: string, log: Logger): FileWatcher {
+export function watchConfig(
+  runtime: Reloadable,
+  configPath: string,
+  log: Logger,
+  /** Told how each reload ended (the host's reload counter). */
+  reloaded: (outcome: ReloadOutcome) => void = () => {},
+): FileWatcher {
   let queue: Promise<ReloadOutcome> = Promise.resolve({ ok: true, trigger: 'start' });
   const reload = (trigger: string): Promise<ReloadOutcome> => {
-    queue = queue.then(() => reloadOnce(runtime, configPath, log, trigger));
+    queue = queue.then(async () => {
+      const outcome = await reloadOnce(runtime, configPath, log, trigger);
+      reloaded(outcome);
+      return outcome;
+    });
     return queue;
   };
   runtime.setReloader(reload);

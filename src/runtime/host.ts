@@ -10,7 +10,8 @@ import { openAuditStore, type SqliteAuditStore } from '../audit/sqlite-store.js'
 import type { LoadedConfig } from '../config/load.js';
 import { GatehouseError } from '../errors.js';
 import { Audit } from '../audit/events.js';
-import { openLineWriter, type LineWriter } from '../audit/line-writer.js';
+import type { LineWriter } from '../audit/line-writer.js';
+import { LogFiles, type LogReopenReport } from '../audit/log-files.js';
 import { ClusterPorts } from '../cluster/node-ports.js';
 import { ClusterRegistry } from '../cluster/registry.js';
 import type { Snapshot } from '../faces/face.js';
@@ -18,10 +19,13 @@ import { KernelDataPath } from '../faces/port-forward/kernel-data-path.js';
 import { SessionRegistry } from '../pipeline/session-registry.js';
 import { LocalMetrics } from '../faces/metrics-hub.js';
 import type { SharedState } from './shared-state.js';
+import { HostMetrics } from './host-metrics.js';
 
 export class Host implements SharedState {
   readonly audit = new Audit();
   readonly metrics = new LocalMetrics();
+  /** The audit log and access-log files this process writes (with workers: every worker's). */
+  readonly logFiles = new LogFiles();
   /** Made once per start; workers receive it with every commit (workers/messages.ts). */
   readonly ticketSecret = randomBytes(32);
   readonly clusters: ClusterRegistry;
@@ -31,6 +35,8 @@ export class Host implements SharedState {
   private current: Snapshot | undefined;
   private readonly portListeners = new Set<() => void>();
   private stopped = false;
+  /** The config generation and reloads, the clusters' discovery: one per host. */
+  readonly hostMetrics: HostMetrics;
 
   constructor(
     private readonly log: Logger,
@@ -38,6 +44,8 @@ export class Host implements SharedState {
   ) {
     this.clusters = new ClusterRegistry(log);
     this.nodePorts = new ClusterPorts(log);
+    this.hostMetrics = new HostMetrics(this.clusters);
+    this.metrics.register(this.hostMetrics.registry);
     this.clusters.onChange((cluster) => {
       if (!this.nodePorts.topologyChanged(cluster, this.clusters)) return;
       for (const l of this.portListeners) l();
@@ -69,7 +77,7 @@ export class Host implements SharedState {
       ? auditLog
       : path.resolve(loaded.baseDir, auditLog);
     try {
-      this.audit.addSink(jsonLinesSink(target));
+      this.audit.addSink(jsonLinesSink(this.logFiles.writer(target, `audit log ${target}`)));
     } catch (err) {
       throw new GatehouseError('GH_ERR_AUDIT_LOG', [target, (err as Error).message], { cause: err });
     }
@@ -82,13 +90,20 @@ export class Host implements SharedState {
   }
 
   openLines(file: string, label: string): LineWriter {
-    return openLineWriter(file, label);
+    return this.logFiles.writer(file, label);
+  }
+
+  /** Open every log file again by its path (after logrotate renamed it). */
+  reopenLogs(): Promise<LogReopenReport> {
+    return this.logFiles.reopen();
   }
 
   async apply(snapshot: Snapshot): Promise<void> {
     if (this.stopped) return;
     this.current = snapshot;
-    await this.clusters.reconcile(snapshot.loaded.config);
+    // Called once per config put in force (at start, and per applied reload), in either process model.
+    this.hostMetrics.generation++;
+    await this.clusters.reconcile(snapshot.loaded.config, snapshot.loaded.baseDir);
     this.nodePorts.setLines(snapshot.clusterLines, this.clusters);
     await this.applyKernel();
   }

@@ -21,8 +21,12 @@ import type { ReloadOutcome, RuntimeInspection, RuntimeService } from './admin-v
 import { Host } from './host.js';
 import { IdleTimers } from '../pipeline/idle-watch.js';
 import { readProxyHeader } from '../pipeline/proxy-header.js';
+import { ListenerGate, setGate } from '../pipeline/limits.js';
+import { acceptLimitsOf } from '../faces/limits.js';
 import { RuntimeMetrics } from './runtime-metrics.js';
+import { sessionMetrics } from './session-metrics.js';
 import { DescriptorPause, isExhaustion } from './descriptor-pause.js';
+import type { LogReopenReport } from '../audit/log-files.js';
 import type { SharedState } from './shared-state.js';
 
 interface RoutedSnapshot extends Snapshot {
@@ -42,6 +46,9 @@ interface ManagedListener {
   /** Closed while descriptors are exhausted (descriptor-pause.ts), to listen again after. */
   paused: boolean;
 }
+
+/** The gates of the listeners by bind key: kept with the bind across reloads (their counts with them). */
+type Gates = Map<string, ListenerGate>;
 
 export interface ApplyReport {
   readonly started: string[];
@@ -65,6 +72,8 @@ export interface PreparedSnapshot {
 /** How listeners bind: alone, or with SO_REUSEPORT beside the other workers' sockets. */
 export interface ListenOptions {
   readonly reusePort?: boolean;
+  /** How many worker processes share the listeners (each enforces its share of a limit); 1 alone. */
+  readonly workers?: number;
 }
 
 export class Runtime {
@@ -78,6 +87,7 @@ export class Runtime {
   ];
   private snapshot: RoutedSnapshot | undefined;
   private readonly listeners = new Map<string, ManagedListener>();
+  private readonly gates: Gates = new Map();
   private shuttingDown = false;
   /** Services owned beside the face listeners (the admin listener): applied after each config, closed at shutdown. */
   private readonly services: RuntimeService[] = [];
@@ -100,6 +110,8 @@ export class Runtime {
     this.sessions = shared.sessions;
     this.audit = shared.audit;
     shared.metrics.register(this.metrics.registry);
+    // Every face's sessions of this process (with workers: of this worker, summed by the primary).
+    shared.metrics.register(sessionMetrics(this.sessions));
     this.descriptors = new DescriptorPause(
       log,
       () => {
@@ -149,6 +161,10 @@ export class Runtime {
     this.reloader = reload;
   }
 
+  reopenLogs(): Promise<LogReopenReport> {
+    return this.shared.reopenLogs();
+  }
+
   reload(trigger: string): Promise<ReloadOutcome> {
     if (!this.reloader)
       return Promise.resolve({ ok: false, trigger, error: { message: 'no config file to reload' } });
@@ -195,6 +211,7 @@ export class Runtime {
       clusterNode: (cluster, index) => clusters.node(cluster, index),
       openLines: (file, label) => this.shared.openLines(file, label),
       metrics: this.shared.metrics,
+      workers: this.listenOptions.workers ?? 1,
       ticketKeys: (scope) => Buffer.from(hkdfSync('sha256', this.shared.ticketSecret, '', scope, 48)),
     };
     return { ...base, routes, plans, context };
@@ -208,6 +225,8 @@ export class Runtime {
       return;
     }
     this.descriptors.accepted(socket);
+    const gate = this.gates.get(key);
+    if (gate) setGate(socket, gate);
     this.acceptedAt.set(socket, performance.now());
     socket.once('close', () => this.acceptedAt.delete(socket));
     const proxy = route.proxy;
@@ -287,6 +306,13 @@ export class Runtime {
       if (!l.paused) l.server.close();
       this.listeners.delete(key);
       report.stopped.push(key);
+    }
+    for (const key of this.gates.keys()) if (!wanted.has(key)) this.gates.delete(key);
+    for (const [key, route] of next.routes) {
+      if (!route.limits) continue;
+      let gate = this.gates.get(key);
+      if (!gate) this.gates.set(key, (gate = new ListenerGate()));
+      gate.configure(acceptLimitsOf(loaded, route.limits, this.listenOptions.workers ?? 1));
     }
     this.snapshot = next;
     for (const [key, bind] of wanted) {

@@ -6,6 +6,7 @@
 //   - in a fleet of replicas, the same seam over PostgreSQL (planned).
 import type { Audit } from '../audit/events.js';
 import type { LineWriter } from '../audit/line-writer.js';
+import type { LogReopenReport } from '../audit/log-files.js';
 import type { MetricsHub } from '../faces/metrics-hub.js';
 import type { NodePortMap } from '../cluster/node-ports.js';
 import type { Topologies } from '../cluster/registry.js';
@@ -25,6 +26,8 @@ export interface SharedState {
   readonly ticketSecret: Buffer;
   /** A writer of log lines (an egress access log) for `file`: the one writer of that file on the host. */
   openLines(file: string, label: string): LineWriter;
+  /** Open the log files again by their paths (logrotate); a worker's replica has none of its own. */
+  reopenLogs(): Promise<LogReopenReport>;
   /**
    * Bring the host-wide state in line with `snapshot` before the faces apply it: clusters
    * discovered, lines mapped, the kernel data path set. A worker's replica has it already.

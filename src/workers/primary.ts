@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
-import { openLineWriter, type LineWriter } from '../audit/line-writer.js';
+import type { LineWriter } from '../audit/line-writer.js';
+import type { LogReopenReport } from '../audit/log-files.js';
 import type { LoadedConfig } from '../config/load.js';
 import { GatehouseError } from '../errors.js';
 import { makeSnapshot } from '../faces/face.js';
@@ -175,6 +176,11 @@ export class Primary implements AdminRuntime {
     return out;
   }
 
+  /** The primary writes every log file of every worker: reopening here reopens them all. */
+  reopenLogs(): Promise<LogReopenReport> {
+    return this.host.reopenLogs();
+  }
+
   async terminate(id: string): Promise<boolean> {
     if (this.host.sessions.terminate(id, 'terminated')) return true;
     const slot = this.slots.find((s) => s.idPrefix !== undefined && id.startsWith(s.idPrefix));
@@ -231,7 +237,11 @@ export class Primary implements AdminRuntime {
     slot.idPrefix = undefined;
     slot.portSessions = new Map();
     slot.startedAt = Date.now();
-    const worker = cluster.fork({ GATEHOUSE_WORKER_SLOT: String(slot.index) });
+    // The worker count, for each worker's share of the listeners' limits.
+    const worker = cluster.fork({
+      GATEHOUSE_WORKER_SLOT: String(slot.index),
+      GATEHOUSE_WORKERS: String(this.slots.length),
+    });
     slot.worker = worker;
     worker.on('message', (m: unknown) => {
       if (isOurs(m)) this.onMessage(slot, m as FromWorker);
@@ -381,7 +391,7 @@ export class Primary implements AdminRuntime {
   private lines(file: string): LineWriter {
     let w = this.lineWriters.get(file);
     if (!w) {
-      w = openLineWriter(file, `access log ${file}`);
+      w = this.host.logFiles.writer(file, `access log ${file}`);
       this.lineWriters.set(file, w);
     }
     return w;

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { Audit, type AuditEvent, type AuditSink } from '../audit/events.js';
 import type { LineWriter } from '../audit/line-writer.js';
+import type { LogReopenReport } from '../audit/log-files.js';
 import { NodePortTable, type LineAssignment, type NodePortMap } from '../cluster/node-ports.js';
 import { nthNode, type Topologies } from '../cluster/registry.js';
 import type { ClusterNode, Topology } from '../cluster/topology.js';
@@ -106,6 +107,11 @@ class ForwardingLines implements LineWriter {
     const text = this.text;
     this.text = '';
     this.last = this.send({ t: 'lines', file: this.file, text });
+  }
+
+  /** The primary holds the file and reopens it; a worker has nothing to reopen. */
+  reopen(): Promise<void> {
+    return Promise.resolve();
   }
 
   async close(): Promise<void> {
@@ -220,6 +226,11 @@ export class WorkerState implements SharedState {
 
   portsChanged(ports: readonly LineAssignment[]): void {
     this.nodePorts.load(ports);
+  }
+
+  /** The primary writes every file and reopens them; nothing here. */
+  reopenLogs(): Promise<LogReopenReport> {
+    return Promise.resolve({ reopened: [], failed: [] });
   }
 
   /** A writer whose lines the primary appends to `file` (it keeps the one open file). */

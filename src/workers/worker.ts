@@ -58,7 +58,10 @@ export function runWorker(): void {
     return reply;
   };
   const state = new WorkerState(send, ask);
-  const runtime = new Runtime(log, state, { reusePort: listenMode().reusePort });
+  const runtime = new Runtime(log, state, {
+    reusePort: listenMode().reusePort,
+    workers: Number(process.env.GATEHOUSE_WORKERS) || 1,
+  });
   let prepared: { gen: number; snapshot: PreparedSnapshot } | undefined;
   let stopping = false;
 

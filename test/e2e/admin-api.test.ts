@@ -192,6 +192,51 @@ test('egress summary counts allowed and denied requests with their top domains',
   assert.equal(r.body.topDenied[0].host, 'blocked.example.net');
 });
 
+test('the audit timeline counts what the summary counts, per bucket; bad parameters are 400 with a code', async () => {
+  assert.equal((await lab.api('GET', '/api/audit/timeline', undefined, null)).status, 401);
+  const since = new Date(Date.now() - 3600_000).toISOString();
+  const r = await lab.api('GET', `/api/audit/timeline?since=${encodeURIComponent(since)}`);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.stepMs, 60_000, 'an hour in 1m buckets');
+  assert.ok(r.body.buckets.length >= 60 && r.body.buckets.length <= 62, String(r.body.buckets.length));
+  const summary = await lab.api('GET', `/api/audit/summary?since=${encodeURIComponent(since)}`);
+  for (const f of summary.body.byFace as { face: string; allowed: number; denied: number }[]) {
+    const series = (r.body.faces as { face: string; allowed: number[]; denied: number[] }[]).find(
+      (x) => x.face === f.face,
+    );
+    const sum = (a: number[] = []) => a.reduce((n, x) => n + x, 0);
+    assert.deepEqual([sum(series?.allowed), sum(series?.denied)], [f.allowed, f.denied], f.face);
+    for (const a of [series!.allowed, series!.denied]) assert.equal(a.length, r.body.buckets.length);
+  }
+  // The egress requests of the test before: 2 allowed, 1 denied, bytes to the clients.
+  const egress = await lab.api('GET', '/api/audit/timeline?since=1h&step=5m&face=egressProxy');
+  assert.equal(egress.status, 200);
+  assert.equal(egress.body.stepMs, 300_000);
+  assert.deepEqual(
+    (egress.body.faces as { face: string }[]).map((f) => f.face),
+    ['egressProxy'],
+  );
+  assert.deepEqual([egress.body.total.allowed, egress.body.total.denied], [2, 1]);
+  assert.deepEqual(
+    (egress.body.listeners as { listener: string }[]).map((l) => l.listener),
+    [`out@127.0.0.1:${ports.proxy}`],
+  );
+  assert.ok(egress.body.total.bytesToClient > 0);
+  for (const [query, field] of [
+    ['since=yesterday', 'since'],
+    ['since=1h&until=2h', 'until'],
+    ['step=500ms', 'step'],
+    ['step=often', 'step'],
+    ['since=7d&step=1s', 'step'],
+    ['face=port%20Forward', 'face'],
+  ] as const) {
+    const bad = await lab.api('GET', `/api/audit/timeline?${query}`);
+    assert.equal(bad.status, 400, query);
+    assert.equal(bad.body.error.code, 'GH_ERR_ADMIN_BAD_REQUEST', query);
+    assert.match(bad.body.error.message, new RegExp(field), query);
+  }
+});
+
 test('policy lists groups with FILE:LINE; explain gives the same decision as the CLI', async () => {
   const p = await lab.api('GET', '/api/policy');
   const far = (
@@ -251,6 +296,11 @@ test('PKI: certificates are listed; revoke writes the CRL, which closes the live
     (c) => `${c.name}:${c.status}`,
   );
   assert.ok(names.includes('alice:valid') && names.includes('server:valid'), names.join(' '));
+  // What each is for: the console offers Revoke on client certificates only.
+  const roles = Object.fromEntries(
+    (list.body.certificates as { name: string; role: string }[]).map((c) => [c.name, c.role]),
+  );
+  assert.deepEqual([roles.alice, roles.server, list.body.ca.role], ['client', 'server', 'ca']);
   const crlBefore = fs.statSync(path.join(dir, 'pki', 'crl.pem')).mtimeMs;
   const r = await lab.api('POST', '/api/pki/revoke', { name: 'alice', reason: 'keyCompromise' });
   assert.equal(r.status, 200, JSON.stringify(r.body));

@@ -81,10 +81,18 @@ test('the systemd unit passes systemd-analyze verify and is hardened', async (t)
     'NoNewPrivileges=yes',
     'ProtectSystem=strict',
     'ReadWritePaths=/var/lib/gatehouse',
+    'LogsDirectory=gatehouse',
     'KillMode=mixed',
   ])
     assert.ok(text.includes(line), line);
   assert.match(text, /^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m);
+  assert.match(text, /^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
+  // The kernel path's drop-in adds CAP_NET_ADMIN and nothing else.
+  const dropIn = (
+    await run('cat', [path.join(ROOT, 'deploy', 'systemd', 'gatehouse.service.d', 'kernel-path.conf')])
+  ).stdout;
+  assert.match(dropIn, /^CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_NET_ADMIN$/m);
+  assert.match(dropIn, /^AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_ADMIN$/m);
   if (!(await have('systemd-analyze'))) return t.skip('systemd-analyze is not here');
   const r = await run('systemd-analyze', ['verify', unit]);
   assert.equal(r.code, 0, r.stderr);

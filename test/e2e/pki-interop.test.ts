@@ -235,11 +235,11 @@ test('CLI errors say what was wrong and what to do', (t) => {
   ghOk(pki, 'build-client-full', 'alice', 'nopass');
   assert.match(gh(pki, 'build-client-full', 'alice', 'nopass').stderr, /GH_ERR_PKI_EXISTS: .*alice/);
   assert.match(gh(pki, 'revoke', 'bob').stderr, /GH_ERR_PKI_NOT_ISSUED: no issued certificate named bob/);
-  assert.match(
-    gh(pki, 'build-client-full', 'carol', 'please').stderr,
-    /only word accepted after the name is "nopass"/,
-  );
-  assert.match(gh(pki, 'build-client-full', 'carol', 'nopass', '--passphrase').stderr, /contradict/);
+  // easy-rsa warns about a word it does not know after the name and goes on; so does gatehouse.
+  const please = gh(pki, 'build-client-full', 'carol', 'please');
+  assert.equal(please.status, 0, please.stderr);
+  assert.match(please.stderr, /ignoring unknown command option "please"/);
+  assert.match(gh(pki, 'build-client-full', 'dave', 'nopass', '--passphrase').stderr, /contradict/);
   assert.notEqual(gh(pki, 'revoke', 'alice', '--reason', 'boredom').status, 0);
   for (const sub of [
     'init-pki',

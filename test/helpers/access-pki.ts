@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { buildCa, buildFull, genCrl, initPki, parseSan, revoke } from '../../src/pki/index.js';
 import { loadCaSigner } from '../../src/pki/authority.js';
-import { certificatePem, createLeafCertificate, randomSerial } from '../../src/pki/certs.js';
+import { certificatePem, createLeafCertificate, randomSerial, subjectFor } from '../../src/pki/certs.js';
 import { generateKey, privateKeyPem, webSigner } from '../../src/pki/keys.js';
 import { pkiLayout } from '../../src/pki/store.js';
 
@@ -53,7 +53,7 @@ export async function mintPki(serverSans: string[], base: string): Promise<TestP
       const day = 86_400_000;
       const cert = await createLeafCertificate({
         profile: 'client',
-        commonName: name,
+        subject: subjectFor(name),
         serial,
         notBefore: new Date(Date.now() - 30 * day),
         notAfter: new Date(Date.now() - day),

@@ -77,6 +77,10 @@ export async function startRedisCluster(
         '1000',
         '--dir',
         dir,
+        // A replica's full sync writes its RDB file into `dir`: a shared dump.rdb was loaded by
+        // the next node started there, which then held keys (add-node: "node is not empty").
+        '--dbfilename',
+        `dump-${port}.rdb`,
       ],
     });
     nodes.push(s);

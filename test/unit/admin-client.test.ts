@@ -31,10 +31,27 @@ test('the admin URL and token come from flags, then the environment, then the co
   assert.deepEqual(adminTarget({ config }, {}), {
     url: 'http://127.0.0.1:9555',
     token: 'from-the-file-0123456789',
+    via: `admin.listen of ${config}`,
+    config,
   });
   assert.deepEqual(adminTarget({ config }, { GATEHOUSE_ADMIN_TOKEN: 'env-token' }).token, 'env-token');
   assert.deepEqual(adminTarget({ config, admin: '10.0.0.1:9480/', token: 't' }, {}), {
     url: 'http://10.0.0.1:9480',
     token: 't',
+    via: '--admin',
+    config,
   });
+  assert.equal(adminTarget({}, { GATEHOUSE_ADMIN_URL: 'http://[::1]:9480' }).via, 'GATEHOUSE_ADMIN_URL');
+});
+
+test('with no config, no ./gatehouse.yaml and no URL, the admin verbs say so instead of guessing', (t) => {
+  const dir = tempDir(t, 'gh-admin-none-');
+  const cwd = process.cwd();
+  process.chdir(dir);
+  t.after(() => process.chdir(cwd));
+  assert.throws(
+    () => adminTarget({}, {}),
+    (err: { code?: string; message?: string }) =>
+      err.code === 'GH_ERR_ADMIN_TARGET' && /no -c FILE/.test(err.message ?? ''),
+  );
 });

@@ -40,7 +40,9 @@ function unwrap(schema: z.ZodType): Unwrapped {
       s = s.unwrap() as z.ZodType;
     } else if (s instanceof z.ZodDefault || s instanceof z.ZodPrefault) {
       const inner = s.unwrap() as z.ZodType;
-      defaults.push({ value: (s.def as { defaultValue: unknown }).defaultValue, schema: inner });
+      const value = (s.def as { defaultValue: unknown }).defaultValue;
+      // A prefault is input (`{}`, whose keys then take their own defaults): compare it parsed.
+      defaults.push({ value: s instanceof z.ZodPrefault ? inner.parse(value) : value, schema: inner });
       s = inner;
     } else if (s instanceof z.ZodCatch || s instanceof z.ZodReadonly) {
       s = s.unwrap() as z.ZodType;

@@ -21,7 +21,7 @@ import {
   revoke,
   showCertificate,
 } from '../../src/pki/index.js';
-import { parseSan } from '../../src/pki/certs.js';
+import { parseSan, parseSanList } from '../../src/pki/certs.js';
 import { crlNumberOf, parseCrl } from '../../src/pki/crl.js';
 import {
   formatIndex,
@@ -115,10 +115,16 @@ test('OpenSSL times and serials are written as openssl ca writes them', () => {
   assert.equal(normaliseSerial('00'), '00');
 });
 
-test('--san takes DNS: and IP: entries and refuses anything else', async () => {
-  assert.deepEqual(parseSan('DNS:GW.example.com'), { type: 'dns', value: 'gw.example.com' });
+test('--san takes OpenSSL DNS:, IP:, email:, URI: entries, comma-separated as easy-rsa passes them', async () => {
+  assert.deepEqual(parseSan('DNS:GW.example.com'), { type: 'dns', value: 'GW.example.com' });
   assert.deepEqual(parseSan('IP:2001:db8::1'), { type: 'ip', value: '2001:db8::1' });
-  for (const bad of ['gw.example.com', 'DNS:', 'IP:10.0.0.300', 'URI:urn:x', 'DNS:a b']) {
+  assert.deepEqual(parseSan('email:ops@example.com'), { type: 'email', value: 'ops@example.com' });
+  assert.deepEqual(parseSan('URI:urn:x'), { type: 'url', value: 'urn:x' });
+  assert.deepEqual(parseSanList('DNS:a,IP:10.0.0.1'), [
+    { type: 'dns', value: 'a' },
+    { type: 'ip', value: '10.0.0.1' },
+  ]);
+  for (const bad of ['gw.example.com', 'DNS:', 'IP:10.0.0.300', 'URI:nocolon', 'DNS:a b', 'RID:1.2.3']) {
     await rejectsWithCode(() => parseSan(bad), 'GH_ERR_PKI_BAD_INPUT');
   }
 });

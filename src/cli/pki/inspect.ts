@@ -9,7 +9,7 @@ import {
   showCertificate,
   type CertDetails,
 } from '../../pki/index.js';
-import { globals, out, run } from './verb-kit.js';
+import { out, run, settings } from './verb-kit.js';
 
 export function registerList(pki: Command): void {
   pki
@@ -18,7 +18,7 @@ export function registerList(pki: Command): void {
     .option('--json', 'print JSON')
     .action(
       run(async (opts: { json?: boolean }, cmd: Command) => {
-        const inv = listCertificates(globals(cmd).pki);
+        const inv = listCertificates(settings(cmd).pki);
         for (const w of inv.warnings) process.stderr.write(`warning: ${w}\n`);
         if (opts.json) {
           out(
@@ -53,7 +53,7 @@ export function registerShow(pki: Command): void {
     .option('--pem', 'also print the certificate PEM')
     .action(
       run(async (name: string, opts: { json?: boolean; pem?: boolean }, cmd: Command) => {
-        const d = showCertificate(globals(cmd).pki, name);
+        const d = showCertificate(settings(cmd).pki, name);
         if (opts.json) out(JSON.stringify(certificateDetailsView(d, { pem: opts.pem === true }), null, 2));
         else printDetails(d, opts.pem === true);
       }),

@@ -1,8 +1,8 @@
 // `gatehouse pki revoke` and `gen-crl`: mark a certificate revoked, then publish the CRL.
 import { type Command, Option } from 'commander';
 import { GatehouseError } from '../../errors.js';
-import { DEFAULT_CRL_DAYS, genCrl, parseReason, REVOCATION_REASONS, revoke } from '../../pki/index.js';
-import { caPassphrase, daysOption, globals, out, parseDays, run } from './verb-kit.js';
+import { genCrl, parseReason, REVOCATION_REASONS, revoke } from '../../pki/index.js';
+import { caPassphrase, out, run, settings } from './verb-kit.js';
 
 export function registerRevoke(pki: Command): void {
   pki
@@ -23,7 +23,7 @@ export function registerRevoke(pki: Command): void {
         }
         const reasonWord = opts.reason ?? positional;
         const reason = reasonWord === undefined ? undefined : parseReason(reasonWord);
-        const r = await revoke(globals(cmd).pki, name, reason === undefined ? {} : { reason });
+        const r = await revoke(settings(cmd).pki, name, reason === undefined ? {} : { reason });
         out(`revoked ${r.name} (serial ${r.serial}${r.reason ? `, reason ${r.reason}` : ''})`);
         for (const f of r.removed) out(`removed ${f} (made from the revoked key and certificate)`);
         out('next: gatehouse pki gen-crl, then give the new crl.pem to everything that checks clients');
@@ -35,11 +35,10 @@ export function registerGenCrl(pki: Command): void {
   pki
     .command('gen-crl')
     .description('write crl.pem (PEM "X509 CRL") from the revoked entries of index.txt')
-    .addOption(daysOption(DEFAULT_CRL_DAYS, "days until the CRL's next update"))
     .action(
-      run(async (opts: { days: string }, cmd: Command) => {
-        const g = globals(cmd);
-        const crl = await genCrl(g.pki, { days: parseDays(opts.days), passin: caPassphrase(g) });
+      run(async (_opts: unknown, cmd: Command) => {
+        const s = settings(cmd);
+        const crl = await genCrl(s.pki, { days: s.crlDays, passin: caPassphrase(s) });
         out(
           `CRL written: ${crl.path} (${crl.revokedCount} revoked, number ${crl.number}, next update ${crl.nextUpdate.toISOString()})`,
         );

@@ -4,17 +4,23 @@
 // the tunnel (`listen`: HTTP CONNECT over HTTP/1.1 or HTTP/2) and direct TLS listeners (one fixed
 // target each). This file keeps the state that outlives a config snapshot: TLS material, the CRL
 // watcher, live verified connections (what revocation and the session timeout close).
+import { X509Certificate } from 'node:crypto';
+import { RefusalLog } from '../../pipeline/limits.js';
+import { ConcurrencyGate } from '../../policy/connection-limits.js';
+import { limitOf } from '../limits.js';
 import path from 'node:path';
 import type tls from 'node:tls';
+import type { Config } from '../../config/schema.js';
 import { formatHostPort } from '../../net/address.js';
 import { watchFile, type FileWatcher } from '../../config/watch.js';
 import type { CloseReason } from '../../pipeline/session-registry.js';
 import { compileAuthorization } from '../../policy/authorization.js';
-import type { ClientConnection, EndpointSpec } from './connection.js';
+import type { CertificateSessions, ClientConnection, EndpointSpec } from './connection.js';
 import { makeDirect, type DirectSpec } from './direct.js';
 import type { AccessState, TlsFront } from './handshake.js';
 import { makeTunnel } from './tunnel.js';
 import { makeLoginState } from './login.js';
+import { tlsMetrics } from './tls-metrics.js';
 import {
   crlPath,
   loadServerCredentials,
@@ -29,6 +35,8 @@ import {
 import type { FaceContext } from '../context.js';
 import type { Face, FacePlan, ListenerRoute } from '../face.js';
 import { directLineKey } from '../../policy/cluster-lines.js';
+import { compileRedisUsers } from '../../policy/redis-users.js';
+import { RedisPasswords } from './redis-passwords.js';
 
 type Fronts = Map<string, Set<{ update(opts: tls.SecureContextOptions): void }>>;
 
@@ -44,10 +52,29 @@ export interface AccessEndpointFace extends Face<AccessPlan> {
   closeBySerial(serial: string, reason: CloseReason): number;
 }
 
+/** Every redisUsers password file of the config, as absolute paths. */
+function passwordFiles(config: Config, baseDir: string): string[] {
+  const files = new Set<string>();
+  for (const ep of Object.values(config.accessEndpoints))
+    for (const d of ep.directListeners)
+      for (const u of d.redisUsers ?? []) files.add(path.resolve(baseDir, u.passwordFile));
+  return [...files];
+}
+
 export function createAccessEndpointFace(): AccessEndpointFace {
   let pkiDir: string | undefined;
   let trust: Trust | undefined;
   const creds = new Map<string, ServerCredentials>();
+  /** The notAfter of each server certificate in force, by its easy-rsa name. */
+  const serverExpiry = new Map<string, Date>();
+  const metrics = tlsMetrics({
+    crlNextUpdate: () => trust?.crl?.nextUpdate,
+    certificateExpiries: () => {
+      const out = new Map(serverExpiry);
+      if (trust) out.set('ca', new Date(trust.ca.validTo));
+      return out;
+    },
+  });
   const options = new Map<string, tls.SecureContextOptions>();
   /**
    * TLS fronts by endpoint, kept current on CRL and certificate changes. Fronts are made per
@@ -57,6 +84,19 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   let fronts: Fronts = new Map();
   const sessionTimeouts = new Map<string, number>();
   const live = new Set<ClientConnection>();
+  /** By endpoint: its sessions per certificate, counted across snapshots (configured when one applies). */
+  const certificateSessions = new Map<string, CertificateSessions>();
+  const certificatesOf = (endpoint: string): CertificateSessions => {
+    let c = certificateSessions.get(endpoint);
+    if (!c) {
+      c = {
+        gate: new ConcurrencyGate('max_sessions_per_certificate', 'max_sessions_per_certificate'),
+        log: new RefusalLog(),
+      };
+      certificateSessions.set(endpoint, c);
+    }
+    return c;
+  };
   let crlWatcher: FileWatcher | undefined;
   let loginCrlWatcher: FileWatcher | undefined;
   const login = makeLoginState(
@@ -65,6 +105,8 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   );
   let timer: NodeJS.Timeout | undefined;
   let lastCtx: FaceContext | undefined;
+  // The direct listeners' redisUsers password files (absolute paths), watched like the CRL.
+  const passwords = new RedisPasswords();
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
 
@@ -191,6 +233,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   };
 
   const stop = () => {
+    serverExpiry.clear();
     crlWatcher?.close();
     crlWatcher = undefined;
     loginCrlWatcher?.close();
@@ -199,6 +242,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
     trust = undefined;
     if (timer) clearInterval(timer);
     timer = undefined;
+    passwords.close();
   };
 
   return {
@@ -207,19 +251,27 @@ export function createAccessEndpointFace(): AccessEndpointFace {
     closeBySerial: (serial, reason) => closeWhere((c) => c.identity.serial === serial, reason),
 
     plan(snapshot) {
-      const { config, source } = snapshot.loaded;
+      const { config, source, baseDir } = snapshot.loaded;
       const routes: ListenerRoute[] = [];
+      // Loaded before the snapshot's listeners take clients (a file already loaded is kept).
+      passwords.configure(passwordFiles(config, baseDir), lastCtx?.log);
       // Fronts are made per snapshot, on first use: forget the old ones (they carry no new clients).
       const planFronts: Fronts = new Map();
       const state = stateFor(planFronts);
       for (const [name, ep] of Object.entries(config.accessEndpoints)) {
-        const spec: EndpointSpec = { name, config: ep, authz: compileAuthorization(name, ep, source) };
+        const spec: EndpointSpec = {
+          name,
+          config: ep,
+          authz: compileAuthorization(name, ep, source),
+          certificates: certificatesOf(name),
+        };
         const listener = `${name}@${formatHostPort(ep.listen.host, ep.listen.port)}`;
         let tunnel: TlsFront | undefined;
+        const limits = { values: ep.limits, path: ['accessEndpoints', name] };
         const proxied = (label: string) =>
           ep.proxyProtocol
-            ? { proxy: { trusted: ep.trustedProxies, face: 'accessEndpoint', listener: label } }
-            : {};
+            ? { limits, proxy: { trusted: ep.trustedProxies, face: 'accessEndpoint', listener: label } }
+            : { limits };
         routes.push({
           bind: ep.listen,
           ...proxied(listener),
@@ -236,6 +288,16 @@ export function createAccessEndpointFace(): AccessEndpointFace {
             d.target.kind === 'cluster' && d.listen.lastPort > d.listen.port
               ? directLineKey(name, i)
               : undefined;
+          const redisUsers = d.redisUsers && {
+            policy: compileRedisUsers(d.redisUsers, source, [
+              'accessEndpoints',
+              name,
+              'directListeners',
+              i,
+              'redisUsers',
+            ]),
+            password: (file: string) => passwords.get(path.resolve(baseDir, file)),
+          };
           for (let port = d.listen.port; port <= d.listen.lastPort; port++) {
             const direct: DirectSpec = {
               endpoint: spec,
@@ -243,6 +305,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
               target: d.target,
               dialect: engine === 'memcached' ? 'memcached' : 'resp',
               ...(line ? { line } : {}),
+              ...(redisUsers ? { redisUsers } : {}),
             };
             let front: TlsFront | undefined;
             routes.push({
@@ -261,11 +324,26 @@ export function createAccessEndpointFace(): AccessEndpointFace {
 
     async applied(plan, snapshot, ctx) {
       lastCtx = ctx;
+      ctx.metrics.register(metrics);
       fronts = plan.fronts;
       const { config, baseDir } = snapshot.loaded;
       const endpoints = Object.entries(config.accessEndpoints);
       sessionTimeouts.clear();
-      for (const [name, ep] of endpoints) sessionTimeouts.set(name, ep.sessionTimeout);
+      for (const [name, ep] of endpoints) {
+        sessionTimeouts.set(name, ep.sessionTimeout);
+        const perCertificate = ep.limits.maxSessionsPerCertificate;
+        const limit = limitOf(
+          snapshot.loaded,
+          ['accessEndpoints', name],
+          'maxSessionsPerCertificate',
+          perCertificate,
+          ctx.workers,
+        );
+        certificatesOf(name).gate.configure(undefined, limit);
+      }
+      passwords.watch(passwordFiles(config, baseDir), ctx.log);
+      for (const name of certificateSessions.keys())
+        if (!config.accessEndpoints[name]) certificateSessions.delete(name);
       if (endpoints.length === 0) {
         stop();
         resolveReady();
@@ -286,9 +364,13 @@ export function createAccessEndpointFace(): AccessEndpointFace {
         onCrlChange(); // a reload also re-reads the CRL
       else await loadFullTrust(dir);
       creds.clear();
+      serverExpiry.clear();
       for (const [name, ep] of endpoints) {
         try {
-          creds.set(name, loadServerCredentials(dir, ep.serverCertificate));
+          const cred = loadServerCredentials(dir, ep.serverCertificate);
+          const notAfter = new Date(new X509Certificate(cred.cert).validTo);
+          creds.set(name, cred);
+          serverExpiry.set(ep.serverCertificate, notAfter);
         } catch (err) {
           options.delete(name);
           ctx.log.error(

@@ -22,6 +22,8 @@ import {
   type AuthorizationPolicy,
 } from '../../policy/authorization.js';
 import { decideEgress } from '../../policy/security-groups.js';
+import type { ConcurrencyGate } from '../../policy/connection-limits.js';
+import type { RefusalLog } from '../../pipeline/limits.js';
 import type { FaceContext } from '../context.js';
 import type { CertificateRefusal, ClientIdentity } from './identity.js';
 
@@ -32,6 +34,14 @@ export interface EndpointSpec {
   readonly name: string;
   readonly config: AccessEndpointConfig;
   readonly authz: AuthorizationPolicy;
+  /** Target sessions open at once per certificate (limits.maxSessionsPerCertificate), kept across snapshots. */
+  readonly certificates: CertificateSessions;
+}
+
+/** The per-certificate session count of one endpoint and the throttle of its refusal log lines. */
+export interface CertificateSessions {
+  readonly gate: ConcurrencyGate;
+  readonly log: RefusalLog;
 }
 
 /** A live, verified client connection: what revocation and the session timeout close. */
@@ -110,6 +120,8 @@ export function logRefusedCertificate(
   detail: string,
   cert?: { commonName?: string; serial?: string },
 ): void {
+  // Counted whatever connectionLog says: the metrics are not the connection log.
+  ctx.sessions.outcomes.handshakeFailed(spec.name, reason);
   logEvent(ctx, spec, listener, peer, 'denied', {
     session: ctx.sessions.newId(),
     allowed: false,
@@ -134,10 +146,13 @@ export async function openTarget(
   spec: EndpointSpec,
   conn: ClientConnection,
   target: HostPort,
+  /** Fields every line of this session carries (a direct listener's `redisUser`). */
+  extra: Pick<LogFields, 'redisUser'> = {},
 ): Promise<TargetOutcome> {
   const sessionId = ctx.sessions.newId();
   const label = formatHostPort(target.host, target.port);
   const base = {
+    ...extra,
     session: sessionId,
     connectionId: conn.id,
     target: label,
@@ -151,6 +166,7 @@ export async function openTarget(
     resolved = await resolveHost(target.host);
   } catch {
     const message = `target ${label} does not resolve`;
+    ctx.sessions.outcomes.dialFailed(FACE, conn.listener, 'GH_ERR_DIAL_FAILED');
     logEvent(ctx, spec, conn.listener, conn, 'dial_failed', {
       ...base,
       status: 'failed',
@@ -161,6 +177,7 @@ export async function openTarget(
   }
   const decision = decideAuthorization(spec.authz, conn.identity.groups, resolved.ip, target.port);
   if (!decision.allowed) {
+    ctx.sessions.outcomes.denied(FACE, conn.listener, decision.reason);
     logEvent(ctx, spec, conn.listener, conn, 'denied', {
       ...base,
       ...decisionFields(decision),
@@ -170,9 +187,43 @@ export async function openTarget(
     const message = `${conn.identity.commonName} may not reach ${label}: ${describeAuthorization(decision)}`;
     return { ok: false, refusal: wireFor('GH_ERR_DENIED', decision.reason, message) };
   }
+  // One more session for this certificate, counted until its target connection closes.
+  const serial = conn.identity.serial;
+  const slot = spec.certificates.gate.acquire(serial);
+  if (!slot.allowed) {
+    const reason = slot.reason!;
+    ctx.sessions.outcomes.denied(FACE, conn.listener, reason);
+    logEvent(ctx, spec, conn.listener, conn, 'denied', {
+      ...base,
+      ...decisionFields({ allowed: false, reason, rule: slot.rule }),
+      status: 'failed',
+    });
+    spec.certificates.log.refused(
+      ctx.log,
+      {
+        face: FACE,
+        listener: conn.listener,
+        source: conn.source,
+        identity: conn.identity.commonName,
+        serial,
+        reason,
+        limit: slot.rule?.text,
+      },
+      `${reason}:${serial}`,
+    );
+    const message = `${conn.identity.commonName} has ${slot.rule?.text ?? 'too many sessions'} open already`;
+    return { ok: false, refusal: wireFor('GH_ERR_LIMIT', reason, message) };
+  }
+  let held = true;
+  const release = () => {
+    if (held) spec.certificates.gate.release(serial);
+    held = false;
+  };
   const egress = decideEgress(ctx.policy, spec.config.securityGroups, resolved.ip, target.port);
   if (!egress.allowed) {
+    release();
     const err = new DialDenied(label, egress);
+    ctx.sessions.outcomes.denied(FACE, conn.listener, egress.reason);
     logEvent(ctx, spec, conn.listener, conn, 'denied', {
       ...base,
       ...decisionFields(egress),
@@ -185,6 +236,7 @@ export async function openTarget(
     const socket = await dialAddress(resolved.address, target.port, {
       connectTimeout: spec.config.connectTimeout,
     });
+    socket.once('close', release);
     logEvent(ctx, spec, conn.listener, conn, 'accepted', {
       ...base,
       ...decisionFields(decision),
@@ -193,6 +245,8 @@ export async function openTarget(
     });
     return { ok: true, upstream: socket, sessionId, target: label };
   } catch (err) {
+    ctx.sessions.outcomes.dialRefused(FACE, conn.listener, err);
+    release();
     const refusal = toWire(err);
     logEvent(ctx, spec, conn.listener, conn, 'dial_failed', {
       ...base,
@@ -212,6 +266,7 @@ export function startSession(
   opened: { upstream: Socket; sessionId: string; target: string },
   client: Duplex,
   hooks: Pick<RelayOptions, 'transformToClient' | 'transformToTarget' | 'flushToClient'> = {},
+  extra: Pick<LogFields, 'redisUser'> = {},
 ): Relay {
   const { upstream, sessionId: id, target } = opened;
   const startedAt = new Date();
@@ -244,6 +299,7 @@ export function startSession(
     (result) => {
       conn.relays.delete(r);
       logEvent(ctx, spec, conn.listener, conn, 'closed', {
+        ...extra,
         session: id,
         connectionId: conn.id,
         target,

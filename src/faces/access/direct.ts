@@ -3,10 +3,20 @@
 // Redis and Valkey, `SERVER_ERROR` for Memcached.
 import type { TargetRef } from '../../config/schema.js';
 import type { HostPort } from '../../net/address.js';
+import { decisionFields } from '../../audit/record.js';
+import type { Relay } from '../../pipeline/relay.js';
+import { decideRedisUser, type RedisUserPolicy } from '../../policy/redis-users.js';
 import type { FaceContext } from '../context.js';
-import { openTarget, startSession, type EndpointSpec } from './connection.js';
+import {
+  logEvent,
+  openTarget,
+  startSession,
+  type ClientConnection,
+  type EndpointSpec,
+} from './connection.js';
 import { closeAfter, makeTlsFront, type AccessState, type TlsFront } from './handshake.js';
 import { refusalMessage } from './identity.js';
+import { redisLoginHooks, type RedisLogin } from './redis-login.js';
 import { clusterRelayHooks } from '../cluster/cluster-relay.js';
 
 export interface DirectSpec {
@@ -17,6 +27,11 @@ export interface DirectSpec {
   readonly dialect: 'resp' | 'memcached';
   /** Set when the listener is a port range fronting a cluster: one public port per node. */
   readonly line?: string;
+  /** `redisUsers`: who logs in as which Redis user; the password of a file as configured, now. */
+  readonly redisUsers?: {
+    readonly policy: RedisUserPolicy;
+    password(passwordFile: string): string | undefined;
+  };
 }
 
 function errorLine(dialect: DirectSpec['dialect'], message: string): string {
@@ -35,6 +50,40 @@ function resolveTarget(
   return ctx.clusterNode(target.cluster, 0);
 }
 
+/**
+ * The Redis user of this client on a listener with `redisUsers`: undefined when it has none (the
+ * client is refused here, audited with reason `no_redis_user`); null when the listener has no
+ * `redisUsers`.
+ */
+function redisLoginFor(
+  spec: DirectSpec,
+  ctx: FaceContext,
+  conn: ClientConnection,
+): RedisLogin | null | undefined {
+  const redis = spec.redisUsers;
+  if (!redis) return null;
+  const decision = decideRedisUser(redis.policy, conn.identity);
+  if (decision.allowed) {
+    const file = decision.passwordFile!;
+    return { user: decision.user!, password: () => redis.password(file) };
+  }
+  const { commonName, serial, groups } = conn.identity;
+  logEvent(ctx, spec.endpoint, conn.listener, conn, 'denied', {
+    session: ctx.sessions.newId(),
+    connectionId: conn.id,
+    identity: commonName,
+    commonName,
+    serial,
+    groups,
+    ...decisionFields(decision),
+    status: 'failed',
+    startTime: new Date().toISOString(),
+  });
+  const text = `${commonName} has no Redis user on this listener (no redisUsers entry matches groups ${groups.join(', ') || '(none)'})`;
+  closeAfter(conn.socket, `-NOPERM gatehouse: ${text.replace(/[\r\n]+/g, ' ')}\r\n`);
+  return undefined;
+}
+
 export function makeDirect(spec: DirectSpec, ctx: FaceContext, state: AccessState): TlsFront {
   return makeTlsFront(ctx, spec.endpoint, spec.listener, state, undefined, (accepted) => {
     if (!accepted.ok) {
@@ -42,6 +91,8 @@ export function makeDirect(spec: DirectSpec, ctx: FaceContext, state: AccessStat
       return;
     }
     const { conn } = accepted;
+    const login = redisLoginFor(spec, ctx, conn);
+    if (login === undefined) return;
     const target = resolveTarget(spec, ctx, conn.socket.localPort);
     if (!target) {
       closeAfter(conn.socket, errorLine(spec.dialect, 'the target cluster has no node'));
@@ -50,7 +101,8 @@ export function makeDirect(spec: DirectSpec, ctx: FaceContext, state: AccessStat
     // Bytes the client sends before the dial settles wait in the socket's buffer: nothing reads
     // it until the relay listens. Not pause(): a TLS socket paused here and resumed later never
     // reported a FIN that came in between, and its target connection stayed open for good.
-    void openTarget(ctx, spec.endpoint, conn, target).then((opened) => {
+    const extra = login ? { redisUser: login.user } : {};
+    void openTarget(ctx, spec.endpoint, conn, target, extra).then((opened) => {
       if (!opened.ok) {
         closeAfter(
           conn.socket,
@@ -75,7 +127,17 @@ export function makeDirect(spec: DirectSpec, ctx: FaceContext, state: AccessStat
               ctx,
             )
           : {};
-      startSession(ctx, spec.endpoint, conn, opened, conn.socket, hooks);
+      // Redis users: Gatehouse logs in to the node first; the client cannot log in as another user.
+      const gated = login
+        ? redisLoginHooks(login, { client: conn.socket, target: opened.upstream }, hooks, {
+            log: ctx.log,
+            node: opened.target,
+            session: opened.sessionId,
+            // Called from relay callbacks only, after startSession has returned.
+            relay: () => relay,
+          })
+        : hooks;
+      const relay: Relay = startSession(ctx, spec.endpoint, conn, opened, conn.socket, gated, extra);
     });
   });
 }

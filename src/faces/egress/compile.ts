@@ -1,5 +1,7 @@
 // An egress proxy's config turned into what the hot path uses: resolved file paths, compiled rules
 // with the FILE:LINE of each config rule, the guard. Pure apart from path.resolve.
+import { limitOf } from '../limits.js';
+import type { Limit } from '../../policy/connection-limits.js';
 import path from 'node:path';
 import type { LoadedConfig } from '../../config/load.js';
 import type { EgressProxyConfig } from '../../config/schema.js';
@@ -26,6 +28,8 @@ export interface ProxySettings {
   readonly connectTimeout: number;
   /** PROXY v2 headers honoured from these load balancers (proxyProtocol: v2). */
   readonly trustedProxies?: readonly Cidr[];
+  /** Requests and tunnels at once, in all and per principal (whole values; each worker takes its share). */
+  readonly concurrency: { readonly total: Limit | undefined; readonly perPrincipal: Limit | undefined };
 }
 
 export function compileProxy(name: string, cfg: EgressProxyConfig, loaded: LoadedConfig): ProxySettings {
@@ -73,5 +77,9 @@ export function compileProxy(name: string, cfg: EgressProxyConfig, loaded: Loade
     idleTimeout: cfg.idleTimeout,
     ...(cfg.proxyProtocol ? { trustedProxies: cfg.trustedProxies } : {}),
     connectTimeout: cfg.connectTimeout,
+    concurrency: {
+      total: limitOf(loaded, at, 'maxConcurrent', cfg.limits.maxConcurrent, 1),
+      perPrincipal: limitOf(loaded, at, 'maxConcurrentPerPrincipal', cfg.limits.maxConcurrentPerPrincipal, 1),
+    },
   };
 }

@@ -26,6 +26,12 @@ export interface Ready {
   readonly ip: IpAddress;
   readonly decision: EgressDecision;
   readonly user: string | undefined;
+  /** Its place in the proxy's concurrency limits (proxy-state.ts takeSlot), given back when it ends. */
+  readonly slot?: Slot;
+}
+
+export interface Slot {
+  release(): void;
 }
 
 /** What deciding reads of its proxy (EgressProxy): settings and files follow the snapshot. */

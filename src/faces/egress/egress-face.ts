@@ -43,6 +43,10 @@ export function createEgressProxyFace(): Face<EgressPlan> {
         const p = proxy;
         return {
           bind: settings.bind,
+          limits: {
+            values: snapshot.loaded.config.egressProxies[settings.name]!.limits,
+            path: ['egressProxies', settings.name],
+          },
           ...(settings.trustedProxies
             ? { proxy: { trusted: settings.trustedProxies, face: FACE, listener: settings.listener } }
             : {}),

@@ -79,6 +79,7 @@ function afterExchange(
   }
   session.end();
   p.inflight.dec();
+  ready.slot?.release();
   p.metrics.countBytes(p.settings.name, 0, r.bytesToClient);
   record(p, 'http', {
     start,

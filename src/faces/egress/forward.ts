@@ -112,6 +112,7 @@ export function forward(
   res.once('close', () => {
     session.end();
     p.inflight.dec();
+    ready.slot?.release();
     if (!res.writableFinished) up.destroy();
     p.metrics.countBytes(name, bytesIn, bytesOut);
     record(p, 'http', {

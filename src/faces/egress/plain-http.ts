@@ -9,7 +9,7 @@ import { prepare, type Prepared } from './decide.js';
 import { fastForward } from './fast-forward.js';
 import type { ProxyRequest } from './fast-front.js';
 import { forward } from './forward.js';
-import { failed, record, sendReply, type ProxyState } from './proxy-state.js';
+import { failed, record, sendReply, takeSlot, type ProxyState } from './proxy-state.js';
 import { parseAbsoluteUrl, type ProxyTarget } from './request.js';
 import type { ClientResponse } from './upstream-exchange.js';
 import { replyForCode, replyForDecision, replyForError } from './wire.js';
@@ -99,6 +99,12 @@ function proceed(
     });
     return done();
   }
+  const slot = takeSlot(p, 'http', req, ready.user, start);
+  if ('refused' in slot) {
+    sendReply(p, res, slot.refused);
+    return done();
+  }
+  ready = { ...ready, slot };
   if (incoming) {
     const hasBody =
       incoming.headers['transfer-encoding'] !== undefined ||

@@ -3,21 +3,24 @@
 // the one record, a reply on a response, containing a bug. Cut apart from proxy.ts so that each
 // path takes the proxy object itself (no context object per request or per connection) without
 // importing proxy.ts: imports run proxy.ts → the paths → here, never back up.
-import { sourceLabel } from '../../pipeline/proxy-header.js';
+import { clientOf, clientIp, sourceLabel } from '../../pipeline/proxy-header.js';
+import { sourceKey, type RefusalLog } from '../../pipeline/limits.js';
+import type { ConcurrencyGate } from '../../policy/connection-limits.js';
+import type { EgressDecision } from '../../policy/egress-decision.js';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { formatHostPort } from '../../net/address.js';
 import type { ByteCounts, CloseReason } from '../../pipeline/session-registry.js';
 import { openSession, type OpenSession } from '../../pipeline/session-runner.js';
 import type { AccessLog } from './access-log.js';
-import type { Decider } from './decide.js';
+import type { Decider, Slot } from './decide.js';
 import type { ProxyRequest } from './fast-front.js';
 import type { EgressMetrics } from './metrics.js';
 import { recordRequest, type FinishInput, type Kind, type RecordSite } from './record.js';
 import type { ProxyTarget } from './request.js';
 import type { ClientResponse } from './upstream-exchange.js';
 import type { UpstreamPool } from './upstream-pool.js';
-import type { WireReply } from './wire.js';
+import { replyForCode, type WireReply } from './wire.js';
 
 const FACE = 'egressProxy';
 
@@ -41,6 +44,61 @@ export interface ProxyState extends Decider {
   readonly accessLog: AccessLog | undefined;
   /** Where records go: refreshed by record() when what it names changes. */
   site: RecordSite;
+  /** Requests and tunnels open at once, in all and per principal (settings.concurrency). */
+  readonly concurrency: ConcurrencyGate;
+  readonly limitLog: RefusalLog;
+}
+
+/** Who a per-principal limit counts: the proxy user, or the client's address where there is no auth. */
+function principalOf(req: ProxyRequest, user: string | undefined): string {
+  return user !== undefined ? `user:${user}` : `source:${sourceKey(clientOf(req.socket).address)}`;
+}
+
+/**
+ * A place in the proxy's concurrency limits for one request or tunnel, or its refusal: a 503 with
+ * the limit's reason, recorded (access log, audit `denied` with the limit's FILE:LINE) and logged
+ * (throttled). The caller releases the slot when the request or tunnel ends.
+ */
+export function takeSlot(
+  p: ProxyState,
+  kind: Kind,
+  req: ProxyRequest,
+  user: string | undefined,
+  start: number,
+): Slot | { refused: WireReply } {
+  const principal = principalOf(req, user);
+  const d = p.concurrency.acquire(principal);
+  if (d.allowed) {
+    let held = true;
+    return {
+      release: () => {
+        if (held) p.concurrency.release(principal);
+        held = false;
+      },
+    };
+  }
+  const reason = d.reason as 'max_concurrent' | 'max_concurrent_per_principal';
+  const decision: EgressDecision = { allowed: false, reason, ...(d.rule ? { rule: d.rule } : {}) };
+  const reply = replyForCode('GH_ERR_LIMIT', reason, [
+    `Too many requests at once${reason === 'max_concurrent' ? ' through this proxy' : ` for ${user ?? 'this address'}`}: ${d.rule?.text ?? reason}.`,
+  ]);
+  const client = clientIp(req.socket);
+  record(p, kind, {
+    start,
+    client,
+    via: clientOf(req.socket).via,
+    method: req.method,
+    url: req.url,
+    reply,
+    decision,
+    user,
+  });
+  p.limitLog.refused(
+    p.ctx?.log,
+    { face: FACE, listener: p.settings.listener, source: client, user, reason, limit: d.rule?.text },
+    reason,
+  );
+  return { refused: reply };
 }
 
 /** Who asked for what, since when: one request or tunnel as the session registry lists it. */
@@ -84,7 +142,8 @@ export function record(p: ProxyState, kind: Kind, f: FinishInput): void {
     site.settings !== p.settings ||
     site.accessLog !== p.accessLog ||
     site.audit !== p.ctx?.audit ||
-    site.log !== p.ctx?.log
+    site.log !== p.ctx?.log ||
+    site.outcomes !== p.ctx?.sessions.outcomes
   )
     p.site = {
       settings: p.settings,
@@ -92,6 +151,7 @@ export function record(p: ProxyState, kind: Kind, f: FinishInput): void {
       accessLog: p.accessLog,
       log: p.ctx?.log,
       audit: p.ctx?.audit,
+      outcomes: p.ctx?.sessions.outcomes,
     };
   recordRequest(p.site, kind, f);
 }

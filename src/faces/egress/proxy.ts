@@ -7,6 +7,9 @@
 // HTTP, tunnel.ts for CONNECT and Upgrade; decide.ts and proxy-state.ts are what the paths share.
 // Cut here because this file holds what lives as long as the proxy, the paths what lives as long
 // as one request: each path takes this object, so nothing is built for the routing.
+import { RefusalLog } from '../../pipeline/limits.js';
+import { ConcurrencyGate } from '../../policy/connection-limits.js';
+import { shareLimit } from '../limits.js';
 import { clientIp, clientOf } from '../../pipeline/proxy-header.js';
 import http from 'node:http';
 import type { Socket } from 'node:net';
@@ -71,6 +74,8 @@ export class EgressProxy implements ProxyState {
   );
   readonly inflight: Gauge;
   readonly tunnels: Gauge;
+  readonly concurrency = new ConcurrencyGate('max_concurrent', 'max_concurrent_per_principal');
+  readonly limitLog = new RefusalLog();
   private readonly fastConnections = new Set<FastConnection>();
   private readonly fast: FastHandlers = {
     maxHeaderSize: () => this.settings.maxHeaderSize,
@@ -93,7 +98,14 @@ export class EgressProxy implements ProxyState {
     public settings: ProxySettings,
     readonly metrics: EgressMetrics,
   ) {
-    this.site = { settings, metrics, accessLog: undefined, log: undefined, audit: undefined };
+    this.site = {
+      settings,
+      metrics,
+      accessLog: undefined,
+      log: undefined,
+      audit: undefined,
+      outcomes: undefined,
+    };
     this.files = new EgressFiles((e) => this.onFileEvent(e));
     this.inflight = metrics.inflightChild(settings.name);
     this.tunnels = metrics.tunnelsChild(settings.name);
@@ -190,6 +202,8 @@ export class EgressProxy implements ProxyState {
   /** After the snapshot is in force: watchers, access log, pending file reports. */
   applied(ctx: FaceContext): void {
     this.ctx = ctx;
+    const { total, perPrincipal } = this.settings.concurrency;
+    this.concurrency.configure(shareLimit(total, ctx.workers), shareLimit(perPrincipal, ctx.workers));
     for (const e of this.pendingEvents.splice(0)) this.onFileEvent(e);
     this.files.watch(this.settings.allowlistFiles, this.settings.auth?.htpasswd);
     const logKey = this.settings.accessLog

@@ -3,6 +3,7 @@
 // canonical log line).
 import type { Logger } from 'pino';
 import type { Audit } from '../../audit/events.js';
+import type { SessionOutcomes } from '../../pipeline/session-outcomes.js';
 import type { EgressDecision } from '../../policy/egress-decision.js';
 import type { AccessLog, AccessRecord } from './access-log.js';
 import type { ProxySettings } from './compile.js';
@@ -20,6 +21,8 @@ export interface RecordSite {
   readonly accessLog: AccessLog | undefined;
   readonly log: Logger | undefined;
   readonly audit: Audit | undefined;
+  /** The process's session outcomes (gatehouse_sessions_total and the rest). */
+  readonly outcomes: SessionOutcomes | undefined;
 }
 
 export interface FinishInput {
@@ -54,6 +57,11 @@ export function recordRequest(site: RecordSite, kind: Kind, f: FinishInput): voi
         ? 'allowed'
         : 'error';
   site.metrics.countRequest(site.settings.name, kind, decisionLabel, reason);
+  // Allowed requests were counted when their session opened; here, what policy refused and what
+  // could not reach its target (a refusal for a bad request was never decided, and is not a session).
+  if (denied) site.outcomes?.denied(FACE, site.settings.listener, reason);
+  else if (f.reply && reason.startsWith('GH_ERR_DIAL_'))
+    site.outcomes?.dialFailed(FACE, site.settings.listener, reason, f.session !== undefined);
   const action =
     denied || status === 407 ? 'TCP_DENIED' : !d ? 'NONE_NONE' : kind === 'http' ? 'TCP_MISS' : 'TCP_TUNNEL';
   // Built field by field, not with conditional spreads: this runs once per request, and an absent

@@ -11,7 +11,7 @@ import { ReadPump } from '../../pipeline/read-pump.js';
 import { runRelay } from '../../pipeline/session-runner.js';
 import { prepare } from './decide.js';
 import type { ProxyRequest } from './fast-front.js';
-import { failed, record, sessionStart, type ProxyState } from './proxy-state.js';
+import { failed, record, sessionStart, takeSlot, type ProxyState } from './proxy-state.js';
 import type { FinishInput } from './record.js';
 import { parseAbsoluteUrl, parseConnectTarget, requestHead, requestHeadersForUpstream } from './request.js';
 import { rawReply, replyForCode, replyForDecision, replyForError, type WireReply } from './wire.js';
@@ -51,6 +51,14 @@ export async function serveTunnel(
     });
   if ('error' in ready) return refuse(replyForError(ready.error, url));
   if (socket.destroyed) return;
+  const slot = takeSlot(p, kind, req, ready.user, start);
+  if ('refused' in slot) {
+    if (!socket.destroyed) {
+      socket.end(rawReply(slot.refused));
+      socket.resume();
+    }
+    return;
+  }
   let upstream: Socket;
   // Tunnels carry raw bytes: the target's reads go through a pump (no allocation per read).
   const pump = new ReadPump();
@@ -61,6 +69,7 @@ export async function serveTunnel(
       onread: pump.onread,
     });
   } catch (err) {
+    slot.release();
     return refuse(replyForError(err, url), {
       decision: ready.decision,
       user: ready.user,
@@ -68,6 +77,7 @@ export async function serveTunnel(
     });
   }
   if (socket.destroyed) {
+    slot.release();
     upstream.destroy();
     return;
   }
@@ -89,6 +99,7 @@ export async function serveTunnel(
     { idleTimeout: p.settings.idleTimeout, timers: ctx.timers, targetPump: pump },
     (result) => {
       p.tunnels.dec();
+      slot.release();
       p.metrics.countBytes(name, result.bytesFromClient, result.bytesToClient);
       try {
         record(p, kind, {

@@ -6,13 +6,16 @@ import { formatHostPort, type HostPort } from '../../net/address.js';
 import { dial, dialFailure } from '../../pipeline/dial.js';
 import { admitOrRefuse, peerLabel, viaOf } from '../../pipeline/admit.js';
 import { runRelay } from '../../pipeline/session-runner.js';
-import { closedFields, decisionFields } from '../../audit/record.js';
+import { admittedFields, closedFields, decisionFields } from '../../audit/record.js';
 import type { ForwardPlanEntry } from '../../policy/forward-plan.js';
 import { decideEgress } from '../../policy/security-groups.js';
 import type { FaceContext } from '../context.js';
 import { clusterRelayHooks } from '../cluster/cluster-relay.js';
 
 export const FACE = 'portForward';
+
+/** One shared no-op listener, not a closure per connection. */
+function ignoreError(): void {}
 
 function resolveTarget(entry: ForwardPlanEntry, ctx: FaceContext): HostPort | undefined {
   if (entry.target.kind === 'address') return entry.target.address;
@@ -30,15 +33,20 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
     ? formatHostPort(target.host, target.port)
     : `cluster:${String(entry.target.kind === 'cluster' && entry.target.cluster)}`;
   const site = { session: id, face: FACE, listener, source, ...viaOf(socket), target: targetLabel };
-  ctx.audit.emit({ event: 'accepted', ...site, ...decisionFields(admission) });
+  // connectionLog: summary writes one line per session (closed, or dial_failed) that also carries
+  // the admission; full writes accepted, dialed and closed. Refusals are `denied` either way.
+  const summary = entry.connectionLog === 'summary';
+  const admitted = summary ? admittedFields(admission) : undefined;
+  if (!summary) ctx.audit.emit({ event: 'accepted', ...site, ...decisionFields(admission) });
   if (!target) {
     socket.destroy();
-    ctx.audit.emit({ event: 'dial_failed', ...site, reason: 'no_cluster_node' });
+    ctx.sessions.outcomes.dialFailed(FACE, listener, 'no_cluster_node');
+    ctx.audit.emit({ event: 'dial_failed', ...site, ...admitted, reason: 'no_cluster_node' });
     return;
   }
   // Until the dial settles the client socket stays paused: bytes it sends wait in its buffer.
   socket.pause();
-  socket.on('error', () => {}); // an error before the relay owns the socket ends in 'close'
+  socket.on('error', ignoreError); // an error before the relay owns the socket ends in 'close'
   dial(target, {
     connectTimeout: entry.connectTimeout,
     guard: (ip, port) => decideEgress(ctx.policy, entry.groups, ip, port),
@@ -50,7 +58,7 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
         upstream.destroy();
         return;
       }
-      ctx.audit.emit({ event: 'dialed', ...site });
+      if (!summary) ctx.audit.emit({ event: 'dialed', ...site });
       const clusterLine = entry.target.kind === 'cluster';
       const hooks =
         entry.target.kind === 'cluster'
@@ -68,14 +76,15 @@ export function handlePortForward(socket: Socket, entry: ForwardPlanEntry, ctx: 
         { idleTimeout: entry.idleTimeout, timers: ctx.timers, ...hooks },
         (result) => {
           if (clusterLine) ctx.nodePorts.sessionEnded(entry.line, entry.bind.port);
-          ctx.audit.emit({ event: 'closed', ...site, ...closedFields(result) });
+          ctx.audit.emit({ event: 'closed', ...site, ...admitted, ...closedFields(result) });
         },
       );
       socket.resume();
     },
     (err: unknown) => {
       socket.destroy();
-      ctx.audit.emit({ ...site, ...dialFailure(err) });
+      ctx.sessions.outcomes.dialRefused(FACE, listener, err);
+      ctx.audit.emit({ ...site, ...admitted, ...dialFailure(err) });
     },
   );
 }

@@ -5,6 +5,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
+import type { AuditEventInput } from '../../audit/events.js';
 import { formatHostPort } from '../../net/address.js';
 import { parseIp } from '../../net/cidr.js';
 import type { ForwardPlanEntry } from '../../policy/forward-plan.js';
@@ -30,6 +31,8 @@ interface Flow {
   readonly target: string;
   readonly listener: string;
   readonly ev: ConntrackEvent;
+  /** With connectionLog: summary, the admission goes on the closed line (no accepted line). */
+  readonly admitted?: Pick<AuditEventInput, 'allowed' | 'rule' | 'where'>;
 }
 
 function runNft(ruleset: string): Promise<void> {
@@ -130,21 +133,32 @@ export class KernelDataPath {
       const source = formatHostPort(ev.src, ev.sport);
       const target = ev.replySrc && ev.replySport ? formatHostPort(ev.replySrc, ev.replySport) : '?';
       const listener = `${entry?.name ?? '?'}@${formatHostPort(ev.dst, ev.dport)}`;
-      const flow: Flow = { session: `k${ev.id}`, started: Date.now(), source, target, listener, ev };
-      this.flows.set(ev.id, flow);
       const ip = parseIp(ev.src);
       const d = entry && ip ? decideIngress(ctx.policy, entry.groups, ip, ev.dport) : undefined;
-      ctx.audit.emit({
-        event: 'accepted',
-        session: flow.session,
-        face: FACE,
-        listener,
+      const summary = entry?.connectionLog === 'summary';
+      const admitted = { allowed: true, ...(d?.rule ? { rule: d.rule.text, where: d.rule.where } : {}) };
+      const flow: Flow = {
+        session: `k${ev.id}`,
+        started: Date.now(),
         source,
         target,
-        allowed: true,
-        reason: d?.reason ?? 'kernel',
-        ...(d?.rule ? { rule: d.rule.text, where: d.rule.where } : {}),
-      });
+        listener,
+        ev,
+        ...(summary ? { admitted } : {}),
+      };
+      this.flows.set(ev.id, flow);
+      if (!summary)
+        ctx.audit.emit({
+          event: 'accepted',
+          session: flow.session,
+          face: FACE,
+          listener,
+          source,
+          target,
+          allowed: true,
+          reason: d?.reason ?? 'kernel',
+          ...(d?.rule ? { rule: d.rule.text, where: d.rule.where } : {}),
+        });
       ctx.sessions.add({
         id: flow.session,
         face: FACE,
@@ -182,6 +196,7 @@ export class KernelDataPath {
       listener: flow.listener,
       source: flow.source,
       target: flow.target,
+      ...flow.admitted,
       reason,
       ...(bytes ? { bytesFromClient: bytes[0], bytesToClient: bytes[1] } : {}),
       durationMs: Date.now() - flow.started,

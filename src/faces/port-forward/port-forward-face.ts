@@ -13,6 +13,10 @@ export function createPortForwardFace(): Face {
       return {
         routes: snapshot.forwardPlan.map((entry) => ({
           bind: entry.bind,
+          limits: {
+            values: snapshot.loaded.config.portForwards[entry.name]!.limits,
+            path: ['portForwards', entry.name],
+          },
           ...(entry.trustedProxies
             ? {
                 proxy: {

@@ -161,7 +161,7 @@ export interface LoginCertificateRequest {
 }
 
 export interface LoginCertificate {
-  /** Upper-case hex without leading zeros: also its name in the login CA (issued/SERIAL.crt). */
+  /** As OpenSSL prints it (whole bytes): also its name in the login CA (issued/SERIAL.crt). */
   readonly serial: string;
   /** The certificate, then the login CA's: what a client presents. */
   readonly chainPem: string;
@@ -209,8 +209,8 @@ export async function issueLoginCertificate(
     const ca = await loadCaSigner(sub);
     const entries = readIndexStrict(sub);
     let serial = randomSerial();
-    // Named by the serial as the connection log writes it (upper-case hex, no leading zero), so the
-    // serial of a login's audit line is the NAME `gatehouse pki --pki pki/login-ca revoke` takes.
+    // Named by the serial as OpenSSL prints it (`openssl x509 -serial`, `gatehouse pki list`): the
+    // NAME `gatehouse pki --pki pki/login-ca revoke` takes.
     while (findBySerial(entries, serial) >= 0 || fs.existsSync(sub.issued(normaliseSerial(serial))))
       serial = randomSerial();
     const now = nowSeconds();

@@ -27,6 +27,7 @@ import { decideLoginGroups } from '../../policy/login-groups.js';
 import type { FaceContext } from '../context.js';
 import { FACE, type EndpointSpec, type Peer } from './connection.js';
 import { UsedTokens } from './login-replay.js';
+import { normaliseSerial } from './trust.js';
 
 export const LOGIN_PATH = '/gatehouse/login';
 const MAX_BODY = 64 * 1024;
@@ -190,7 +191,9 @@ export async function handleLogin(
       allowed: true,
       reason: 'login',
       status: 'succeeded',
-      serial: reply.serial,
+      // As every connection-log line writes serials (normaliseSerial of trust.ts): the login and
+      // the sessions of its certificate correlate. (The reply's is OpenSSL's, the file's name.)
+      serial: normaliseSerial(reply.serial),
       notAfter: reply.notAfter,
       groups: reply.groups,
     });

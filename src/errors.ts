@@ -143,6 +143,35 @@ export const ERRORS = {
     hint: 'use `gatehouse connect` or an HTTP CONNECT client; plain requests are not proxied',
     status: 405,
   },
+  GH_ERR_LOGIN_REFUSED: {
+    message: 'login refused: %s',
+    hint: 'run `gatehouse login PROFILE` again; if it is refused again, show this message to the endpoint operator',
+    status: 403,
+  },
+  GH_ERR_LOGIN_PROVIDER: {
+    message: 'cannot reach the OpenID provider %s: %s',
+    hint: 'the identity provider is down or unreachable from here; try again later, and check login.oidc.issuer (and its CA: NODE_EXTRA_CA_CERTS)',
+    status: 503,
+  },
+  GH_ERR_LOGIN_UNAVAILABLE: {
+    message: 'access endpoint %s has no login',
+    hint: 'ask its operator for a client certificate (`gatehouse client-config ENDPOINT --client NAME`), or configure accessEndpoints.NAME.login',
+    status: 404,
+  },
+  GH_ERR_LOGIN_CA: {
+    message: 'the login CA cannot sign: %s',
+    hint: 'the operator creates it with `gatehouse pki build-login-ca` (the root CA key is needed once)',
+    status: 503,
+  },
+  GH_ERR_LOGIN_BAD_REQUEST: {
+    message: 'bad login request: %s',
+    hint: 'use `gatehouse login PROFILE`; it sends the ID token and a signing request as JSON to POST /gatehouse/login',
+    status: 400,
+  },
+  GH_ERR_LOGIN_FLOW: {
+    message: 'login with %s did not complete: %s',
+    hint: 'run `gatehouse login PROFILE` again; on a machine without a browser use `gatehouse login PROFILE --device`',
+  },
   GH_ERR_PROXY_AUTH_REQUIRED: {
     message: 'proxy authentication required (%s)',
     hint: 'send Basic credentials from the htpasswd file named in auth.htpasswd (curl -U user:pass, or http_proxy=http://user:pass@host:port)',

@@ -31,6 +31,8 @@ export interface ConnectOptions {
   readonly bind: string;
   /** Human lines for the terminal. */
   readonly say: (line: string) => void;
+  /** The profile's file, named in the advice to log in again. */
+  readonly file?: string;
   /** Called when the certificate itself is refused: nothing will work until it is replaced. */
   readonly onFatal: (err: RefusedError | GatehouseError) => void;
 }
@@ -62,8 +64,15 @@ export function explainRefusal(target: string, err: Error): string {
 }
 
 export async function connect(profile: ClientProfile, opts: ConnectOptions): Promise<Connected> {
-  const problem = certificateProblem(profile);
-  if (problem) throw new GatehouseError('GH_ERR_ACCESS_REFUSED', [profile.address, problem]);
+  const problem = certificateProblem(profile, new Date(), opts.file);
+  if (problem)
+    throw new GatehouseError(
+      'GH_ERR_ACCESS_REFUSED',
+      [profile.address, problem],
+      profile.login
+        ? { hint: `run \`gatehouse login ${opts.file ?? 'PROFILE'}\` for a new certificate` }
+        : {},
+    );
   const tunnel = new TunnelClient(profile);
   tunnel.on('retry', (delay, err) =>
     opts.say(

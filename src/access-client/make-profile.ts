@@ -1,7 +1,11 @@
 // Build a client profile from the daemon's config and PKI: what `gatehouse client-config` writes.
+// With a client name: that client's certificate and key. Without: a login profile (the endpoint's
+// address, CA and OpenID provider settings), which `gatehouse login` completes.
 import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
+import type { AccessEndpointConfig } from '../config/schema.js';
 import { GatehouseError } from '../errors.js';
 import { formatHostPort, parseHostPort } from '../net/address.js';
 import {
@@ -11,7 +15,7 @@ import {
   loadCredentials,
 } from '../pki/index.js';
 import { compileAuthorization, targetsForGroups } from '../policy/authorization.js';
-import { PROFILE_KIND, type ClientProfile } from './profile.js';
+import { PROFILE_KIND, type ClientProfile, type LoginSettings } from './profile.js';
 
 const WILDCARD = new Set(['0.0.0.0', '::', '']);
 
@@ -27,7 +31,8 @@ function sans(cert: X509Certificate): { dns: string[]; ip: string[] } {
 
 export interface MakeProfileOptions {
   readonly endpoint: string;
-  readonly client: string;
+  /** Absent: a login profile, for an endpoint with `login`. */
+  readonly client?: string;
   /** host:port clients dial, when the listen address is a wildcard or not what clients see. */
   readonly address?: string;
   readonly passphrase?: string;
@@ -43,16 +48,18 @@ export function makeProfile(loaded: LoadedConfig, opts: MakeProfileOptions): Cli
     ]);
   }
   const pkiDir = path.resolve(baseDir, config.pki);
-  const records = listCertificates(pkiDir).records.filter((r) => r.name === opts.client);
-  const record = records.find((r) => r.status === 'valid') ?? records[0];
-  if (record && record.status !== 'valid') {
-    throw new GatehouseError('GH_ERR_ACCESS_PROFILE', [
-      opts.client,
-      `the certificate is ${record.status}; issue a new one with \`gatehouse pki build-client-full\``,
-    ]);
-  }
-  const { cert, key } = loadCredentials(pkiDir, opts.client, opts.passphrase);
-  const clientCert = new X509Certificate(cert);
+  let client: { cert: string; key: string } | undefined;
+  let login: LoginSettings | undefined;
+  if (opts.client !== undefined) client = clientCredentials(pkiDir, opts.client, opts.passphrase);
+  else if (ep.login) login = loginSettings(ep.login.oidc, baseDir);
+  else
+    throw new GatehouseError(
+      'GH_ERR_USAGE',
+      [`access endpoint ${opts.endpoint} has no login: give --client NAME`],
+      {
+        hint: `name a client certificate of the PKI with --client, or configure accessEndpoints.${opts.endpoint}.login`,
+      },
+    );
   const server = new X509Certificate(loadCredentials(pkiDir, ep.serverCertificate).cert);
   const { dns, ip } = sans(server);
   let address = opts.address;
@@ -70,9 +77,12 @@ export function makeProfile(loaded: LoadedConfig, opts: MakeProfileOptions): Cli
   const parsed = parseHostPort(address);
   if (typeof parsed === 'string') throw new GatehouseError('GH_ERR_USAGE', [`--address: ${parsed}`]);
   const serverName = dns.includes(parsed.host) || ip.includes(parsed.host) ? undefined : dns[0];
-  const groups = groupsFromCertificate(clientCert);
+  const clientCert = client ? new X509Certificate(client.cert) : undefined;
+  const groups = clientCert ? groupsFromCertificate(clientCert) : [];
   const authz = compileAuthorization(opts.endpoint, ep, source);
-  const commonName = /(?:^|\n)CN=([^\n]*)/.exec(clientCert.subject)?.[1] ?? opts.client;
+  const commonName = clientCert
+    ? (/(?:^|\n)CN=([^\n]*)/.exec(clientCert.subject)?.[1] ?? opts.client ?? '')
+    : '';
   return {
     kind: PROFILE_KIND,
     version: 1,
@@ -92,7 +102,43 @@ export function makeProfile(loaded: LoadedConfig, opts: MakeProfileOptions): Cli
           : formatHostPort(d.target.address.host, d.target.address.port),
     })),
     ca: loadCaCertificatePem(pkiDir),
-    cert,
-    key,
+    ...(client ? { cert: client.cert, key: client.key } : {}),
+    ...(login ? { login } : {}),
+  };
+}
+
+function clientCredentials(pkiDir: string, name: string, passphrase: string | undefined) {
+  const records = listCertificates(pkiDir).records.filter((r) => r.name === name);
+  const record = records.find((r) => r.status === 'valid') ?? records[0];
+  if (record && record.status !== 'valid') {
+    throw new GatehouseError('GH_ERR_ACCESS_PROFILE', [
+      name,
+      `the certificate is ${record.status}; issue a new one with \`gatehouse pki build-client-full\``,
+    ]);
+  }
+  return loadCredentials(pkiDir, name, passphrase);
+}
+
+type OidcConfig = NonNullable<AccessEndpointConfig['login']>['oidc'];
+
+/** What a login profile carries of login.oidc; the client secret, when there is one, read from its file. */
+function loginSettings(oidc: OidcConfig, baseDir: string): LoginSettings {
+  let clientSecret: string | undefined;
+  if (oidc.clientSecretFile) {
+    const file = path.resolve(baseDir, oidc.clientSecretFile);
+    try {
+      clientSecret = fs.readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new GatehouseError('GH_ERR_ACCESS_PROFILE', [file, 'the client secret file cannot be read'], {
+        cause: err,
+      });
+    }
+  }
+  return {
+    issuer: oidc.issuer,
+    clientId: oidc.clientId,
+    ...(clientSecret ? { clientSecret } : {}),
+    scopes: oidc.scopes,
+    ...(oidc.redirectPort ? { redirectPort: oidc.redirectPort } : {}),
   };
 }

@@ -32,11 +32,14 @@ export const AuditField = {
   status: 'status',
   startTime: 'startTime',
   endTime: 'endTime',
+  // Logins through an OpenID provider.
+  subject: 'subject',
+  notAfter: 'notAfter',
   // The Redis user Gatehouse logged in as for the client (direct listeners with redisUsers).
   redisUser: 'redisUser',
 } as const;
 
-export type AuditEventName = 'accepted' | 'denied' | 'dialed' | 'dial_failed' | 'closed';
+export type AuditEventName = 'accepted' | 'denied' | 'dialed' | 'dial_failed' | 'closed' | 'login';
 
 export interface AuditEvent {
   readonly time: string;
@@ -74,6 +77,10 @@ export interface AuditEvent {
   readonly status?: 'succeeded' | 'failed' | 'closed';
   readonly startTime?: string;
   readonly endTime?: string;
+  /** A login: the provider's subject (`sub`) of the user. */
+  readonly subject?: string;
+  /** A login: when the certificate it issued expires (ISO time). */
+  readonly notAfter?: string;
   /** The Redis user the node connections of this session log in as (`redisUsers`). */
   readonly redisUser?: string;
 }

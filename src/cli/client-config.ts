@@ -9,10 +9,13 @@ export function registerClientConfig(program: Command): void {
   program
     .command('client-config')
     .description(
-      'write a client profile for an access endpoint: address, CA, certificate and key, reachable targets (mode 0600)',
+      'write a client profile for an access endpoint: address, CA, certificate and key, reachable targets (mode 0600); without --client, a login profile for `gatehouse login`',
     )
     .argument('<endpoint>', 'access endpoint name in the config')
-    .requiredOption('--client <name>', 'client certificate name in the PKI')
+    .option(
+      '--client <name>',
+      'client certificate name in the PKI (omit on an endpoint with login: the profile then gets its certificate from `gatehouse login`)',
+    )
     .requiredOption('-o, --output <file>', 'profile file to write')
     .option('-c, --config <file>', 'config file', 'gatehouse.yaml')
     .option(
@@ -23,18 +26,26 @@ export function registerClientConfig(program: Command): void {
     .action(
       async (
         endpoint: string,
-        opts: { client: string; output: string; config: string; address?: string; passin?: string },
+        opts: { client?: string; output: string; config: string; address?: string; passin?: string },
       ) => {
         try {
           const loaded = loadConfig(opts.config);
           const passphrase = opts.passin ? resolvePassSpec(opts.passin, '--passin') : undefined;
           const profile = makeProfile(loaded, {
             endpoint,
-            client: opts.client,
+            ...(opts.client !== undefined ? { client: opts.client } : {}),
             ...(opts.address ? { address: opts.address } : {}),
             ...(passphrase ? { passphrase } : {}),
           });
           writeProfile(opts.output, profile);
+          if (profile.login) {
+            process.stdout.write(
+              `wrote ${opts.output} (0600): a login profile for ${endpoint} at ${profile.address}\n` +
+                `  provider: ${profile.login.issuer} (client ${profile.login.clientId})\n` +
+                `  next: gatehouse login ${opts.output}   (or --device on a machine without a browser)\n`,
+            );
+            return;
+          }
           process.stdout.write(
             `wrote ${opts.output} (0600) for ${profile.commonName} on ${endpoint} at ${profile.address}\n` +
               `  groups: ${profile.groups.join(', ') || '(none)'}\n` +

@@ -32,6 +32,7 @@ export function registerConnect(program: Command): void {
           forwards: opts.forward,
           ...(socks === undefined ? {} : { socks }),
           bind: opts.bind,
+          file,
           say,
           onFatal: (err) => {
             printError(err);

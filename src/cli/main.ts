@@ -3,6 +3,7 @@ import { registerAdminClient } from './admin-commands.js';
 import { registerClientConfig } from './client-config.js';
 import { registerConnect } from './connect.js';
 import { registerExplain } from './explain.js';
+import { registerLogin } from './login.js';
 import { registerPki } from './pki/pki-command.js';
 import { registerServe } from './serve.js';
 import { registerValidate } from './validate.js';
@@ -29,6 +30,7 @@ registerExplain(program);
 registerPki(program);
 registerClientConfig(program);
 registerConnect(program);
+registerLogin(program);
 registerAdminClient(program);
 
 try {

@@ -161,6 +161,12 @@ function checkFiles(config: Config, baseDir: string, problems: Problem[]): void 
         message: `certificate "${ep.serverCertificate}" is not in the PKI (no ${crt}); run \`gatehouse pki --pki ${fromCwd(pkiDir)} build-server-full ${ep.serverCertificate}\``,
       });
     }
+    const secret = ep.login?.oidc.clientSecretFile;
+    if (secret !== undefined && !fs.existsSync(path.resolve(baseDir, secret)))
+      problems.push({
+        path: ['accessEndpoints', name, 'login', 'oidc', 'clientSecretFile'],
+        message: `file ${path.resolve(baseDir, secret)} does not exist`,
+      });
   }
   for (const [name, c] of Object.entries(config.clusters)) {
     if (!c.discoveryAuth) continue;

@@ -159,6 +159,47 @@ const targetRef = z.string().transform((v, ctx): TargetRef => {
 });
 
 /**
+ * Login through an OpenID Connect provider: `gatehouse login` gets an ID token (code flow with PKCE
+ * and a loopback redirect, or the device grant), the endpoint checks it and signs the client's own
+ * key into a short-lived certificate from the login CA (pki/login-ca/). See docs/login.md.
+ */
+const oidcLogin = z.strictObject({
+  issuer: z
+    .string()
+    .url('issuer must be a URL such as https://idp.example.com/realms/main')
+    .refine((v) => {
+      const u = new URL(v);
+      return (
+        u.protocol === 'https:' ||
+        (u.protocol === 'http:' && /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(u.hostname))
+      );
+    }, 'issuer must be https:// (plain http only on loopback, for a test provider)')
+    .transform((v) => v.replace(/\/+$/, '')),
+  clientId: z.string().min(1),
+  /** A secret the provider insists on for this client; written into login profiles (not a secret from users). */
+  clientSecretFile: z.string().optional(),
+  scopes: z
+    .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is one word'))
+    .default(['openid', 'email', 'profile']),
+  /** The ID token claim that lists the user's groups (a list, or one string). */
+  groupsClaim: z.string().min(1).default('groups'),
+  /** Provider groups that become certificate groups; a user in none of them is refused. */
+  allowedGroups: z.array(name).min(1, 'list at least one group in allowedGroups'),
+  /** The ID token claim that names the user (the certificate CN); a token without it: `sub`. */
+  usernameClaim: z.string().min(1).default('email'),
+  /** A fixed port for the loopback redirect, for providers that match redirect URIs exactly. */
+  redirectPort: z.number().int().min(1).max(65535).optional(),
+});
+
+const accessLogin = z.strictObject({
+  oidc: oidcLogin,
+  /** How long a login certificate is valid. */
+  certificateTtl: duration
+    .default(8 * 3600_000)
+    .refine((ms) => ms >= 60_000 && ms <= 31 * 86_400_000, 'certificateTtl must be between 1m and 31d'),
+});
+
+/**
  * A Redis user of a direct listener: the clients it is for (certificate groups, or common names)
  * and the ACL user Gatehouse logs in as on their node connections, with its password in a file.
  */
@@ -201,6 +242,8 @@ const accessEndpoint = z.strictObject({
   sessionTimeout: duration.default(12 * 3600_000),
   idleTimeout: duration.default(3600_000),
   connectTimeout: duration.default(10_000),
+  /** Certificates by OpenID Connect login, served on the tunnel listener (POST /gatehouse/login). */
+  login: accessLogin.optional(),
   limits: accessLimits.prefault({}),
   ...proxyProtocolKeys,
 });
@@ -439,6 +482,7 @@ export type PortForwardGroupConfig = z.output<typeof portForwardGroup>;
 export type PortForwardConfig = z.output<typeof portForward>;
 export type AccessEndpointConfig = z.output<typeof accessEndpoint>;
 export type ResolverConfig = z.output<typeof resolver>;
+export type AccessLoginConfig = z.output<typeof accessLogin>;
 export type EgressProxyConfig = z.output<typeof egressProxy>;
 export type EgressPolicyConfig = z.output<typeof egressPolicy>;
 export type ClusterConfig = z.output<typeof cluster>;

@@ -82,12 +82,16 @@ function sanExtension(entries: readonly SanEntry[]): x509.SubjectAlternativeName
   return new x509.SubjectAlternativeNameExtension(entries.map((e) => ({ type: e.type, value: e.value })));
 }
 
-/** keyid + DirName + serial of the issuing CA, as OpenSSL writes for `keyid,issuer:always`. */
+/**
+ * keyid + DirName + serial of the issuing CA, as OpenSSL writes for `keyid,issuer:always`: the
+ * DirName is the issuing CA certificate's own issuer (RFC 5280 4.2.1.1; OpenSSL matches it against
+ * the candidate's issuer), which for a self-signed root is its subject, and for the login CA the root's.
+ */
 function authorityKeyIdentifier(issuerDer: ArrayBuffer, keyId: ArrayBuffer): x509.Extension {
   const issuer = AsnConvert.parse(issuerDer, Certificate).tbsCertificate;
   const aki = new AuthorityKeyIdentifier({
     keyIdentifier: new KeyIdentifier(keyId),
-    authorityCertIssuer: [new AsnGeneralName({ directoryName: issuer.subject })],
+    authorityCertIssuer: [new AsnGeneralName({ directoryName: issuer.issuer })],
     authorityCertSerialNumber: issuer.serialNumber,
   });
   return new x509.Extension(id_ce_authorityKeyIdentifier, false, AsnConvert.serialize(aki));

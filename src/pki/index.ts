@@ -51,6 +51,20 @@ export {
   type Revoked,
 } from './revocation.js';
 export { pkiLayout, type PkiLayout } from './store.js';
+export {
+  buildLoginCa,
+  hasLoginCa,
+  issueLoginCertificate,
+  LOGIN_BACKDATE_MS,
+  LOGIN_CA_NAME,
+  loginCaDir,
+  loginCommonName,
+  loginNonce,
+  type BuildLoginCaOptions,
+  type BuiltLoginCa,
+  type LoginCertificate,
+  type LoginCertificateRequest,
+} from './login-ca.js';
 export { renew, DEFAULT_RENEW_DAYS, type Renewed } from './renew.js';
 export { exportP12, exportP7 } from './pkcs-export.js';
 export { certificateText, crlText, requestText } from './show-text.js';

@@ -122,8 +122,8 @@ test('client-config writes one 0600 profile with the endpoint, CA, certificate, 
   assert.deepEqual(p.groups, ['developers']);
   assert.deepEqual(p.targets, [`127.0.0.1/32 ports ${redis.port},${webPort}`]);
   assert.match(p.ca, /BEGIN CERTIFICATE/);
-  assert.match(p.cert, /BEGIN CERTIFICATE/);
-  assert.match(p.key, /PRIVATE KEY/);
+  assert.match(p.cert ?? '', /BEGIN CERTIFICATE/);
+  assert.match(p.key ?? '', /PRIVATE KEY/);
   assert.match(r.stdout, /may reach: 127\.0\.0\.1\/32/);
 });
 

@@ -7,6 +7,7 @@ import { registerBuildCa, registerBuildFull } from './build.js';
 import { registerExportP12, registerExportP7 } from './export.js';
 import { registerInitPki } from './init-pki.js';
 import { registerList, registerShow } from './inspect.js';
+import { registerBuildLoginCa } from './login-ca.js';
 import { registerRenew, registerUpdateDb } from './lifecycle.js';
 import { registerGenReq, registerImportReq, registerSignReq } from './request.js';
 import { registerGenCrl, registerRevoke } from './revoke.js';
@@ -95,4 +96,5 @@ accepted for easy-rsa habits. Nothing prints a private key.`,
   registerShowCrl(pki);
   registerList(pki);
   registerShow(pki);
+  registerBuildLoginCa(pki);
 }

@@ -19,12 +19,15 @@ import type { CertificateSessions, ClientConnection, EndpointSpec } from './conn
 import { makeDirect, type DirectSpec } from './direct.js';
 import type { AccessState, TlsFront } from './handshake.js';
 import { makeTunnel } from './tunnel.js';
+import { makeLoginState } from './login.js';
 import { tlsMetrics } from './tls-metrics.js';
 import {
   crlPath,
   loadServerCredentials,
   loadTrust,
+  loginCrlPath,
   reloadCrl,
+  revokedSerials,
   type ServerCredentials,
   tlsOptionsFor,
   type Trust,
@@ -95,6 +98,11 @@ export function createAccessEndpointFace(): AccessEndpointFace {
     return c;
   };
   let crlWatcher: FileWatcher | undefined;
+  let loginCrlWatcher: FileWatcher | undefined;
+  const login = makeLoginState(
+    () => trust?.pkiDir,
+    () => onCrlChange(),
+  );
   let timer: NodeJS.Timeout | undefined;
   let lastCtx: FaceContext | undefined;
   // The direct listeners' redisUsers password files (absolute paths), watched like the CRL.
@@ -115,6 +123,7 @@ export function createAccessEndpointFace(): AccessEndpointFace {
       live.add(conn);
       conn.socket.once('close', () => live.delete(conn));
     },
+    login,
   });
 
   const rebuildContexts = () => {
@@ -140,8 +149,9 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   };
 
   const closeRevoked = () => {
-    const revoked = trust?.crl?.revoked;
-    if (!revoked || revoked.size === 0) return;
+    if (!trust) return;
+    const revoked = revokedSerials(trust);
+    if (revoked.size === 0) return;
     const n = closeWhere((c) => revoked.has(c.identity.serial), 'revoked');
     lastCtx?.sessions.closeWhere((s) => s.serial !== undefined && revoked.has(s.serial), 'revoked');
     if (n > 0) lastCtx?.log.info({ connections: n }, 'closed the connections of revoked certificates');
@@ -150,7 +160,12 @@ export function createAccessEndpointFace(): AccessEndpointFace {
   /** CA and CRL from scratch (first start, a new pki dir, or after a failed first load). */
   const loadFullTrust = async (dir: string) => {
     try {
-      const loaded = await loadTrust(dir);
+      const loaded = await loadTrust(dir, (err) =>
+        lastCtx?.log.error(
+          { err, code: (err as { code?: string }).code, pki: dir },
+          `the login CA is refused (login certificates are refused until it is fixed): ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
       if (pkiDir !== dir) return;
       trust = loaded;
       warnStaleCrl(loaded);
@@ -180,7 +195,14 @@ export function createAccessEndpointFace(): AccessEndpointFace {
         trust = next;
         rebuildContexts();
         warnStaleCrl(next);
-        lastCtx?.log.info({ crl: crlPath(next.pkiDir), revoked: next.crl?.revoked.size ?? 0 }, 'CRL loaded');
+        lastCtx?.log.info(
+          {
+            crl: crlPath(next.pkiDir),
+            revoked: next.crl?.revoked.size ?? 0,
+            ...(next.loginCa ? { loginRevoked: next.loginCa.crl?.revoked.size ?? 0 } : {}),
+          },
+          'CRL loaded',
+        );
         closeRevoked();
       } catch (err) {
         lastCtx?.log.error(
@@ -214,6 +236,8 @@ export function createAccessEndpointFace(): AccessEndpointFace {
     serverExpiry.clear();
     crlWatcher?.close();
     crlWatcher = undefined;
+    loginCrlWatcher?.close();
+    loginCrlWatcher = undefined;
     pkiDir = undefined;
     trust = undefined;
     if (timer) clearInterval(timer);
@@ -332,6 +356,9 @@ export function createAccessEndpointFace(): AccessEndpointFace {
         // Watched even when the first load fails: a fixed crl.pem then recovers without a reload.
         crlWatcher?.close();
         crlWatcher = watchFile(crlPath(dir), onCrlChange, { debounceMs: 50, pollMs: 250 });
+        // The login CA's CRL (and the login CA itself, made on first login, which writes it).
+        loginCrlWatcher?.close();
+        loginCrlWatcher = watchFile(loginCrlPath(dir), onCrlChange, { debounceMs: 50, pollMs: 250 });
       }
       if (trust)
         onCrlChange(); // a reload also re-reads the CRL

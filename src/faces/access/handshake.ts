@@ -18,6 +18,7 @@ import {
   type Peer,
 } from './connection.js';
 import { checkPeer, type CertificateRefusal } from './identity.js';
+import type { LoginState } from './login.js';
 import type { Trust } from './trust.js';
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -31,11 +32,20 @@ export interface AccessState {
   register(endpoint: string, front: { update(opts: tls.SecureContextOptions): void }): void;
   /** Register a verified connection until it closes (revocation and timeouts find it here). */
   track(conn: ClientConnection): void;
+  /** Provider keys and the used-token record of OpenID Connect logins. */
+  readonly login: LoginState;
 }
 
 export type Accepted =
   | { ok: true; conn: ClientConnection }
-  | { ok: false; socket: tls.TLSSocket; peer: Peer; reason: CertificateRefusal };
+  | {
+      ok: false;
+      socket: tls.TLSSocket;
+      peer: Peer;
+      reason: CertificateRefusal;
+      /** With `deferNoCertificate`: the refusal is not logged yet; call this if it is not a login. */
+      logRefusal?: () => void;
+    };
 
 export interface TlsFront {
   handle(socket: Socket): void;
@@ -54,6 +64,7 @@ export function makeTlsFront(
   state: AccessState,
   alpn: string[] | undefined,
   then: (accepted: Accepted) => void,
+  opts: { deferNoCertificate?: boolean } = {},
 ): TlsFront {
   let server: tls.Server | undefined;
 
@@ -112,10 +123,18 @@ export function makeTlsFront(
       : ({ ok: false, reason: 'bad_certificate', detail: 'no trust material' } as const);
     if (!check.ok) {
       const cert = tlsSocket.getPeerX509Certificate();
-      logRefusedCertificate(ctx, spec, listener, peer, check.reason, check.detail, {
-        ...(cert ? { serial: cert.serialNumber } : {}),
-        ...(cert ? { commonName: /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? '' } : {}),
-      });
+      const log = () =>
+        logRefusedCertificate(ctx, spec, listener, peer, check.reason, check.detail, {
+          ...(cert ? { serial: cert.serialNumber } : {}),
+          ...(cert ? { commonName: /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? '' } : {}),
+        });
+      // A client without a certificate may have come to log in: the caller logs the refusal
+      // only if it does something else.
+      if (opts.deferNoCertificate && check.reason === 'no_certificate') {
+        then({ ok: false, socket: tlsSocket, peer, reason: check.reason, logRefusal: log });
+        return;
+      }
+      log();
       then({ ok: false, socket: tlsSocket, peer, reason: check.reason });
       return;
     }

@@ -67,6 +67,10 @@ export function checkPeer(socket: TLSSocket, trust: Trust): PeerCheck {
   if (trust.crl?.revoked.has(serial)) {
     return { ok: false, reason: 'revoked', detail: `serial ${serial} is in the CRL` };
   }
+  const login = trust.loginCa;
+  if (login?.crl?.revoked.has(serial) && cert.issuer === login.subject) {
+    return { ok: false, reason: 'revoked', detail: `serial ${serial} is in the login CA's CRL` };
+  }
   const notAfter = new Date(cert.validTo);
   if (notAfter.getTime() < Date.now()) return { ok: false, reason: 'expired', detail: cert.validTo };
   let groups = groupCache.get(serial);

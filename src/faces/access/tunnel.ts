@@ -10,16 +10,23 @@ import type { TLSSocket } from 'node:tls';
 import { GatehouseError, REASON_HEADER, toWire, wireFor, type WireError } from '../../errors.js';
 import { parseHostPort } from '../../net/address.js';
 import type { FaceContext } from '../context.js';
-import { openTarget, startSession, type ClientConnection, type EndpointSpec } from './connection.js';
+import { openTarget, peerOf, startSession, type ClientConnection, type EndpointSpec } from './connection.js';
 import { destroyAfter, makeTlsFront, type AccessState, type TlsFront } from './handshake.js';
 import { refusalMessage, type CertificateRefusal } from './identity.js';
+import { handleLogin, LOGIN_PATH } from './login.js';
 
 /** Flow-control windows: Node's 64 KiB default starves bulk streams over a real link. */
 export const H2_STREAM_WINDOW = 4 * 1024 * 1024;
 export const H2_SESSION_WINDOW = 32 * 1024 * 1024;
 
 const kState = Symbol('gatehouse.access.connection');
-type ConnState = { conn: ClientConnection } | { refused: CertificateRefusal };
+type ConnState =
+  | { conn: ClientConnection }
+  | {
+      refused: CertificateRefusal;
+      /** A connection without a certificate on a login endpoint: logged as refused unless it logs in. */
+      pendingRefusal?: { log: () => void; settled: boolean };
+    };
 type Tagged = Socket & { [kState]?: ConnState };
 
 export interface TunnelSpec {
@@ -69,10 +76,19 @@ function h1Reply(r: Reply): string {
   );
 }
 
-function makeH1Server(ctx: FaceContext, spec: TunnelSpec): http.Server {
+/** A request that is not a login settles a pending no-certificate refusal: it is logged now. */
+function settleRefusal(state: ConnState | undefined): void {
+  if (state && 'refused' in state && state.pendingRefusal && !state.pendingRefusal.settled) {
+    state.pendingRefusal.settled = true; // once
+    state.pendingRefusal.log();
+  }
+}
+
+function makeH1Server(ctx: FaceContext, spec: TunnelSpec, access: AccessState): http.Server {
   const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000 });
   server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const tagged = socket as Tagged;
+    settleRefusal(tagged[kState]);
     socket.pause();
     void connectTarget(ctx, spec, tagged[kState], req.url, () => {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -88,6 +104,13 @@ function makeH1Server(ctx: FaceContext, spec: TunnelSpec): http.Server {
   });
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const state = (req.socket as Tagged)[kState];
+    // Answered on every endpoint: one without `login` says so (GH_ERR_LOGIN_UNAVAILABLE, as JSON).
+    if (req.url?.split('?')[0] === LOGIN_PATH) {
+      if (state && 'refused' in state && state.pendingRefusal) state.pendingRefusal.settled = true;
+      void handleLogin(ctx, spec.endpoint, spec.listener, access.login, peerOf(req.socket), req, res);
+      return;
+    }
+    settleRefusal(state);
     const reply: Reply = state && 'refused' in state ? refusalReply(state.refused) : NOT_CONNECT;
     res.writeHead(reply.status, {
       'content-type': 'text/plain; charset=utf-8',
@@ -112,6 +135,7 @@ function makeH2Server(ctx: FaceContext, spec: TunnelSpec): http2.Http2Server {
   server.on('stream', (stream, headers) => {
     stream.on('error', () => {});
     const state = (stream.session?.socket as Tagged | undefined)?.[kState];
+    settleRefusal(state);
     const respond = (r: Reply) => {
       if (stream.destroyed || stream.headersSent) return;
       stream.respond({
@@ -138,19 +162,38 @@ function makeH2Server(ctx: FaceContext, spec: TunnelSpec): http2.Http2Server {
 }
 
 export function makeTunnel(ctx: FaceContext, spec: TunnelSpec, state: AccessState): TlsFront {
-  const h1 = makeH1Server(ctx, spec);
+  const h1 = makeH1Server(ctx, spec, state);
   const h2 = makeH2Server(ctx, spec);
   const hand = (socket: TLSSocket, tag: ConnState) => {
     (socket as Tagged)[kState] = tag;
     if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
     else h1.emit('connection', socket);
   };
-  return makeTlsFront(ctx, spec.endpoint, spec.listener, state, ['h2', 'http/1.1'], (accepted) => {
-    if (accepted.ok) hand(accepted.conn.socket, { conn: accepted.conn });
-    else {
-      // A refused client still gets an HTTP reply saying why, on its first request.
-      hand(accepted.socket, { refused: accepted.reason });
-      destroyAfter(accepted.socket, 10_000);
-    }
-  });
+  const login = spec.endpoint.config.login !== undefined;
+  return makeTlsFront(
+    ctx,
+    spec.endpoint,
+    spec.listener,
+    state,
+    ['h2', 'http/1.1'],
+    (accepted) => {
+      if (accepted.ok) hand(accepted.conn.socket, { conn: accepted.conn });
+      else if (accepted.logRefusal) {
+        // No certificate, on an endpoint with login: a login (which asks the provider for its
+        // keys) gets longer than a refusal needs; anything else, or nothing at all, is logged.
+        const tag: ConnState = {
+          refused: accepted.reason,
+          pendingRefusal: { log: accepted.logRefusal, settled: false },
+        };
+        accepted.socket.once('close', () => settleRefusal(tag));
+        hand(accepted.socket, tag);
+        destroyAfter(accepted.socket, 30_000);
+      } else {
+        // A refused client still gets an HTTP reply saying why, on its first request.
+        hand(accepted.socket, { refused: accepted.reason });
+        destroyAfter(accepted.socket, 10_000);
+      }
+    },
+    { deferNoCertificate: login },
+  );
 }

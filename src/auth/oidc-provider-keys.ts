@@ -4,7 +4,8 @@
 // with an unknown `kid` makes it fetch again, at most every 30 s: key rotation needs no restart).
 // Nothing is fetched until the first login; a provider that cannot be reached is a distinct error
 // (ProviderUnreachable), not a refused token.
-import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
+import { loadJose } from './jose-lazy.js';
 
 const FETCH_TIMEOUT_MS = 5_000;
 /** How long a discovery document is trusted before it is read again. */
@@ -78,6 +79,7 @@ export class ProviderKeys {
     }
     if (!acceptableUrl(jwksUri))
       throw new ProviderUnreachable(this.issuer, `its jwks_uri ${jwksUri.href} is not https`);
+    const { createRemoteJWKSet } = await loadJose();
     const remote = createRemoteJWKSet(jwksUri, {
       timeoutDuration: FETCH_TIMEOUT_MS,
       cooldownDuration: 30_000,

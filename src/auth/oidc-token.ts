@@ -9,7 +9,8 @@
 // nonce (RFC 8628 has none); such a token is taken only when the client says it came from the
 // device grant and it was issued within the last few minutes, and, like every token, only once
 // (the caller's replay cache).
-import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
+import { loadJose } from './jose-lazy.js';
 import { describeFetchError, ProviderUnreachable } from './oidc-provider-keys.js';
 
 /** Why a token is refused: the values of the login audit line's `reason`. */
@@ -53,6 +54,7 @@ export async function checkIdToken(token: string, want: TokenExpectations): Prom
       return { ok: false, reason: 'provider_unreachable', detail: err.detail };
     throw err;
   }
+  const { errors, jwtVerify } = await loadJose();
   let claims: JWTPayload;
   try {
     ({ payload: claims } = await jwtVerify(token, keys, {
@@ -63,7 +65,7 @@ export async function checkIdToken(token: string, want: TokenExpectations): Prom
       requiredClaims: ['sub', 'exp', 'iat'],
     }));
   } catch (err) {
-    return refusalOf(err, want);
+    return refusalOf(err, want, errors);
   }
   // Several audiences: the token must also be authorized for us (azp), or it was meant for another.
   if (Array.isArray(claims.aud) && claims.aud.length > 1 && claims.azp !== want.clientId)
@@ -92,7 +94,7 @@ export async function checkIdToken(token: string, want: TokenExpectations): Prom
   return { ok: true, claims };
 }
 
-function refusalOf(err: unknown, want: TokenExpectations): TokenCheck {
+function refusalOf(err: unknown, want: TokenExpectations, errors: typeof import('jose').errors): TokenCheck {
   if (err instanceof errors.JWTExpired)
     return { ok: false, reason: 'expired', detail: `the ID token expired at ${expiry(err.payload)}` };
   if (err instanceof errors.JWTClaimValidationFailed) {

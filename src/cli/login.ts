@@ -1,7 +1,6 @@
 // `gatehouse login PROFILE [--device]`: get a certificate through the endpoint's OpenID provider
 // and write it, with its new key, into the profile (mode 0600).
 import type { Command } from 'commander';
-import { login } from '../access-client/login.js';
 import { readProfile, writeProfile } from '../access-client/profile.js';
 import { exitCodeFor, printError } from './output.js';
 
@@ -21,6 +20,8 @@ export function registerLogin(program: Command): void {
       const say = (line: string) => process.stderr.write(`${line}\n`);
       try {
         const profile = readProfile(file);
+        // Loaded when `login` runs: openid-client and jose are no part of any other command.
+        const { login } = await import('../access-client/login.js');
         const r = await login(profile, {
           device: opts.device === true,
           openBrowser: opts.browser,

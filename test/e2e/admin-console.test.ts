@@ -427,6 +427,9 @@ test(
     page.once('dialog', (d) => void d.accept());
     await alice.locator('button[data-revoke]').click();
     await page.locator('#flash:has-text("Revoked alice")').waitFor();
+    // The flash comes first, the table is drawn again after the list is fetched anew: wait for
+    // the row to change (a timeout fails the test when it never does).
+    await page.locator('tr[data-cert=alice]:has-text("revoked")').waitFor({ timeout: 5000 });
     assert.match(await page.locator('tr[data-cert=alice]').innerText(), /revoked/);
     assert.equal(await page.locator('tr[data-cert=alice]').count(), 1);
     assert.equal(await page.locator('tr[data-cert=alice] button').count(), 0);

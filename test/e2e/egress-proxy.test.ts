@@ -602,9 +602,15 @@ test('htpasswd reload: a user added by rename can authenticate without a restart
   const sha = createHashSha1('pw-d');
   fs.writeFileSync(`${file}.tmp`, fs.readFileSync(file, 'utf8') + `dave:{SHA}${sha}\n`);
   fs.renameSync(`${file}.tmp`, file);
-  await gh.waitForLog(
-    (l) => l.msg === 'htpasswd loaded' && l.proxy === 'team' && l.entries === (haveHtpasswd ? 4 : 2),
-  );
+  // Every process that serves the proxy reloads the file: wait for each (with workers, the next
+  // request may land on a worker that has not logged it yet).
+  const processes = Number(process.env.GATEHOUSE_TEST_WORKERS ?? 1);
+  const reloaded = new Set<unknown>();
+  await gh.waitForLog((l) => {
+    if (l.msg === 'htpasswd loaded' && l.proxy === 'team' && l.entries === (haveHtpasswd ? 4 : 2))
+      reloaded.add(l.worker ?? l.pid);
+    return reloaded.size >= processes;
+  });
   const after = await curlVia(proxy('team'), target('/d'), { extra: ['-U', 'dave:pw-d'] });
   assert.equal(after.status, 200, after.headers);
 });

@@ -39,6 +39,22 @@ export interface OpenSession {
   end(): void;
 }
 
+/** The registry's entry for a session: who it is (`start`), its live counts, how to close it. */
+function liveSession(start: SessionStart, counts: ByteCounts, closer: SessionCloser): LiveSession {
+  return new LiveSession(
+    start.id,
+    start.face,
+    start.listener,
+    start.source,
+    start.target,
+    start.identity,
+    start.startMs ?? Date.now(),
+    counts,
+    closer,
+    start.serial,
+  );
+}
+
 /** Register a session whose bytes are counted by `counts` and that `closer` can close. */
 export function openSession(
   sessions: SessionRegistry,
@@ -46,20 +62,7 @@ export function openSession(
   counts: ByteCounts,
   closer: SessionCloser,
 ): OpenSession {
-  sessions.add(
-    new LiveSession(
-      start.id,
-      start.face,
-      start.listener,
-      start.source,
-      start.target,
-      start.identity,
-      start.startMs ?? Date.now(),
-      counts,
-      closer,
-      start.serial,
-    ),
-  );
+  sessions.add(liveSession(start, counts, closer));
   let open = true;
   return {
     id: start.id,
@@ -95,19 +98,6 @@ export function runRelay(
     sessions.remove(start.id);
     closed(result);
   });
-  sessions.add(
-    new LiveSession(
-      start.id,
-      start.face,
-      start.listener,
-      start.source,
-      start.target,
-      start.identity,
-      start.startMs ?? Date.now(),
-      opts.counts ?? r,
-      r,
-      start.serial,
-    ),
-  );
+  sessions.add(liveSession(start, opts.counts ?? r, r));
   return r;
 }

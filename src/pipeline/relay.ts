@@ -98,7 +98,8 @@ class ByteRelay implements Relay, IdleWatch {
   private openSides = 2;
   private lingering = false;
   private waiters: ((r: RelayResult) => void)[] | undefined;
-  // The idle clock, sampled by the runtime's shared timer (idle-watch.ts).
+  // The idle clock, sampled by the runtime's shared timer (idle-watch.ts): IdleClock's rule kept
+  // in two fields rather than an IdleClock object, one allocation fewer per idle session.
   private idleSince = 0;
   private idleMark = -1;
   private idleEvery = 0;

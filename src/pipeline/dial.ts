@@ -18,10 +18,7 @@ export interface DialOptions {
   readonly connectTimeout: number;
   /** Read into a reused buffer instead of 'data' events (see read-pump.ts). */
   readonly onread?: net.OnReadOpts;
-  /**
-   * Read what the target sent before its reset (TargetSocket). For relays whose client is a socket;
-   * with an HTTP/2 stream as the client it left the client's session open (the access leak test).
-   */
+  /** Read what the target sent before its reset (TargetSocket). */
   readonly readAfterReset?: boolean;
 }
 

@@ -5,7 +5,7 @@
 // reply), and pipe() adds per-chunk stream bookkeeping. Here each direction is a 'data' handler
 // that writes straight to the other socket and pauses its source when the kernel buffer is full.
 import type { Duplex } from 'node:stream';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { ReadPump } from './read-pump.js';
 import type { CloseReason } from './session-registry.js';
 import { idleInterval, type IdleTimers, type IdleWatch } from './idle-watch.js';
@@ -206,12 +206,11 @@ class ByteRelay implements Relay, IdleWatch {
    * in the TLS layer, and the client sees an abort where over plain TCP it reads the answer. So
    * the client is ended instead (every byte the target sent, then close_notify and FIN), what it
    * still sends is read and dropped, and it is closed when it ends too or the linger runs out.
-   * Sockets only (TCP and TLS): an HTTP/2 stream that was ended rather than reset left its
-   * session open after the client had gone (the access leak test), so streams keep the reset.
+   * An HTTP/2 CONNECT stream is treated the same way: END_STREAM after the answer, not
+   * RST_STREAM, which discards what nghttp2 still holds for the stream.
    */
   private linger(): void {
     const client = this.client;
-    if (!(client instanceof Socket)) return void client.destroy();
     if (this.lingering || client.destroyed) return;
     this.lingering = true;
     client.resume();

@@ -148,8 +148,6 @@ export async function openTarget(
   target: HostPort,
   /** Fields every line of this session carries (a direct listener's `redisUser`). */
   extra: Pick<LogFields, 'redisUser'> = {},
-  /** The client is a TLS socket (a direct listener), not an HTTP/2 stream: see DialOptions. */
-  readAfterReset = false,
 ): Promise<TargetOutcome> {
   const sessionId = ctx.sessions.newId();
   const label = formatHostPort(target.host, target.port);
@@ -237,7 +235,7 @@ export async function openTarget(
   try {
     const socket = await dialAddress(resolved.address, target.port, {
       connectTimeout: spec.config.connectTimeout,
-      readAfterReset,
+      readAfterReset: true,
     });
     socket.once('close', release);
     logEvent(ctx, spec, conn.listener, conn, 'accepted', {

@@ -102,7 +102,7 @@ export function makeDirect(spec: DirectSpec, ctx: FaceContext, state: AccessStat
     // it until the relay listens. Not pause(): a TLS socket paused here and resumed later never
     // reported a FIN that came in between, and its target connection stayed open for good.
     const extra = login ? { redisUser: login.user } : {};
-    void openTarget(ctx, spec.endpoint, conn, target, extra, true).then((opened) => {
+    void openTarget(ctx, spec.endpoint, conn, target, extra).then((opened) => {
       if (!opened.ok) {
         closeAfter(
           conn.socket,

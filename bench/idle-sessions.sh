@@ -144,6 +144,9 @@ portForwards:
     address: 127.0.0.1
     forwards:
       - { listen: "$3", target: "127.0.0.1:$REDIS" }
+    # Every session comes from one address (and, for mTLS, one certificate): the default limits
+    # (1000 per source and per certificate) would refuse the rest.
+    limits: { maxConnections: 0, maxConnectionsPerSource: 0 }
 YAML
   else
     cat <<YAML
@@ -157,6 +160,7 @@ accessEndpoints:
       - { target: "127.0.0.1/32", groups: [bench] }
     directListeners:
       - { listen: "127.0.0.1:$3", target: "127.0.0.1:$REDIS" }
+    limits: { maxConnections: 0, maxConnectionsPerSource: 0, maxSessionsPerCertificate: 0 }
 YAML
   fi
   cat <<YAML

@@ -104,7 +104,7 @@ function proceed(
     sendReply(p, res, slot.refused);
     return done();
   }
-  ready = { ...ready, slot };
+  ready.slot = slot;
   if (incoming) {
     const hasBody =
       incoming.headers['transfer-encoding'] !== undefined ||

@@ -4,7 +4,7 @@
 // path takes the proxy object itself (no context object per request or per connection) without
 // importing proxy.ts: imports run proxy.ts → the paths → here, never back up.
 import { clientOf, clientIp, sourceLabel } from '../../pipeline/proxy-header.js';
-import { sourceKey, type RefusalLog } from '../../pipeline/limits.js';
+import type { RefusalLog } from '../../pipeline/limits.js';
 import type { ConcurrencyGate } from '../../policy/connection-limits.js';
 import type { EgressDecision } from '../../policy/egress-decision.js';
 import type http from 'node:http';
@@ -50,8 +50,22 @@ export interface ProxyState extends Decider {
 }
 
 /** Who a per-principal limit counts: the proxy user, or the client's address where there is no auth. */
-function principalOf(req: ProxyRequest, user: string | undefined): string {
-  return user !== undefined ? `user:${user}` : `source:${sourceKey(clientOf(req.socket).address)}`;
+function principalOf(p: ProxyState, req: ProxyRequest, user: string | undefined): string {
+  return user !== undefined ? `user:${user}` : p.memo.sourceKeyOf(req.socket);
+}
+
+/** A place held in a ConcurrencyGate: a class rather than a closure, one small object per request. */
+class HeldSlot implements Slot {
+  private held = true;
+  constructor(
+    private readonly gate: ConcurrencyGate,
+    private readonly key: string,
+  ) {}
+
+  release(): void {
+    if (this.held) this.gate.release(this.key);
+    this.held = false;
+  }
 }
 
 /**
@@ -66,17 +80,9 @@ export function takeSlot(
   user: string | undefined,
   start: number,
 ): Slot | { refused: WireReply } {
-  const principal = principalOf(req, user);
+  const principal = principalOf(p, req, user);
   const d = p.concurrency.acquire(principal);
-  if (d.allowed) {
-    let held = true;
-    return {
-      release: () => {
-        if (held) p.concurrency.release(principal);
-        held = false;
-      },
-    };
-  }
+  if (d.allowed) return new HeldSlot(p.concurrency, principal);
   const reason = d.reason as 'max_concurrent' | 'max_concurrent_per_principal';
   const decision: EgressDecision = { allowed: false, reason, ...(d.rule ? { rule: d.rule } : {}) };
   const reply = replyForCode('GH_ERR_LIMIT', reason, [

@@ -15,6 +15,7 @@ import { freePort, run, startRedis, type Server } from '../helpers/procs.js';
 import { startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { mintPki, type ClientFiles, type TestPki } from '../helpers/access-pki.js';
 import { tempDir } from '../helpers/temp.js';
+import { FIRST_REQUEST_MS } from '../../src/faces/access/tunnel.js';
 
 let pki: TestPki;
 let redis: Server;
@@ -176,6 +177,40 @@ test('HTTP/1.1: a CONNECT without host:port is 400, any other method 405, each w
   const get = await ask('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   assert.match(get, /^HTTP\/1\.1 405 /);
   assert.match(get, /x-gatehouse-reason: method_not_allowed/i);
+});
+
+test('HTTP/1.1: a verified connection that sends no request is closed; one that did carries on', async () => {
+  const open = () =>
+    new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({
+        host: '127.0.0.1',
+        port: tunnelPort,
+        ca: fs.readFileSync(pki.ca),
+        cert: fs.readFileSync(alice.cert),
+        key: fs.readFileSync(alice.key),
+        ALPNProtocols: ['http/1.1'],
+      });
+      s.once('secureConnect', () => resolve(s));
+      s.once('error', reject);
+    });
+  // A tunnel that asked at once: still open after the first-request timer would have run out.
+  const busy = await open();
+  busy.write(`CONNECT 127.0.0.1:${redis.port} HTTP/1.1\r\nHost: 127.0.0.1:${redis.port}\r\n\r\n`);
+  let got = '';
+  busy.setEncoding('latin1');
+  busy.on('data', (d: string) => (got += d));
+  const idle = await open();
+  const closed = once(idle, 'close');
+  const bound = new Promise((_, reject) =>
+    setTimeout(() => reject(new Error('the idle connection was never closed')), FIRST_REQUEST_MS + 10_000).unref(),
+  );
+  await Promise.race([closed, bound]);
+  assert.match(got, /^HTTP\/1\.1 200 /);
+  assert.equal(busy.destroyed, false, 'the tunnel that sent its CONNECT was closed too');
+  const pong = new Promise<void>((resolve) => busy.on('data', () => got.endsWith('+PONG\r\n') && resolve()));
+  busy.write('PING\r\n');
+  await pong;
+  busy.end();
 });
 
 test('a target no rule covers is refused; a dead target is 502', async () => {

@@ -27,7 +27,22 @@ type ConnState =
       /** A connection without a certificate on a login endpoint: logged as refused unless it logs in. */
       pendingRefusal?: { log: () => void; settled: boolean };
     };
-type Tagged = Socket & { [kState]?: ConnState };
+/** The timer that closes an HTTP/1.1 connection that has sent no request head yet. */
+const kFirstRequest = Symbol('gatehouse.access.first-request');
+type Tagged = Socket & { [kState]?: ConnState; [kFirstRequest]?: NodeJS.Timeout };
+
+/**
+ * How long a verified HTTP/1.1 connection may take to send its first request head. The HTTP
+ * server here never listens, so Node's own headersTimeout (checked by the listening server's
+ * interval) never runs: without this a client with a valid certificate could hold connections
+ * open without a word (HAProxy's `timeout http-request` plays this part; 10 s is its usual value).
+ */
+export const FIRST_REQUEST_MS = 10_000;
+
+function firstRequestCame(socket: Tagged): void {
+  clearTimeout(socket[kFirstRequest]);
+  socket[kFirstRequest] = undefined;
+}
 
 export interface TunnelSpec {
   readonly endpoint: EndpointSpec;
@@ -88,6 +103,7 @@ function makeH1Server(ctx: FaceContext, spec: TunnelSpec, access: AccessState): 
   const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000 });
   server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const tagged = socket as Tagged;
+    firstRequestCame(tagged);
     settleRefusal(tagged[kState]);
     socket.pause();
     void connectTarget(ctx, spec, tagged[kState], req.url, () => {
@@ -103,6 +119,7 @@ function makeH1Server(ctx: FaceContext, spec: TunnelSpec, access: AccessState): 
     });
   });
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    firstRequestCame(req.socket as Tagged);
     const state = (req.socket as Tagged)[kState];
     // Answered on every endpoint: one without `login` says so (GH_ERR_LOGIN_UNAVAILABLE, as JSON).
     if (req.url?.split('?')[0] === LOGIN_PATH) {
@@ -144,6 +161,8 @@ function makeH2Server(ctx: FaceContext, spec: TunnelSpec): http2.Http2Server {
         [REASON_HEADER]: r.reason,
       });
       stream.end(`${r.message}\n`);
+      // Refused: the client has no reason to keep its side open; do not let it hold the stream.
+      destroyAfter(stream, 2000);
     };
     if (headers[':method'] !== 'CONNECT') {
       respond(state && 'refused' in state ? refusalReply(state.refused) : NOT_CONNECT);
@@ -166,8 +185,13 @@ export function makeTunnel(ctx: FaceContext, spec: TunnelSpec, state: AccessStat
   const h2 = makeH2Server(ctx, spec);
   const hand = (socket: TLSSocket, tag: ConnState) => {
     (socket as Tagged)[kState] = tag;
-    if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
-    else h1.emit('connection', socket);
+    if (socket.alpnProtocol === 'h2') return void h2.emit('connection', socket);
+    if ('conn' in tag) {
+      const tagged = socket as Tagged;
+      tagged[kFirstRequest] = setTimeout(() => socket.destroy(), FIRST_REQUEST_MS).unref();
+      socket.once('close', () => firstRequestCame(tagged));
+    }
+    h1.emit('connection', socket);
   };
   const login = spec.endpoint.config.login !== undefined;
   return makeTlsFront(

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { freePort, run, startRedis, stopProcess, track, type Server } from '../helpers/procs.js';
-import { CLI, startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
+import { CLI, clientConfig, startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { mintPki, type TestPki } from '../helpers/access-pki.js';
 import { parseProfile } from '../../src/access-client/profile.js';
 
@@ -96,24 +96,12 @@ function startConnect(profile: string, ...args: string[]): Connect {
   };
 }
 
-async function clientConfig(name: string) {
-  const out = path.join(dir, `${name}.profile`);
-  const r = await run(process.execPath, [
-    CLI,
-    'client-config',
-    'dev',
-    '--client',
-    name,
-    '-c',
-    gh.configPath,
-    '-o',
-    out,
-  ]);
-  return { ...r, out };
+function profileFor(name: string) {
+  return clientConfig(gh, 'dev', name, path.join(dir, `${name}.profile`));
 }
 
 test('client-config writes one 0600 profile with the endpoint, CA, certificate, key and reachable targets', async () => {
-  const r = await clientConfig('alice');
+  const r = await profileFor('alice');
   assert.equal(r.code, 0, r.stderr);
   assert.equal(fs.statSync(r.out).mode & 0o777, 0o600);
   const p = parseProfile(fs.readFileSync(r.out, 'utf8'), r.out);
@@ -128,17 +116,7 @@ test('client-config writes one 0600 profile with the endpoint, CA, certificate, 
 });
 
 test('client-config refuses an unknown endpoint and names the ones there are', async () => {
-  const r = await run(process.execPath, [
-    CLI,
-    'client-config',
-    'nope',
-    '--client',
-    'alice',
-    '-c',
-    gh.configPath,
-    '-o',
-    path.join(dir, 'x'),
-  ]);
+  const r = await clientConfig(gh, 'nope', 'alice', path.join(dir, 'x'));
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /no access endpoint "nope".*defined: dev/);
 });
@@ -195,7 +173,7 @@ test('connect: --forward and --socks carry redis-cli and curl; an unauthorized t
 });
 
 test('connect: a revoked certificate loses its session and connect says so and exits', async () => {
-  const r = await clientConfig('dave');
+  const r = await profileFor('dave');
   assert.equal(r.code, 0, r.stderr);
   const fwd = await freePort();
   const c = startConnect(r.out, '--forward', `${fwd}:127.0.0.1:${redis.port}`);

@@ -154,17 +154,22 @@ test('a target outside the client groups gets 403 with the reason', async () => 
   assert.equal(denied.target, `127.0.0.1:${webPort}`);
 });
 
+/** alice's TLS connection to the tunnel, speaking HTTP/1.1. */
+function aliceOverHttp1(): tls.TLSSocket {
+  return tls.connect({
+    host: '127.0.0.1',
+    port: tunnelPort,
+    ca: fs.readFileSync(pki.ca),
+    cert: fs.readFileSync(alice.cert),
+    key: fs.readFileSync(alice.key),
+    ALPNProtocols: ['http/1.1'],
+  });
+}
+
 test('HTTP/1.1: a CONNECT without host:port is 400, any other method 405, each with its reason', async () => {
   const ask = (request: string) =>
     new Promise<string>((resolve, reject) => {
-      const s = tls.connect({
-        host: '127.0.0.1',
-        port: tunnelPort,
-        ca: fs.readFileSync(pki.ca),
-        cert: fs.readFileSync(alice.cert),
-        key: fs.readFileSync(alice.key),
-        ALPNProtocols: ['http/1.1'],
-      });
+      const s = aliceOverHttp1();
       let out = '';
       s.on('secureConnect', () => s.write(request));
       s.on('data', (d: Buffer) => (out += d.toString()));
@@ -182,14 +187,7 @@ test('HTTP/1.1: a CONNECT without host:port is 400, any other method 405, each w
 test('HTTP/1.1: a verified connection that sends no request is closed; one that did carries on', async () => {
   const open = () =>
     new Promise<tls.TLSSocket>((resolve, reject) => {
-      const s = tls.connect({
-        host: '127.0.0.1',
-        port: tunnelPort,
-        ca: fs.readFileSync(pki.ca),
-        cert: fs.readFileSync(alice.cert),
-        key: fs.readFileSync(alice.key),
-        ALPNProtocols: ['http/1.1'],
-      });
+      const s = aliceOverHttp1();
       s.once('secureConnect', () => resolve(s));
       s.once('error', reject);
     });
@@ -202,7 +200,10 @@ test('HTTP/1.1: a verified connection that sends no request is closed; one that 
   const idle = await open();
   const closed = once(idle, 'close');
   const bound = new Promise((_, reject) =>
-    setTimeout(() => reject(new Error('the idle connection was never closed')), FIRST_REQUEST_MS + 10_000).unref(),
+    setTimeout(
+      () => reject(new Error('the idle connection was never closed')),
+      FIRST_REQUEST_MS + 10_000,
+    ).unref(),
   );
   await Promise.race([closed, bound]);
   assert.match(got, /^HTTP\/1\.1 200 /);

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { canUseNetns, Lab, waitInNetns } from '../helpers/netns.js';
 import { run, startRedis, stopProcess, track, type Server } from '../helpers/procs.js';
-import { CLI, startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
+import { CLI, clientConfig, startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { mintPki, type ClientFiles, type TestPki } from '../helpers/access-pki.js';
 
 const skip = canUseNetns ? false : 'needs root and ip netns';
@@ -197,17 +197,7 @@ test(
 
 test('gatehouse connect forwards a local port from outside over one HTTP/2 session', { skip }, async () => {
   const profile = path.join(dir, 'alice.profile');
-  const cfg = await run(process.execPath, [
-    CLI,
-    'client-config',
-    'dev',
-    '--client',
-    'alice',
-    '-c',
-    gh!.configPath,
-    '-o',
-    profile,
-  ]);
+  const cfg = await clientConfig(gh!, 'dev', 'alice', profile);
   assert.equal(cfg.code, 0, cfg.stderr);
   const proc = track(
     spawn(

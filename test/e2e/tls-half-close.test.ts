@@ -13,8 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { freePort, run, startRedis, stopProcess, track, type Server } from '../helpers/procs.js';
-import { CLI, startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
+import { freePort, startRedis, stopProcess, track, type Server } from '../helpers/procs.js';
+import { CLI, clientConfig, startGatehouse, type Gatehouse } from '../helpers/gatehouse.js';
 import { mintPki, type ClientFiles, type TestPki } from '../helpers/access-pki.js';
 
 let pki: TestPki;
@@ -200,17 +200,7 @@ test('through the tunnel over HTTP/2 the client reads the protocol error too', a
 
 test('through gatehouse connect in front of the tunnel the client reads the protocol error too', async () => {
   const profile = path.join(dir, 'alice.profile');
-  const made = await run(process.execPath, [
-    CLI,
-    'client-config',
-    'dev',
-    '--client',
-    'alice',
-    '-c',
-    gh!.configPath,
-    '-o',
-    profile,
-  ]);
+  const made = await clientConfig(gh!, 'dev', 'alice', profile);
   assert.equal(made.code, 0, made.stderr);
   const local = await freePort();
   const proc = track(

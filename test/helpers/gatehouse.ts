@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { stopProcess, track } from './procs.js';
+import { run, stopProcess, track } from './procs.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const CLI = path.join(ROOT, 'bin', 'gatehouse.js');
@@ -134,4 +134,25 @@ export async function startGatehouse(
     throw err;
   }
   return gh;
+}
+
+/** `gatehouse client-config ENDPOINT --client NAME` against a running daemon's config, into `out`. */
+export async function clientConfig(
+  gh: Pick<Gatehouse, 'configPath'>,
+  endpoint: string,
+  client: string,
+  out: string,
+) {
+  const r = await run(process.execPath, [
+    CLI,
+    'client-config',
+    endpoint,
+    '--client',
+    client,
+    '-c',
+    gh.configPath,
+    '-o',
+    out,
+  ]);
+  return { ...r, out };
 }

@@ -86,6 +86,11 @@ export function parseConfig(
     throw new GatehouseError('GH_ERR_CONFIG_INVALID', [file, details.length], { details });
   }
   const raw = toPlain(doc, lc, file);
+  if (ArrayBuffer.isView(raw)) {
+    // `!!binary` at the top: zod would read its bytes as keys "0", "1", … and list each.
+    const details = [`${file}:1: the top level must be a mapping of keys, not binary data (!!binary)`];
+    throw new GatehouseError('GH_ERR_CONFIG_INVALID', [file, 1], { details });
+  }
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     // The cross-checks of what does parse, in the same pass (config/partial-check.ts).

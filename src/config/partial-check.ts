@@ -83,8 +83,10 @@ export function checkWhatParses(
         splices.set(parent, (splices.get(parent) ?? new Set()).add(last));
         const k = keyOf(t.slice(0, -1));
         removed.set(k, [...new Set([...(removed.get(k) ?? []), last])]);
-      } else if (parent && typeof parent === 'object') {
-        delete (parent as Record<string, unknown>)[String(last)];
+      } else if (isPlainObject(parent)) {
+        // Not any object: YAML's `!!binary` makes a Uint8Array, whose elements cannot be deleted
+        // (found by the fuzz campaign: a TypeError out of the loader instead of the config error).
+        delete parent[String(last)];
       }
     }
     // Highest index first, so the others keep their places until they go.
@@ -105,4 +107,10 @@ export function checkWhatParses(
     issues = result.error.issues;
   }
   return [];
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }

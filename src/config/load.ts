@@ -3,7 +3,7 @@
 // this and only then swaps it in.
 import fs from 'node:fs';
 import path from 'node:path';
-import { isAlias, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { isAlias, isCollection, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { checkConfig } from './check.js';
@@ -51,6 +51,20 @@ function issueLines(source: ConfigSource, issues: readonly z.core.$ZodIssue[]): 
  * the file's fault, so it is a config error at the alias's line like any other.
  */
 function toPlain(doc: Document, lc: LineCounter, file: string): unknown {
+  // A list or mapping as a key (`? [a, b]: x`, `{a: 1}: x`) means nothing in a config; YAML would
+  // turn it into the text "[object Object]" with a process warning on stderr.
+  let complexKey: number | undefined;
+  visit(doc, {
+    Pair(_, pair) {
+      if (!isCollection(pair.key)) return;
+      complexKey = pair.key.range ? lc.linePos(pair.key.range[0]).line : 1;
+      return visit.BREAK;
+    },
+  });
+  if (complexKey !== undefined) {
+    const details = [`${file}:${complexKey}: a key must be a plain value, not a list or mapping`];
+    throw new GatehouseError('GH_ERR_CONFIG_INVALID', [file, 1], { details });
+  }
   try {
     return doc.toJS() ?? {};
   } catch (err) {

@@ -202,6 +202,18 @@ for (const [name, yaml, line, pattern] of BROKEN) {
   });
 }
 
+test('binary data at the top and a list or mapping as a key are each one clear problem', () => {
+  assert.deepEqual(problems('!!binary aGVsbG8gd29ybGQ=\n'), [
+    'g.yaml:1: the top level must be a mapping of keys, not binary data (!!binary)',
+  ]);
+  assert.deepEqual(problems('admin:\n  enabled: false\n? [a, b]\n: x\n'), [
+    'g.yaml:3: a key must be a plain value, not a list or mapping',
+  ]);
+  assert.deepEqual(problems('{ listen: x }: 1\n'), [
+    'g.yaml:1: a key must be a plain value, not a list or mapping',
+  ]);
+});
+
 test('all problems are reported at once, not just the first', () => {
   const p = problems(
     'securityGroups:\n  a:\n    members: ["bad"]\n  b:\n    members: ["10.0.0.1/8"]\nfoo: 1\n',

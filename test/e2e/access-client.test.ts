@@ -182,7 +182,14 @@ test('connect: a revoked certificate loses its session and connect says so and e
     const ok = await run('redis-cli', ['-p', String(fwd), 'PING']);
     assert.equal(ok.stdout.trim(), 'PONG', ok.stderr);
     await pki.revoke('dave');
-    await gh.waitForLog((l) => l.msg === 'CRL loaded');
+    // Each worker process loads the CRL itself, and connect's session may live on any of them:
+    // wait for every one (with workers: 2 the first one's line came before the other had it).
+    const processes = Number(process.env.GATEHOUSE_TEST_WORKERS ?? 1);
+    const loaded = new Set<unknown>();
+    await gh.waitForLog((l) => {
+      if (l.msg === 'CRL loaded' && Number(l.revoked) >= 1) loaded.add(l.worker ?? l.pid);
+      return loaded.size >= processes;
+    });
     const after = await run('redis-cli', ['-p', String(fwd), 'PING']);
     assert.notEqual(after.stdout.trim(), 'PONG');
     await c.waitFor(/your client certificate is revoked/);

@@ -208,3 +208,21 @@ export class ConcurrencyGate {
     if (this.open > 0) this.open--;
   }
 }
+
+/**
+ * One place held in a ConcurrencyGate, given back once however many times release() is called
+ * (a session ends by more than one way). A class rather than a closure: one small object per
+ * request or session.
+ */
+export class HeldSlot {
+  private held = true;
+  constructor(
+    private readonly gate: ConcurrencyGate,
+    private readonly key: string,
+  ) {}
+
+  release(): void {
+    if (this.held) this.gate.release(this.key);
+    this.held = false;
+  }
+}

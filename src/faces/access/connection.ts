@@ -22,7 +22,7 @@ import {
   type AuthorizationPolicy,
 } from '../../policy/authorization.js';
 import { decideEgress } from '../../policy/security-groups.js';
-import type { ConcurrencyGate } from '../../policy/connection-limits.js';
+import { HeldSlot, type ConcurrencyGate } from '../../policy/connection-limits.js';
 import type { RefusalLog } from '../../pipeline/limits.js';
 import type { FaceContext } from '../context.js';
 import type { CertificateRefusal, ClientIdentity } from './identity.js';
@@ -214,11 +214,8 @@ export async function openTarget(
     const message = `${conn.identity.commonName} has ${slot.rule?.text ?? 'too many sessions'} open already`;
     return { ok: false, refusal: wireFor('GH_ERR_LIMIT', reason, message) };
   }
-  let held = true;
-  const release = () => {
-    if (held) spec.certificates.gate.release(serial);
-    held = false;
-  };
+  const held = new HeldSlot(spec.certificates.gate, serial);
+  const release = () => held.release();
   const egress = decideEgress(ctx.policy, spec.config.securityGroups, resolved.ip, target.port);
   if (!egress.allowed) {
     release();

@@ -5,7 +5,7 @@
 // importing proxy.ts: imports run proxy.ts → the paths → here, never back up.
 import { clientOf, clientIp, sourceLabel } from '../../pipeline/proxy-header.js';
 import type { RefusalLog } from '../../pipeline/limits.js';
-import type { ConcurrencyGate } from '../../policy/connection-limits.js';
+import { HeldSlot, type ConcurrencyGate } from '../../policy/connection-limits.js';
 import type { EgressDecision } from '../../policy/egress-decision.js';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -52,20 +52,6 @@ export interface ProxyState extends Decider {
 /** Who a per-principal limit counts: the proxy user, or the client's address where there is no auth. */
 function principalOf(p: ProxyState, req: ProxyRequest, user: string | undefined): string {
   return user !== undefined ? `user:${user}` : p.memo.sourceKeyOf(req.socket);
-}
-
-/** A place held in a ConcurrencyGate: a class rather than a closure, one small object per request. */
-class HeldSlot implements Slot {
-  private held = true;
-  constructor(
-    private readonly gate: ConcurrencyGate,
-    private readonly key: string,
-  ) {}
-
-  release(): void {
-    if (this.held) this.gate.release(this.key);
-    this.held = false;
-  }
 }
 
 /**

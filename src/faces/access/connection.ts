@@ -96,8 +96,12 @@ export function logEvent(
   fields: LogFields,
 ): void {
   if (!spec.config.connectionLog) return;
-  const line: AuditEventInput = {
-    event,
+  ctx.audit.emit({ event, ...peerFields(spec, listener, peer), ...fields });
+}
+
+/** Who and where, on every audit line of this face: the endpoint, its listener, the client. */
+export function peerFields(spec: EndpointSpec, listener: string, peer: Peer) {
+  return {
     face: FACE,
     endpoint: spec.name,
     listener,
@@ -105,9 +109,7 @@ export function logEvent(
     ...(peer.via ? { via: peer.via } : {}),
     clientIp: peer.clientIp,
     clientPort: peer.clientPort,
-    ...fields,
-  };
-  ctx.audit.emit(line);
+  } satisfies Partial<AuditEventInput>;
 }
 
 /** A refused handshake or certificate: logged with the client address. */

@@ -25,7 +25,7 @@ import { x509, type DomCryptoKey } from '../../pki/x509.js';
 import { targetsForGroups } from '../../policy/authorization.js';
 import { decideLoginGroups } from '../../policy/login-groups.js';
 import type { FaceContext } from '../context.js';
-import { FACE, type EndpointSpec, type Peer } from './connection.js';
+import { peerFields, type EndpointSpec, type Peer } from './connection.js';
 import { UsedTokens } from './login-replay.js';
 import { normaliseSerial } from './trust.js';
 
@@ -168,18 +168,7 @@ export async function handleLogin(
 ): Promise<void> {
   const record: Partial<AuditEventInput> = {};
   const audit = (fields: Partial<AuditEventInput>) =>
-    ctx.audit.emit({
-      event: 'login',
-      face: FACE,
-      endpoint: spec.name,
-      listener,
-      source: peer.source,
-      ...(peer.via ? { via: peer.via } : {}),
-      clientIp: peer.clientIp,
-      clientPort: peer.clientPort,
-      ...record,
-      ...fields,
-    });
+    ctx.audit.emit({ event: 'login', ...peerFields(spec, listener, peer), ...record, ...fields });
   try {
     const login = spec.config.login;
     if (!login) throw new LoginRefusal('GH_ERR_LOGIN_UNAVAILABLE', 'no_login', [spec.name]);
